@@ -1,0 +1,59 @@
+# lakectl: `make demo` and `make test` are all a fresh machine needs.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+export LAKECTL_CACHE_DIR ?= $(HOME)/.cache/lakectl
+export PIP_CACHE_DIR ?= $(HOME)/.cache/pip
+
+.PHONY: install system-deps demo test test-unit test-integration lint bench clean
+
+# Debian packages the native runtime uses (installed only when missing; needs root or sudo)
+SYSTEM_PACKAGES := postgresql maven
+system-deps:
+	@missing=""; \
+	[ -x "$$(ls -d /usr/lib/postgresql/*/bin/postgres 2>/dev/null | head -1)" ] || missing="$$missing postgresql"; \
+	command -v mvn >/dev/null || missing="$$missing maven"; \
+	command -v java >/dev/null || missing="$$missing openjdk-17-jre-headless"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q $$missing; \
+	fi
+
+$(BIN)/lakectl: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	@touch $@
+
+install: system-deps $(BIN)/lakectl
+
+# up -> schema -> topic -> produce -> consume back; the stack stays up (`lakectl down` stops it)
+demo: install
+	$(BIN)/lakectl up
+	$(BIN)/lakectl schema register schemas/trade.avsc --subject trades-value
+	$(BIN)/lakectl topic create trades --partitions 3 --if-not-exists
+	$(BIN)/lakectl produce trades --count 100000
+	$(BIN)/lakectl consume trades --from-beginning --count 5
+	$(BIN)/lakectl topic describe trades
+
+test: install
+	$(BIN)/ruff check lakectl tests bench
+	$(BIN)/pytest tests/unit -q
+	$(BIN)/pytest tests/integration tests/e2e -q
+
+test-unit: install
+	$(BIN)/pytest tests/unit -q
+
+test-integration: install
+	$(BIN)/pytest tests/integration tests/e2e -q
+
+lint: install
+	$(BIN)/ruff check lakectl tests bench
+
+bench: install
+	$(BIN)/python bench/p1_produce.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,3 @@
+from lakectl.cli.main import main
+
+main()

@@ -1,0 +1,183 @@
+"""Fetch, verify and cache what native services need, outside the repo (``~/.cache/lakectl``).
+
+Everything comes from the package registries through their ordinary clients: Maven artifacts
+through ``mvn`` (strict checksum verification, cached in ~/.m2), Debian packages through apt.
+A cache entry is complete only when its manifest (SHA-256 of every file) has been written last,
+so an interrupted download is never mistaken for a good one.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import tarfile
+import tempfile
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+from lakectl.errors import ComponentError
+
+MANIFEST = ".lakectl-manifest.json"
+
+
+@contextmanager
+def _locked(cache_dir: Path, name: str) -> Iterator[None]:
+    """Serialise fetches of one entry across concurrent lakectl processes."""
+    lock_dir = cache_dir / "locks"
+    lock_dir.mkdir(parents=True, exist_ok=True)
+    with open(lock_dir / f"{name}.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _write_manifest(directory: Path, source: dict) -> None:
+    files = {
+        str(p.relative_to(directory)): _sha256(p)
+        for p in sorted(directory.rglob("*"))
+        if p.is_file() and p.name != MANIFEST
+    }
+    (directory / MANIFEST).write_text(json.dumps({"source": source, "files": files}, indent=1))
+
+
+def is_complete(directory: Path) -> bool:
+    return (directory / MANIFEST).is_file()
+
+
+def verify(directory: Path) -> list[str]:
+    """Re-hash a cache entry; returns the files whose content no longer matches the manifest."""
+    manifest = json.loads((directory / MANIFEST).read_text())
+    return [name for name, digest in manifest["files"].items()
+            if not (directory / name).is_file() or _sha256(directory / name) != digest]
+
+
+def _mvn(args: Sequence[str], cwd: Path, what: str) -> None:
+    mvn = shutil.which("mvn")
+    if mvn is None:
+        raise ComponentError(f"{what}: Maven (mvn) is needed to fetch jars", hint="apt-get install maven")
+    # -C: fail on checksum mismatch instead of warning; -B: no colour, no progress bars
+    done = subprocess.run([mvn, "-B", "-q", "-C", *args], cwd=cwd, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        lines = [ln for ln in (done.stdout + done.stderr).splitlines() if "ERROR" in ln] or done.stdout.splitlines()
+        raise ComponentError(f"{what}: mvn failed: {' | '.join(lines[-3:])[:600]}")
+
+
+@dataclass(frozen=True)
+class Dependency:
+    """``group:artifact:version[:type[:classifier]]``, optionally without some transitive deps."""
+
+    coords: str
+    exclude: tuple[str, ...] = ()  # "group:artifact"
+
+    def xml(self) -> str:
+        parts = self.coords.split(":")
+        group, artifact, version = parts[:3]
+        extra = ""
+        if len(parts) > 3:
+            extra += f"<type>{escape(parts[3])}</type>"
+        if len(parts) > 4:
+            extra += f"<classifier>{escape(parts[4])}</classifier>"
+        if self.exclude:
+            items = "".join(
+                f"<exclusion><groupId>{escape(g)}</groupId><artifactId>{escape(a)}</artifactId></exclusion>"
+                for g, a in (e.split(":") for e in self.exclude)
+            )
+            extra += f"<exclusions>{items}</exclusions>"
+        return (f"<dependency><groupId>{escape(group)}</groupId><artifactId>{escape(artifact)}</artifactId>"
+                f"<version>{escape(version)}</version>{extra}</dependency>")
+
+
+def _pom(dependencies: Iterable[Dependency]) -> str:
+    return (
+        '<project xmlns="http://maven.apache.org/POM/4.0.0"><modelVersion>4.0.0</modelVersion>'
+        "<groupId>lakectl.cache</groupId><artifactId>bundle</artifactId><version>1</version>"
+        f"<packaging>pom</packaging><dependencies>{''.join(d.xml() for d in dependencies)}</dependencies></project>"
+    )
+
+
+def maven_classpath(cache_dir: Path, name: str, dependencies: Sequence[Dependency]) -> Path:
+    """A directory holding ``dependencies`` and their runtime dependencies as jars."""
+    target = cache_dir / "maven" / name
+    if is_complete(target):
+        return target
+    with _locked(cache_dir, name):
+        if is_complete(target):
+            return target
+        work = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=_ensure(cache_dir / "maven")))
+        try:
+            (work / "pom.xml").write_text(_pom(dependencies))
+            _mvn(
+                ["dependency:copy-dependencies", "-DincludeScope=runtime", "-DoutputDirectory=lib"],
+                work,
+                name,
+            )
+            _write_manifest(work, {"maven": [d.coords for d in dependencies]})
+            shutil.rmtree(target, ignore_errors=True)
+            os.replace(work, target)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+    return target
+
+
+def maven_archive(cache_dir: Path, name: str, coords: str) -> Path:
+    """One archive artifact (``group:artifact:version:tar.gz:classifier``), unpacked."""
+    target = cache_dir / "dist" / name
+    if is_complete(target):
+        return target
+    with _locked(cache_dir, name):
+        if is_complete(target):
+            return target
+        work = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=_ensure(cache_dir / "dist")))
+        try:
+            _mvn(["dependency:copy", f"-Dartifact={coords}", "-DoutputDirectory=download"], work, name)
+            archives = list((work / "download").iterdir())
+            unpacked = work / "unpacked"
+            with tarfile.open(archives[0]) as tar:
+                tar.extractall(unpacked, filter="data")
+            # most archives hold one top-level directory: make that the entry itself
+            children = list(unpacked.iterdir())
+            root = children[0] if len(children) == 1 and children[0].is_dir() else unpacked
+            _write_manifest(root, {"maven": coords})
+            shutil.rmtree(target, ignore_errors=True)
+            os.replace(root, target)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+    return target
+
+
+def debian_package(package: str, probe: Path | str) -> None:
+    """Install a Debian package through apt when ``probe`` (a path or command) is missing."""
+    present = Path(probe).exists() if os.sep in str(probe) else shutil.which(str(probe))
+    if present:
+        return
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        raise ComponentError(f"{package} is not installed", hint=f"sudo apt-get install -y {package}")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for attempt in (["apt-get", "install", "-y", "-q", package], ["apt-get", "update", "-q"],
+                    ["apt-get", "install", "-y", "-q", package]):
+        done = subprocess.run(attempt, capture_output=True, text=True, env=env, check=False)
+        if done.returncode == 0 and attempt[1] == "install":
+            return
+    raise ComponentError(f"apt-get install {package} failed: {done.stderr.strip().splitlines()[-1:]}")
+
+
+def _ensure(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    return path

@@ -1,0 +1,101 @@
+"""The lakectl command line: the root callback builds one context; each group lives in its module.
+
+``main()`` is the one boundary where exceptions become a line on stderr and an exit code.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from typing import Annotated
+
+import typer
+
+from lakectl import __version__
+from lakectl.cli import config as config_cli
+from lakectl.cli import produce as produce_cli
+from lakectl.cli import schema as schema_cli
+from lakectl.cli import stack as stack_cli
+from lakectl.cli import topic as topic_cli
+from lakectl.cli.common import OutputOpt, app_context
+from lakectl.context import AppContext
+from lakectl.errors import ExitCode, LakectlError
+from lakectl.output import Output, OutputFormat
+
+app = typer.Typer(
+    name="lakectl",
+    help="A control plane for a real-time lakehouse: Kafka, Schema Registry, Flink, Iceberg, Delta, Trino, dbt.",
+    no_args_is_help=True,
+    add_completion=False,
+    # Typer's pretty tracebacks print local variables, which can hold credentials
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    profile: Annotated[str | None, typer.Option("--profile", "-p", help="Profile in lakectl.toml.",
+                                                envvar="LAKECTL_PROFILE", show_envvar=True)] = None,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors.")] = False,
+) -> None:
+    ctx.obj = AppContext(profile=profile, debug=debug)
+
+
+@app.command()
+def version(ctx: typer.Context, output: OutputOpt = OutputFormat.table) -> None:
+    """Print lakectl's version and the Python it runs on."""
+    data = {"lakectl": __version__, "python": sys.version.split()[0]}
+    Output(output).emit(data, table=lambda d: f"lakectl {d['lakectl']} (python {d['python']})")
+    app_context(ctx)
+
+
+stack_cli.register(app)
+produce_cli.register(app)
+app.add_typer(config_cli.app)
+app.add_typer(topic_cli.app)
+app.add_typer(schema_cli.app)
+
+
+def _print_error(message: str) -> None:
+    sys.stderr.write(f"lakectl: error: {message}\n")
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in args or os.environ.get("LAKECTL_DEBUG") == "1"
+    command = typer.main.get_command(app)
+    try:
+        code = command.main(args, prog_name="lakectl", standalone_mode=False)
+    except typer.TyperException as exc:  # usage errors from the parser: bad flag, missing argument
+        context = getattr(exc, "ctx", None)
+        path = context.command_path if context is not None else "lakectl"
+        _print_error(f"{exc.format_message()} (see '{path} --help')")
+        code = exc.exit_code
+    except typer.Abort:
+        _print_error("aborted")
+        code = ExitCode.INTERRUPTED
+    except LakectlError as exc:
+        if debug:
+            traceback.print_exc()
+        _print_error(exc.one_line())
+        code = exc.exit_code
+    except KeyboardInterrupt:
+        _print_error("interrupted")
+        code = ExitCode.INTERRUPTED
+    except BrokenPipeError:  # `lakectl consume ... | head`: the reader left, that is fine
+        sys.stderr.close()
+        code = ExitCode.OK
+    except Exception as exc:  # the boundary: an unexpected failure is still one line without --debug
+        if debug:
+            traceback.print_exc()
+        _print_error(f"unexpected {type(exc).__name__}: {exc} (rerun with --debug for the traceback)")
+        code = ExitCode.FAILED
+    sys.stdout.flush()
+    raise SystemExit(int(code or 0))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,82 @@
+"""Kafka topics: create, list, describe, delete."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from lakectl.cli.common import OutputOpt, app_context, new_group
+from lakectl.errors import UsageError
+from lakectl.output import Output, OutputFormat, simple_table
+
+app = new_group("topic", "Create, list, describe and delete Kafka topics.")
+
+
+def parse_configs(pairs: list[str] | None) -> dict[str, str]:
+    configs = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--config expects key=value, got {pair!r}")
+        configs[key.strip()] = value.strip()
+    return configs
+
+
+@app.command("create")
+def create(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Topic name.")],
+    partitions: Annotated[int, typer.Option("--partitions", min=1, help="Number of partitions.")] = 1,
+    replication: Annotated[int, typer.Option("--replication", min=1, help="Replication factor.")] = 1,
+    config: Annotated[list[str] | None, typer.Option("--config", "-c", help="Topic config key=value.")] = None,
+    if_not_exists: Annotated[bool, typer.Option("--if-not-exists", help="Succeed if it exists.")] = False,
+    output: OutputOpt = OutputFormat.table,
+) -> None:
+    """Create a topic."""
+    configs = parse_configs(config)
+    kafka = app_context(ctx).kafka()
+    if if_not_exists and kafka.topic_exists(name):
+        data = {"name": name, "created": False}
+    else:
+        data = {**kafka.create_topic(name, partitions, replication, configs), "created": True}
+    Output(output).emit(data, table=lambda d: f"topic {d['name']} " + ("created" if d["created"] else "exists"))
+
+
+@app.command("list")
+def list_(
+    ctx: typer.Context,
+    internal: Annotated[bool, typer.Option("--internal", help="Include __internal topics.")] = False,
+    output: OutputOpt = OutputFormat.table,
+) -> None:
+    """List topics."""
+    topics = app_context(ctx).kafka().list_topics(include_internal=internal)
+    Output(output).emit({"topics": topics},
+                        table=lambda d: simple_table(d["topics"], ["name", "partitions", "replication"]))
+
+
+@app.command("describe")
+def describe(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Topic name.")],
+    output: OutputOpt = OutputFormat.table,
+) -> None:
+    """Partitions, leaders, offsets and non-default configs of a topic."""
+    data = app_context(ctx).kafka().describe_topic(name)
+
+    def table(d: dict):
+        return simple_table(d["partitions"], ["partition", "leader", "replicas", "isr", "low", "high"],
+                            title=f"{d['name']}: {d['messages']} messages; config {d['config'] or '{}'}")
+
+    Output(output).emit(data, table=table)
+
+
+@app.command("delete")
+def delete(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Topic name.")],
+    output: OutputOpt = OutputFormat.table,
+) -> None:
+    """Delete a topic (and its data)."""
+    app_context(ctx).kafka().delete_topic(name)
+    Output(output).emit({"name": name, "deleted": True}, table=lambda d: f"topic {d['name']} deleted")

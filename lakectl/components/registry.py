@@ -1,0 +1,180 @@
+"""Schema Registry client: the Confluent Schema Registry REST API (v7), as served by Confluent's
+registry and by Apicurio Registry 3's ``/apis/ccompat/v7``. Pass an ``httpx.Client`` in for tests."""
+
+from __future__ import annotations
+
+import random
+import time
+from typing import Any
+
+import httpx
+from pydantic import BaseModel, Field
+
+from lakectl.errors import CheckFailed, ComponentError, ServiceUnavailable, UsageError
+
+CONTENT_TYPE = "application/vnd.schemaregistry.v1+json"
+LEVELS = ("BACKWARD", "BACKWARD_TRANSITIVE", "FORWARD", "FORWARD_TRANSITIVE", "FULL", "FULL_TRANSITIVE", "NONE")
+TRANSIENT_STATUS = {502, 503, 504}
+APICURIO_CCOMPAT = "/apis/ccompat/v7"
+
+
+class RegisteredSchema(BaseModel):
+    subject: str
+    version: int
+    id: int
+    schema_: str = Field(alias="schema")
+    schema_type: str = Field("AVRO", alias="schemaType")
+
+    model_config = {"populate_by_name": True}
+
+
+class Compatibility(BaseModel):
+    is_compatible: bool
+    messages: list[str] = []
+
+
+class RegistryError(ComponentError):
+    def __init__(self, message: str, status: int, error_code: int | None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.error_code = error_code
+
+
+class SchemaRegistry:
+    def __init__(self, client: httpx.Client, *, retries: int = 3) -> None:
+        self.client = client
+        self.retries = retries
+
+    @classmethod
+    def connect(cls, url: str, *, auth: tuple[str, str] | None = None, timeout: float = 10.0) -> SchemaRegistry:
+        client = httpx.Client(
+            base_url=url.rstrip("/"),
+            auth=auth,
+            timeout=timeout,
+            headers={"Accept": CONTENT_TYPE, "Content-Type": CONTENT_TYPE},
+            transport=httpx.HTTPTransport(retries=2),  # connect errors only
+        )
+        return cls(client)
+
+    # -- transport ---------------------------------------------------------------------------
+    def _request(self, method: str, path: str, **kwargs: Any) -> Any:
+        attempt = 0
+        while True:
+            try:
+                response = self.client.request(method, path, **kwargs)
+            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+                raise ServiceUnavailable(
+                    f"schema registry at {self.client.base_url} is unreachable ({type(exc).__name__})",
+                    hint="lakectl up schema-registry",
+                ) from None
+            except httpx.TimeoutException:
+                raise ServiceUnavailable(f"schema registry at {self.client.base_url} timed out") from None
+            # only idempotent calls are retried, with jitter and a cap (trino-python-client's rule)
+            if response.status_code in TRANSIENT_STATUS and method == "GET" and attempt < self.retries:
+                attempt += 1
+                time.sleep(min(2.0, 0.1 * 2**attempt) * (0.5 + random.random()))
+                continue
+            break
+        if response.is_success:
+            return response.json() if response.content else None
+        try:
+            body = response.json()
+            message, code = body.get("message") or str(body), body.get("error_code")
+        except ValueError:
+            message, code = response.text.strip()[:300] or response.reason_phrase, None
+        if response.status_code in (401, 403):
+            raise UsageError(f"schema registry refused the credentials ({response.status_code}): {message}")
+        raise RegistryError(f"schema registry: {message}", response.status_code, code)
+
+    # -- verbs -------------------------------------------------------------------------------
+    def subjects(self) -> list[str]:
+        return sorted(self._request("GET", "/subjects"))
+
+    def versions(self, subject: str) -> list[int]:
+        return self._request("GET", f"/subjects/{subject}/versions")
+
+    def get(self, subject: str, version: int | str = "latest") -> RegisteredSchema:
+        data = self._request("GET", f"/subjects/{subject}/versions/{version}")
+        return RegisteredSchema.model_validate(data)
+
+    def schema_by_id(self, schema_id: int) -> str:
+        return self._request("GET", f"/schemas/ids/{schema_id}")["schema"]
+
+    def register(self, subject: str, schema: str, schema_type: str = "AVRO") -> int:
+        try:
+            data = self._request(
+                "POST", f"/subjects/{subject}/versions", json={"schema": schema, "schemaType": schema_type}
+            )
+        except RegistryError as exc:
+            if exc.status == 409:
+                reasons = self.check(subject, schema, schema_type).messages
+                detail = "; ".join(reasons) if reasons else exc.message
+                raise CheckFailed(f"{subject}: schema refused as incompatible: {detail}") from None
+            raise
+        return int(data["id"])
+
+    def check(self, subject: str, schema: str, schema_type: str = "AVRO", version: str = "latest") -> Compatibility:
+        try:
+            data = self._request(
+                "POST",
+                f"/compatibility/subjects/{subject}/versions/{version}",
+                params={"verbose": "true"},
+                json={"schema": schema, "schemaType": schema_type},
+            )
+        except RegistryError as exc:
+            if exc.status == 404:  # no such subject (yet): anything is compatible with nothing
+                return Compatibility(is_compatible=True, messages=["subject has no versions yet"])
+            raise
+        result = Compatibility(is_compatible=bool(data.get("is_compatible")), messages=data.get("messages") or [])
+        if not result.is_compatible and not result.messages:
+            result.messages = self._apicurio_reasons(subject, schema)
+        return result
+
+    def _apicurio_reasons(self, subject: str, schema: str) -> list[str]:
+        """Apicurio's Confluent-compatible API says *whether*, not *why*; its own v3 API says why.
+
+        A dry-run of the new version through ``/apis/registry/v3`` returns the rule violations.
+        """
+        base = str(self.client.base_url).rstrip("/")
+        if not base.endswith(APICURIO_CCOMPAT):
+            return []
+        url = base[: -len(APICURIO_CCOMPAT)] + f"/apis/registry/v3/groups/default/artifacts/{subject}/versions"
+        try:
+            response = self.client.post(
+                url, params={"dryRun": "true"},
+                json={"content": {"content": schema, "contentType": "application/json"}},
+                headers={"Content-Type": "application/json", "Accept": "application/json"},
+            )
+            causes = response.json().get("causes") or [] if response.status_code == 400 else []
+        except (httpx.HTTPError, ValueError):
+            return []
+        return [f"{c.get('context', '')}: {c.get('description', '')}".strip(": ") for c in causes]
+
+    def get_compatibility(self, subject: str | None = None) -> str:
+        if subject:
+            try:
+                data = self._request("GET", f"/config/{subject}", params={"defaultToGlobal": "true"})
+            except RegistryError as exc:
+                if exc.status != 404:
+                    raise
+                data = self._request("GET", "/config")
+        else:
+            data = self._request("GET", "/config")
+        return data.get("compatibilityLevel") or data.get("compatibility") or "NONE"
+
+    def set_compatibility(self, level: str, subject: str | None = None) -> str:
+        level = level.upper()
+        if level not in LEVELS:
+            raise UsageError(f"unknown compatibility level {level!r} (one of {', '.join(LEVELS)})")
+        path = f"/config/{subject}" if subject else "/config"
+        data = self._request("PUT", path, json={"compatibility": level})
+        return data.get("compatibility") or level
+
+    def delete_subject(self, subject: str, *, permanent: bool = False) -> list[int]:
+        versions = self._request("DELETE", f"/subjects/{subject}")
+        if permanent:
+            self._request("DELETE", f"/subjects/{subject}", params={"permanent": "true"})
+        return versions
+
+    def close(self) -> None:
+        self.client.close()

@@ -1,0 +1,68 @@
+"""The one context the root callback builds: settings, output, runtime and component factories.
+
+Everything is lazy: ``lakectl --help`` loads no settings and imports no client library.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from lakectl.components.kafka import KafkaClient
+    from lakectl.components.registry import SchemaRegistry
+    from lakectl.runtime.base import Runtime
+    from lakectl.settings import LoadedSettings
+
+
+@dataclass
+class AppContext:
+    profile: str | None = None
+    debug: bool = False
+    flags: dict[str, Any] = field(default_factory=dict)
+
+    def override(self, **flags: Any) -> None:
+        """Command-line flags: the top layer of the settings (call before first use)."""
+        self.flags.update({k: v for k, v in flags.items() if v is not None})
+        self.__dict__.pop("loaded", None)
+        self.__dict__.pop("runtime", None)
+
+    @cached_property
+    def loaded(self) -> LoadedSettings:
+        from lakectl.settings import load_settings
+
+        return load_settings(self.profile, self.flags)
+
+    @property
+    def settings(self):
+        return self.loaded.settings
+
+    @cached_property
+    def runtime(self) -> Runtime:
+        from lakectl.runtime.select import choose_kind, make_runtime
+
+        return make_runtime(self.loaded, choose_kind(self.loaded))
+
+    # endpoints: the profile's remote URLs win; otherwise the local stack's
+    def bootstrap_servers(self) -> str:
+        return self.settings.kafka.bootstrap_servers or self.runtime.url("kafka")
+
+    def registry_url(self) -> str:
+        return self.settings.registry.url or self.runtime.url("schema-registry")
+
+    def kafka(self) -> KafkaClient:
+        from lakectl.components.kafka import KafkaClient
+        from lakectl.runtime.waiting import quiet_logger
+
+        config = self.settings.kafka.client_config(self.bootstrap_servers())
+        if not self.debug:  # failures surface as one-line errors; librdkafka's own log only with --debug
+            config["logger"] = quiet_logger()
+        return KafkaClient(config, timeout=self.settings.request_timeout)
+
+    def registry(self) -> SchemaRegistry:
+        from lakectl.components.registry import SchemaRegistry
+
+        reg = self.settings.registry
+        auth = (reg.username, reg.password.get_secret_value() if reg.password else "") if reg.username else None
+        return SchemaRegistry.connect(self.registry_url(), auth=auth, timeout=self.settings.request_timeout)

@@ -1,0 +1,330 @@
+"""Schema-checked Avro producing: validate, encode (Confluent wire format), send; rejects to a DLQ.
+
+Contract: a record that breaks the schema (or a line that is not JSON) never reaches the topic;
+it goes to ``<topic>.dlq`` with the reason in a header, and the good records are still sent.
+Delivery is idempotent with acks=all; a delivery error fails the run, nothing is dropped silently.
+Synthetic trades are produced by several worker processes when asked: fastavro encodes about
+200k trades/s per core, so one Python process cannot keep up with the broker.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import multiprocessing
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lakectl.avro import WireCodec
+from lakectl.errors import ComponentError, ServiceUnavailable, UsageError
+
+POLL_EVERY = 5_000
+
+
+def producer_config(client_config: dict[str, Any], **overrides: Any) -> dict[str, Any]:
+    """Throughput-tuned, loss-free settings; the P1 benchmark gives Kafka's Java tool the same."""
+    return {
+        **client_config,
+        "acks": "all",
+        "enable.idempotence": True,
+        "linger.ms": 20,
+        "batch.size": 1_000_000,
+        "batch.num.messages": 100_000,
+        "compression.type": "lz4",
+        "queue.buffering.max.messages": 2_000_000,
+        "queue.buffering.max.kbytes": 2_097_151,
+        "message.timeout.ms": 120_000,
+        # only failed deliveries call back into Python: per-record callbacks would halve throughput
+        "delivery.report.only.error": True,
+        **overrides,
+    }
+
+
+@dataclass
+class ProduceResult:
+    topic: str
+    subject: str
+    schema_id: int
+    sent: int = 0
+    rejected: int = 0
+    failed: int = 0
+    elapsed_s: float = 0.0
+    records_per_s: float = 0.0
+    workers: int = 1
+    dlq_topic: str | None = None
+    first_failure: str | None = None
+    reasons: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class _Sender:
+    """One producer plus the DLQ path; counts what it sent, rejected and failed to deliver."""
+
+    def __init__(self, config: dict[str, Any], topic: str, codec: WireCodec, dlq: DeadLetters) -> None:
+        from confluent_kafka import Producer
+
+        self.failures: list[str] = []
+        self.producer = Producer({**config, "on_delivery": self._on_error, "error_cb": self._on_client_error})
+        self.topic = topic
+        self.codec = codec
+        self.dlq = dlq
+        self.sent = 0
+        self.rejected = 0
+        self.buffer = io.BytesIO()
+
+    def _on_error(self, err, msg) -> None:
+        if err is not None:
+            self.failures.append(f"{msg.topic()}: {err.str()}")
+
+    def _on_client_error(self, err) -> None:
+        if err.fatal():
+            self.failures.append(f"fatal producer error: {err.str()}")
+
+    def _produce(self, topic: str, value: bytes, key: bytes | None, headers: list | None = None) -> None:
+        while True:
+            try:
+                self.producer.produce(topic, value, key, headers=headers)
+                return
+            except BufferError:
+                self.producer.poll(0.05)  # local queue full: let librdkafka drain it
+
+    def send(self, key: bytes | None, record: dict, *, validate: bool, origin: str, raw: bytes | None) -> None:
+        reason = self.codec.validation_error(record) if validate else None
+        if reason is None:
+            try:
+                value = self.codec.encode(record, self.buffer)
+            except Exception as exc:  # fastavro's writer raises various types on bad data
+                reason = self.codec.validation_error(record) or f"{type(exc).__name__}: {exc}"
+            else:
+                self._produce(self.topic, value, key)
+                self.sent += 1
+                if self.sent % POLL_EVERY == 0:
+                    self.producer.poll(0)
+                return
+        self.reject(key, raw if raw is not None else json.dumps(record, default=str).encode(), reason, origin)
+
+    def reject(self, key: bytes | None, raw: bytes, reason: str, origin: str) -> None:
+        self._produce(self.dlq.topic(), raw, key, headers=self.dlq.headers(reason, origin))
+        self.rejected += 1
+        self.dlq.note(reason, origin)
+
+    def finish(self, timeout: float) -> int:
+        """Flush; returns how many records were not delivered in time."""
+        return self.producer.flush(timeout)
+
+
+class DeadLetters:
+    def __init__(self, topic: str, subject: str, schema_id: int, ensure_topic) -> None:
+        self.name = f"{topic}.dlq"
+        self.subject = subject
+        self.schema_id = schema_id
+        self._ensure_topic = ensure_topic
+        self._ready = False
+        self.samples: list[str] = []
+
+    def topic(self) -> str:
+        if not self._ready:
+            self._ensure_topic(self.name)
+            self._ready = True
+        return self.name
+
+    def headers(self, reason: str, origin: str) -> list[tuple[str, bytes]]:
+        return [
+            ("lakectl.error", reason.encode()),
+            ("lakectl.source", origin.encode()),
+            ("lakectl.subject", self.subject.encode()),
+            ("lakectl.schema_id", str(self.schema_id).encode()),
+        ]
+
+    def note(self, reason: str, origin: str) -> None:
+        if len(self.samples) < 5:
+            self.samples.append(f"{origin}: {reason}")
+
+
+class Pacer:
+    """Holds a producer to ``rate`` records/s (None = as fast as possible)."""
+
+    def __init__(self, rate: float | None) -> None:
+        self.rate = rate
+        self.start = time.monotonic()
+
+    def pace(self, done: int) -> None:
+        if self.rate:
+            ahead = done / self.rate - (time.monotonic() - self.start)
+            if ahead > 0:
+                time.sleep(ahead)  # rate limiting, not waiting on a service
+
+
+def read_jsonl(
+    path: Path, key_field: str | None, parse: Callable[[bytes], Any] = json.loads
+) -> Iterator[tuple[bytes | None, dict | None, bytes, str, str | None]]:
+    """Yield (key, record or None, raw line, origin, parse error) for each non-blank line."""
+    try:
+        handle = path.open("rb")
+    except FileNotFoundError:
+        raise UsageError(f"input file {path} does not exist") from None
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror}") from None
+    with handle:
+        for number, raw in enumerate(handle, start=1):
+            line = raw.strip()
+            if not line:
+                continue
+            origin = f"{path.name}:{number}"
+            try:
+                record = parse(line)
+            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                yield None, None, line, origin, f"not JSON: {exc}"
+                continue
+            if not isinstance(record, dict):
+                yield None, None, line, origin, f"not a JSON object but {type(record).__name__}"
+                continue
+            key = record.get(key_field) if key_field else None
+            yield (str(key).encode() if key is not None else None), record, line, origin, None
+
+
+def _synthetic_worker(args: dict[str, Any]) -> dict[str, Any]:
+    """One process producing its share of synthetic trades (ids interleave across workers)."""
+    from lakectl.trades import generate
+
+    codec = WireCodec(args["schema"], args["schema_id"])
+    dlq = DeadLetters(args["topic"], args["subject"], args["schema_id"], lambda name: None)
+    dlq._ready = True  # the parent created it before forking workers
+    sender = _Sender(args["config"], args["topic"], codec, dlq)
+    pacer = Pacer(args["rate"])
+    deadline = time.monotonic() + args["duration"] if args["duration"] else None
+    for n, (key, trade) in enumerate(
+        generate(args["count"], prefix=args["prefix"], start=args["index"], step=args["workers"]), start=1
+    ):
+        sender.send(key, trade, validate=False, origin="synthetic", raw=None)
+        if n % 1000 == 0:
+            pacer.pace(n)
+            if deadline and time.monotonic() >= deadline:
+                break
+    pending = sender.finish(args["flush_timeout"])
+    return {"sent": sender.sent, "rejected": sender.rejected, "pending": pending, "failures": sender.failures[:5],
+            "failed": len(sender.failures), "samples": dlq.samples}
+
+
+def produce(
+    *,
+    client_config: dict[str, Any],
+    kafka,
+    registry,
+    topic: str,
+    count: int | None,
+    rate: float | None,
+    duration: float | None,
+    from_file: Path | None,
+    key_field: str | None,
+    workers: int,
+    flush_timeout: float = 120.0,
+) -> ProduceResult:
+    subject = f"{topic}-value"
+    from lakectl.components.registry import RegistryError
+
+    try:
+        latest = registry.get(subject)
+    except RegistryError as exc:
+        if exc.status == 404:
+            raise UsageError(f"no schema registered for subject {subject}",
+                             hint=f"lakectl schema register FILE --subject {subject}") from None
+        raise
+    if not kafka.topic_exists(topic):  # also proves the broker answers, within the timeout
+        raise UsageError(f"topic {topic!r} does not exist", hint=f"lakectl topic create {topic}")
+    codec = WireCodec(latest.schema_, latest.id)
+    fields = {f["name"] for f in json.loads(latest.schema_).get("fields", [])}
+    if key_field == "auto":
+        key_field = "symbol" if "symbol" in fields else None
+    config = producer_config(client_config)
+    dlq = DeadLetters(topic, subject, latest.id, kafka.ensure_topic)
+    result = ProduceResult(topic=topic, subject=subject, schema_id=latest.id, dlq_topic=dlq.name)
+    started = time.perf_counter()
+
+    if from_file is not None:
+        sender = _Sender(config, topic, codec, dlq)
+        pacer = Pacer(rate)
+        seen = 0
+        for key, record, raw, origin, parse_error in read_jsonl(from_file, key_field, codec.from_json_line):
+            if parse_error is not None:
+                sender.reject(key, raw, parse_error, origin)
+            else:
+                sender.send(key, record, validate=True, origin=origin, raw=raw)
+            seen += 1
+            if count is not None and seen >= count:
+                break
+            if seen % 1000 == 0:
+                pacer.pace(seen)
+        pending = sender.finish(flush_timeout)
+        outcomes = [{"sent": sender.sent, "rejected": sender.rejected, "pending": pending,
+                     "failures": sender.failures[:5], "failed": len(sender.failures), "samples": dlq.samples}]
+    else:
+        _check_generator_fits(codec, subject)
+        if count is None and duration is None:
+            count = 1000
+        from lakectl.trades import run_prefix
+
+        workers = max(1, min(workers, count or workers))
+        dlq.topic()
+        shares = [_share(count, workers, i) for i in range(workers)]
+        jobs = [
+            {"config": config, "topic": topic, "subject": subject, "schema": latest.schema_,
+             "schema_id": latest.id, "count": shares[i], "rate": rate / workers if rate else None,
+             "duration": duration, "prefix": run_prefix(), "index": i, "workers": workers,
+             "flush_timeout": flush_timeout}
+            for i in range(workers)
+        ]
+        # one prefix per run: every worker uses the same one with interleaved sequence numbers
+        for job in jobs:
+            job["prefix"] = jobs[0]["prefix"]
+        if workers == 1:
+            outcomes = [_synthetic_worker(jobs[0])]
+        else:
+            with multiprocessing.get_context("fork").Pool(workers) as pool:
+                outcomes = pool.map(_synthetic_worker, jobs)
+        result.workers = workers
+
+    result.elapsed_s = round(time.perf_counter() - started, 3)
+    for outcome in outcomes:
+        result.sent += outcome["sent"]
+        result.rejected += outcome["rejected"]
+        result.failed += outcome["failed"] + outcome["pending"]
+        result.reasons.extend(outcome["samples"])
+        if outcome["failures"] and not result.first_failure:
+            result.first_failure = outcome["failures"][0]
+        if outcome["pending"] and not result.first_failure:
+            result.first_failure = f"{outcome['pending']} records not acknowledged within {flush_timeout:g}s"
+    result.sent -= result.failed
+    result.records_per_s = round(result.sent / result.elapsed_s, 1) if result.elapsed_s else 0.0
+    result.reasons = result.reasons[:5]
+    if result.failed:
+        error = ServiceUnavailable if "not acknowledged" in (result.first_failure or "") else ComponentError
+        raise error(f"{result.failed} records were not delivered to {topic} (first: {result.first_failure}); "
+                    f"{result.sent} were")
+    return result
+
+
+def _share(count: int | None, workers: int, index: int) -> int | None:
+    if count is None:
+        return None
+    return count // workers + (1 if index < count % workers else 0)
+
+
+def _check_generator_fits(codec: WireCodec, subject: str) -> None:
+    from lakectl.trades import generate
+
+    _, sample = next(generate(1, prefix="check"))
+    reason = codec.validation_error(sample)
+    if reason:
+        raise UsageError(f"synthetic trades do not fit the latest schema of {subject}: {reason}",
+                         hint="use --from-file for other schemas")
+
+
+def default_workers() -> int:
+    return max(1, min(4, os.cpu_count() or 1))

@@ -1,0 +1,168 @@
+"""The service description both runtimes read, and the runtime interface.
+
+A service is described once (``ServiceSpec``): name, dependencies, ports, how to build its URL,
+its readiness probe, its compose service name and its native recipe. ``NativeRuntime`` and
+``ComposeRuntime`` both start from these descriptions.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from lakectl.errors import UsageError
+from lakectl.runtime.waiting import Probe
+from lakectl.settings import LoadedSettings
+
+if TYPE_CHECKING:
+    from lakectl.runtime.native.recipe import NativeRecipe
+
+RuntimeKind = Literal["native", "compose"]
+LOCALHOST = "127.0.0.1"
+
+
+@dataclass
+class StackContext:
+    """What a service description needs to know about this stack: settings, paths, secrets."""
+
+    loaded: LoadedSettings
+    kind: RuntimeKind
+
+    @property
+    def settings(self):
+        return self.loaded.settings
+
+    @property
+    def state_dir(self) -> Path:
+        return self.loaded.state_dir
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.loaded.cache_dir
+
+    def port(self, spec: ServiceSpec, name: str = "main") -> int:
+        key = spec.name if name == "main" else f"{spec.name}.{name}"
+        return self.settings.port(key, spec.ports[name])
+
+    def secret(self, name: str) -> str:
+        """A generated secret of the local stack, kept in ``<state>/secrets.json`` (mode 0600)."""
+        return self.stack_secrets()[name]
+
+    def stack_secrets(self) -> dict[str, str]:
+        path = self.state_dir / "secrets.json"
+        wanted = ("postgres_password",)
+        current: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+        if all(name in current for name in wanted):
+            return current
+        for name in wanted:
+            current.setdefault(name, secrets.token_urlsafe(24))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # create 0600 from the first byte: never a moment where the file is world-readable
+        fd = os.open(path.with_suffix(".tmp"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            json.dump(current, handle, indent=2)
+        os.replace(path.with_suffix(".tmp"), path)
+        return current
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    name: str
+    summary: str
+    ports: Mapping[str, int]
+    url: Callable[[StackContext], str]
+    probe: Callable[[StackContext], Probe]
+    native: Callable[[StackContext], NativeRecipe]
+    depends_on: tuple[str, ...] = ()
+    compose_service: str | None = None
+    # done once the service answers, e.g. setting the registry's default compatibility
+    after_ready: Callable[[StackContext], None] | None = None
+
+    @property
+    def compose_name(self) -> str:
+        return self.compose_service or self.name
+
+
+@dataclass
+class ServiceStatus:
+    name: str
+    state: str  # running | stopped | exited | not-started
+    healthy: bool | None
+    url: str
+    runtime: str
+    pid: int | None = None
+    uptime_s: float | None = None
+    rss_mb: float | None = None
+    detail: str = ""
+    log: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {
+            "name": self.name,
+            "state": self.state,
+            "healthy": self.healthy,
+            "url": self.url,
+            "runtime": self.runtime,
+            "pid": self.pid,
+            "uptime_s": self.uptime_s,
+            "rss_mb": self.rss_mb,
+            "detail": self.detail,
+            "log": self.log,
+        }
+        data.update(self.extra)
+        return data
+
+
+def resolve_order(catalog: Mapping[str, ServiceSpec], names: Sequence[str]) -> list[ServiceSpec]:
+    """The named services and everything they depend on, dependencies first."""
+    ordered: list[ServiceSpec] = []
+    seen: set[str] = set()
+
+    def visit(name: str, path: tuple[str, ...]) -> None:
+        if name in path:
+            raise UsageError(f"dependency cycle: {' -> '.join((*path, name))}")
+        if name in seen:
+            return
+        if name not in catalog:
+            known = ", ".join(catalog)
+            raise UsageError(f"unknown service {name!r} (known: {known})")
+        for dependency in catalog[name].depends_on:
+            visit(dependency, (*path, name))
+        seen.add(name)
+        ordered.append(catalog[name])
+
+    for name in names:
+        visit(name, ())
+    return ordered
+
+
+class Runtime(ABC):
+    kind: RuntimeKind
+
+    def __init__(self, stack: StackContext, catalog: Mapping[str, ServiceSpec]) -> None:
+        self.stack = stack
+        self.catalog = catalog
+
+    @abstractmethod
+    def up(
+        self, services: Sequence[ServiceSpec], timeout: float, progress: Callable[[str], None]
+    ) -> list[ServiceStatus]: ...
+
+    @abstractmethod
+    def down(self, services: Sequence[ServiceSpec], purge: bool, progress: Callable[[str], None]) -> None: ...
+
+    @abstractmethod
+    def status(self, services: Sequence[ServiceSpec]) -> list[ServiceStatus]: ...
+
+    @abstractmethod
+    def logs(self, spec: ServiceSpec, tail: int | None, follow: bool) -> Iterator[str]: ...
+
+    def url(self, name: str) -> str:
+        return self.catalog[name].url(self.stack)

@@ -1,0 +1,39 @@
+"""How one service runs as a local process: fetch what it needs, prepare its data, launch it."""
+
+from __future__ import annotations
+
+import shutil
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from lakectl.runtime.native.process import Launch
+
+if TYPE_CHECKING:
+    from lakectl.runtime.base import ServiceSpec, StackContext
+
+
+class NativeRecipe(ABC):
+    def __init__(self, stack: StackContext, spec: ServiceSpec) -> None:
+        self.stack = stack
+        self.spec = spec
+
+    @property
+    def data_dir(self) -> Path:
+        return self.stack.state_dir / "native" / self.spec.name
+
+    def port(self, name: str = "main") -> int:
+        return self.stack.port(self.spec, name)
+
+    def fetch(self) -> None:
+        """Download and verify what the service needs into the cache (no-op when cached)."""
+
+    def prepare(self) -> None:
+        """One-time set-up of the data directory and config files; must be idempotent."""
+
+    @abstractmethod
+    def launch(self) -> Launch:
+        """The command that runs the service in the foreground (lakectl detaches it)."""
+
+    def purge(self) -> None:
+        shutil.rmtree(self.data_dir, ignore_errors=True)

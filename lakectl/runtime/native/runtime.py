@@ -1,0 +1,147 @@
+"""The native runtime: every service as a local process bound to 127.0.0.1."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+from lakectl.errors import ServiceUnavailable
+from lakectl.runtime.base import LOCALHOST, Runtime, ServiceSpec, ServiceStatus
+from lakectl.runtime.native.process import ProcessManager
+from lakectl.runtime.waiting import Deadline, port_is_free
+
+POLL_INTERVAL_S = 0.2
+STATUS_PROBE_TIMEOUT_S = 0.8
+
+
+class NativeRuntime(Runtime):
+    kind = "native"
+
+    @property
+    def processes(self) -> ProcessManager:
+        return ProcessManager(self.stack.state_dir)
+
+    def fetch(self, services: Sequence[ServiceSpec], progress: Callable[[str], None]) -> None:
+        """Make sure every artifact is cached; on a cold cache this is the slow part."""
+        recipes = [spec.native(self.stack) for spec in services]
+        progress("fetching artifacts: " + ", ".join(s.name for s in services))
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            for future in [pool.submit(recipe.fetch) for recipe in recipes]:
+                future.result()
+
+    def up(
+        self, services: Sequence[ServiceSpec], timeout: float, progress: Callable[[str], None]
+    ) -> list[ServiceStatus]:
+        self.fetch(services, progress)
+        deadline = Deadline(timeout)  # one deadline for the whole stack, shared by every probe
+        manager = self.processes
+        pending = list(services)
+        started: set[str] = set()
+        ready: set[str] = set()
+        last_seen: dict[str, str] = {}
+        while pending:
+            for spec in list(pending):
+                if spec.name not in started:
+                    if not all(dep in ready for dep in spec.depends_on):
+                        continue
+                    if not manager.running(spec.name):
+                        self._check_ports(spec)
+                        recipe = spec.native(self.stack)
+                        progress(f"starting {spec.name}")
+                        recipe.prepare()
+                        manager.start(spec.name, recipe.launch())
+                    started.add(spec.name)
+                result = spec.probe(self.stack)(min(2.0, max(0.2, deadline.remaining())))
+                last_seen[spec.name] = result.detail
+                if result.ok:
+                    if spec.after_ready:
+                        spec.after_ready(self.stack)
+                    ready.add(spec.name)
+                    pending.remove(spec)
+                    progress(f"{spec.name} ready")
+                    continue
+                if manager.running(spec.name) is None:
+                    raise ServiceUnavailable(
+                        f"{spec.name} exited while starting; last lines of {manager.log_path(spec.name)}: "
+                        + " | ".join(manager.tail(spec.name, 5).splitlines())
+                    )
+            if pending and deadline.expired:
+                spec = pending[0]
+                waiting_on = [d for d in spec.depends_on if d not in ready]
+                observed = last_seen.get(spec.name, f"not started, waiting for {', '.join(waiting_on)}")
+                raise ServiceUnavailable(
+                    f"{spec.name} not ready after {deadline.seconds:.0f}s "
+                    f"(probe: {spec.probe(self.stack).description}; last: {observed}; "
+                    f"log: {manager.log_path(spec.name)})"
+                )
+            if pending:
+                time.sleep(POLL_INTERVAL_S)  # poll interval of the probe loop, bounded by the deadline
+        return self.status(services)
+
+    def _check_ports(self, spec: ServiceSpec) -> None:
+        for port_name in spec.ports:
+            port = self.stack.port(spec, port_name)
+            if not port_is_free(port):
+                raise ServiceUnavailable(
+                    f"{spec.name}: port {port} on {LOCALHOST} is taken by another process",
+                    hint=f"stop it, or set ports.\"{spec.name}{'' if port_name == 'main' else '.' + port_name}\" "
+                    "in lakectl.toml",
+                )
+
+    def down(self, services: Sequence[ServiceSpec], purge: bool, progress: Callable[[str], None]) -> None:
+        manager = self.processes
+        for spec in reversed(services):
+            if manager.record(spec.name):
+                progress(f"stopping {spec.name}")
+                manager.stop(spec.name)
+        if purge:
+            for spec in services:
+                spec.native(self.stack).purge()
+                manager.log_path(spec.name).unlink(missing_ok=True)
+            if len(services) == len(self.catalog):
+                shutil.rmtree(self.stack.state_dir / "native", ignore_errors=True)
+
+    def status(self, services: Sequence[ServiceSpec]) -> list[ServiceStatus]:
+        with ThreadPoolExecutor(max_workers=max(1, len(services))) as pool:
+            return list(pool.map(self._status_of, services))
+
+    def _status_of(self, spec: ServiceSpec) -> ServiceStatus:
+        manager = self.processes
+        record = manager.record(spec.name)
+        status = ServiceStatus(
+            name=spec.name,
+            state="not-started",
+            healthy=None,
+            url=spec.url(self.stack),
+            runtime=self.kind,
+            log=str(manager.log_path(spec.name)),
+        )
+        if record is None:
+            return status
+        if record.process() is None:
+            status.state, status.healthy, status.detail = "exited", False, "process is gone; see its log"
+            return status
+        result = spec.probe(self.stack)(STATUS_PROBE_TIMEOUT_S)
+        status.state = "running"
+        status.healthy = result.ok
+        status.detail = result.detail
+        status.pid = record.pid
+        status.uptime_s = round(time.time() - record.started_at, 1)
+        status.rss_mb = round(record.rss_bytes() / 2**20, 1)
+        return status
+
+    def logs(self, spec: ServiceSpec, tail: int | None, follow: bool) -> Iterator[str]:
+        path = self.processes.log_path(spec.name)
+        if not path.exists():
+            return
+        with path.open("r", encoding="utf-8", errors="replace") as handle:
+            lines = handle.readlines()
+            yield from (lines[-tail:] if tail else lines)
+            while follow:
+                line = handle.readline()
+                if line:
+                    yield line
+                else:
+                    time.sleep(POLL_INTERVAL_S)

@@ -1,0 +1,138 @@
+"""Readiness: one deadline per ``up`` shared by every probe, and probes that say what they saw.
+
+Modelled on testcontainers' wait strategies: a probe returns (ok, what it observed); the waiting
+loop backs off, and a timeout names the service, the probe, the last observation and the log.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import httpx
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    ok: bool
+    detail: str
+
+
+@dataclass(frozen=True)
+class Probe:
+    """A named readiness check; ``check(timeout)`` must return within about ``timeout`` seconds."""
+
+    description: str
+    check: Callable[[float], ProbeResult]
+
+    def __call__(self, timeout: float = 2.0) -> ProbeResult:
+        try:
+            return self.check(timeout)
+        except Exception as exc:  # a probe reports failures, it never raises: the loop decides
+            return ProbeResult(False, f"{type(exc).__name__}: {exc}")
+
+
+class Deadline:
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.expires_at = time.monotonic() + seconds
+
+    def remaining(self) -> float:
+        return max(0.0, self.expires_at - time.monotonic())
+
+    @property
+    def expired(self) -> bool:
+        return self.remaining() <= 0
+
+
+def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def tcp_probe(host: str, port: int) -> Probe:
+    def check(timeout: float) -> ProbeResult:
+        try:
+            with socket.create_connection((host, port), timeout=timeout):
+                return ProbeResult(True, f"{host}:{port} accepts connections")
+        except OSError as exc:
+            return ProbeResult(False, f"{host}:{port}: {exc.strerror or exc}")
+
+    return Probe(f"tcp {host}:{port}", check)
+
+
+def http_probe(url: str, *, expect: Callable[[httpx.Response], bool] | None = None) -> Probe:
+    def check(timeout: float) -> ProbeResult:
+        try:
+            response = httpx.get(url, timeout=timeout)
+        except httpx.HTTPError as exc:
+            return ProbeResult(False, f"GET {url}: {type(exc).__name__}")
+        ok = expect(response) if expect else response.status_code == 200
+        return ProbeResult(ok, f"GET {url} -> {response.status_code}")
+
+    return Probe(f"http GET {url}", check)
+
+
+def kafka_probe(client_config: dict) -> Probe:
+    """A broker is ready when the admin client gets cluster metadata, not when a port opens."""
+
+    def check(timeout: float) -> ProbeResult:
+        from confluent_kafka.admin import AdminClient
+
+        admin = AdminClient({**client_config, "socket.connection.setup.timeout.ms": max(1000, int(timeout * 1000)),
+                             "logger": quiet_logger()})
+        try:
+            metadata = admin.list_topics(timeout=timeout)
+        except Exception as exc:
+            return ProbeResult(False, f"metadata request failed: {exc}")
+        if not metadata.brokers:
+            return ProbeResult(False, "metadata has no brokers yet")
+        return ProbeResult(True, f"{len(metadata.brokers)} broker(s), controller {metadata.controller_id}")
+
+    return Probe(f"kafka admin metadata from {client_config.get('bootstrap.servers')}", check)
+
+
+def quiet_logger():
+    """librdkafka logs connection refusals to stderr; while probing, those are expected."""
+    import logging
+
+    logger = logging.getLogger("lakectl.librdkafka")
+    if not logger.handlers:
+        logger.addHandler(logging.NullHandler())
+        logger.propagate = False
+    return logger
+
+
+def exec_probe(argv: list[str], description: str, env: dict[str, str] | None = None) -> Probe:
+    def check(timeout: float) -> ProbeResult:
+        try:
+            done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=env, check=False)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return ProbeResult(False, str(exc))
+        detail = (done.stdout or done.stderr).strip().splitlines()
+        return ProbeResult(done.returncode == 0, detail[-1] if detail else f"exit {done.returncode}")
+
+    return Probe(description, check)
+
+
+def all_of(*probes: Probe) -> Probe:
+    """Composite: ready when every probe is, checked in order (the first failure is reported)."""
+
+    def check(timeout: float) -> ProbeResult:
+        details = []
+        for probe in probes:
+            result = probe(timeout)
+            if not result.ok:
+                return result
+            details.append(result.detail)
+        return ProbeResult(True, "; ".join(details))
+
+    return Probe(" and ".join(p.description for p in probes), check)

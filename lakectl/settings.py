@@ -1,0 +1,246 @@
+"""One settings object: defaults < lakectl.toml profile < secrets file < LAKECTL_* env < flags.
+
+Every value remembers where it came from (``lakectl config show --sources``). Secrets (passwords)
+are refused in lakectl.toml, which lives in the repo: they come from the environment or from a
+secrets file readable by its owner only (mode 0600).
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict
+
+from lakectl.errors import ConfigError
+
+CONFIG_FILE_NAME = "lakectl.toml"
+DEFAULT_PROFILE = "local"
+SECRET_KEYS = frozenset({"kafka.sasl_password", "registry.password"})
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class KafkaSettings(_Section):
+    # None means "the broker of the local stack" (native or compose)
+    bootstrap_servers: str | None = None
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    ssl_ca_location: str | None = None
+
+    def client_config(self, bootstrap_servers: str) -> dict[str, Any]:
+        """librdkafka properties shared by the admin client, producers and consumers."""
+        config: dict[str, Any] = {
+            "bootstrap.servers": bootstrap_servers,
+            "security.protocol": self.security_protocol,
+        }
+        if self.sasl_mechanism:
+            config["sasl.mechanism"] = self.sasl_mechanism
+        if self.sasl_username:
+            config["sasl.username"] = self.sasl_username
+        if self.sasl_password:
+            config["sasl.password"] = self.sasl_password.get_secret_value()
+        if self.ssl_ca_location:
+            config["ssl.ca.location"] = self.ssl_ca_location
+        return config
+
+
+class RegistrySettings(_Section):
+    # None means "the registry of the local stack"; a Confluent-compatible base URL otherwise
+    url: str | None = None
+    username: str | None = None
+    password: SecretStr | None = None
+
+
+class Settings(BaseSettings):
+    """The whole configuration of one invocation."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="LAKECTL_", env_nested_delimiter="__", extra="forbid", validate_default=True
+    )
+
+    runtime: Literal["auto", "native", "compose"] = "auto"
+    timeout: float = 300.0
+    request_timeout: float = 10.0
+    state_dir: Path | None = None
+    cache_dir: Path = Path("~/.cache/lakectl")
+    ports: dict[str, int] = {}
+    kafka: KafkaSettings = KafkaSettings()
+    registry: RegistrySettings = RegistrySettings()
+
+    def port(self, name: str, default: int) -> int:
+        return self.ports.get(name, default)
+
+
+@dataclass
+class LoadedSettings:
+    settings: Settings
+    profile: str
+    project_root: Path
+    config_file: Path | None
+    sources: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def state_dir(self) -> Path:
+        return self.settings.state_dir or self.project_root / ".lakectl"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.settings.cache_dir.expanduser()
+
+
+def find_config_file(start: Path) -> Path | None:
+    explicit = os.environ.get("LAKECTL_CONFIG")
+    if explicit:
+        path = Path(explicit).expanduser()
+        if not path.is_file():
+            raise ConfigError(f"LAKECTL_CONFIG points at {path}, which is not a file")
+        return path
+    for directory in (start, *start.parents):
+        candidate = directory / CONFIG_FILE_NAME
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+
+
+def _profile_table(document: dict[str, Any], profile: str, path: Path) -> dict[str, Any]:
+    profiles = document.get("profiles", {})
+    if not isinstance(profiles, dict):
+        raise ConfigError(f"{path}: [profiles] must be a table")
+    table = profiles.get(profile)
+    if table is None:
+        return {}
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: [profiles.{profile}] must be a table")
+    return table
+
+
+def _flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, Mapping) and key != "ports":
+            flat.update(_flatten(value, dotted + "."))
+        else:
+            flat[dotted] = value
+    return flat
+
+
+def _deep_merge(base: dict[str, Any], overlay: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in overlay.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = _deep_merge(dict(merged[key]), value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def default_secrets_file() -> Path:
+    return Path(os.environ.get("LAKECTL_SECRETS_FILE", "~/.config/lakectl/secrets.toml")).expanduser()
+
+
+def _read_secrets_file(path: Path, profile: str) -> dict[str, Any]:
+    if not path.is_file():
+        return {}
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        raise ConfigError(
+            f"{path} is readable by others (mode {mode:o}); secrets files must be private",
+            hint=f"chmod 600 {path}",
+        )
+    return _profile_table(_read_toml(path), profile, path)
+
+
+def _env_layer() -> dict[str, Any]:
+    try:
+        values = EnvSettingsSource(Settings)()
+    except Exception as exc:  # pydantic-settings raises SettingsError for undecodable values
+        raise ConfigError(f"environment: {exc}") from None
+    # LAKECTL_PROFILE, LAKECTL_CONFIG, LAKECTL_DEBUG select things; they are not settings
+    return {k: v for k, v in values.items() if k in Settings.model_fields}
+
+
+def load_settings(
+    profile: str | None = None,
+    flags: Mapping[str, Any] | None = None,
+    *,
+    cwd: Path | None = None,
+) -> LoadedSettings:
+    """Build the settings for one invocation; ``flags`` are the command line's overrides."""
+    cwd = cwd or Path.cwd()
+    config_file = find_config_file(cwd)
+    document = _read_toml(config_file) if config_file else {}
+    profile = profile or os.environ.get("LAKECTL_PROFILE") or document.get("default_profile") or DEFAULT_PROFILE
+    if config_file and profile != DEFAULT_PROFILE and profile not in document.get("profiles", {}):
+        known = ", ".join(sorted(document.get("profiles", {}))) or "none"
+        raise ConfigError(f"profile {profile!r} is not in {config_file} (profiles: {known})")
+    if not config_file and profile != DEFAULT_PROFILE:
+        raise ConfigError(f"profile {profile!r} given but no {CONFIG_FILE_NAME} was found from {cwd}")
+
+    profile_values = _profile_table(document, profile, config_file) if config_file else {}
+    leaked = sorted(SECRET_KEYS & _flatten(profile_values).keys())
+    if leaked:
+        env_name = "LAKECTL_" + leaked[0].upper().replace(".", "__")
+        raise ConfigError(
+            f"{config_file}: {leaked[0]} is a secret and must not be in {CONFIG_FILE_NAME}",
+            hint=f"set {env_name} or put it in {default_secrets_file()} (mode 0600)",
+        )
+
+    secrets_path = default_secrets_file()
+    layers: list[tuple[str, dict[str, Any]]] = [
+        (f"{config_file} [profiles.{profile}]" if config_file else "lakectl.toml", profile_values),
+        (f"secrets file {secrets_path}", _read_secrets_file(secrets_path, profile)),
+        ("env", _env_layer()),
+        ("flag", {k: v for k, v in (flags or {}).items() if v is not None}),
+    ]
+    merged: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    for source_name, values in layers:
+        merged = _deep_merge(merged, values)
+        for key in _flatten(values):
+            sources[key] = source_name
+    try:
+        settings = Settings.model_validate(merged)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key = ".".join(str(part) for part in first["loc"])
+        origin = sources.get(key, "settings")
+        raise ConfigError(f"setting {key!r} from {origin}: {first['msg']}") from None
+    project_root = config_file.parent if config_file else cwd
+    return LoadedSettings(settings, profile, project_root, config_file, sources)
+
+
+def describe(loaded: LoadedSettings) -> list[dict[str, Any]]:
+    """Every setting as rows of key, value (secrets masked) and source."""
+    data = loaded.settings.model_dump()
+    data["state_dir"] = str(loaded.state_dir)
+    data["cache_dir"] = str(loaded.cache_dir)
+    rows = []
+    for key, value in sorted(_flatten(data).items()):
+        if key in SECRET_KEYS and value is not None:
+            value = "********"
+        elif isinstance(value, Path):
+            value = str(value)
+        rows.append({"key": key, "value": value, "source": loaded.sources.get(key, "default")})
+    return rows

@@ -1,0 +1,101 @@
+"""The real native stack, started once per test session for integration and e2e tests.
+
+It runs on its own ports and state dir, so a developer's own stack is never touched. Logs are
+copied next to pytest's temp dir before the stack is purged, so a failure can be read afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+TEST_PORTS = {"kafka": 29092, "kafka.controller": 29093, "schema-registry": 28085,
+              "schema-registry.management": 29085, "postgres": 25432}
+
+
+@dataclass
+class Completed:
+    code: int
+    out: str
+    err: str
+
+    def json(self):
+        return json.loads(self.out)
+
+    def json_lines(self) -> list:
+        return [json.loads(line) for line in self.out.splitlines() if line.strip()]
+
+
+class Stack:
+    def __init__(self, project: Path) -> None:
+        self.project = project
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("LAKECTL_")}
+        self.env.update({"LAKECTL_CONFIG": str(project / "lakectl.toml"),
+                         "LAKECTL_SECRETS_FILE": str(project / "no-secrets.toml")})
+        if "LAKECTL_CACHE_DIR" in os.environ:
+            self.env["LAKECTL_CACHE_DIR"] = os.environ["LAKECTL_CACHE_DIR"]
+
+    @property
+    def state_dir(self) -> Path:
+        return self.project / ".lakectl"
+
+    def lakectl(self, *args: str, timeout: float = 600, env: dict | None = None, stdin: str | None = None
+                ) -> Completed:
+        done = subprocess.run([sys.executable, "-m", "lakectl", *args], cwd=self.project, capture_output=True,
+                              text=True, timeout=timeout, env={**self.env, **(env or {})}, input=stdin)
+        return Completed(done.returncode, done.stdout, done.stderr)
+
+    def ok(self, *args: str, **kwargs) -> Completed:
+        result = self.lakectl(*args, **kwargs)
+        assert result.code == 0, f"lakectl {' '.join(args)} -> {result.code}\n{result.err}\n{result.out[-2000:]}"
+        return result
+
+    def recorded_pids(self) -> list[int]:
+        run = self.state_dir / "run"
+        return [json.loads(p.read_text())["pid"] for p in run.glob("*.json")] if run.exists() else []
+
+
+def stack_processes(project: Path) -> list[str]:
+    """Every live process that belongs to this test stack (by its state dir or its ports)."""
+    import psutil
+
+    markers = [str(project)] + [str(p) for p in TEST_PORTS.values()]
+    found = []
+    for proc in psutil.process_iter(["pid", "cmdline"]):
+        cmdline = " ".join(proc.info["cmdline"] or [])
+        if proc.pid == os.getpid() or "pytest" in cmdline:
+            continue
+        if any(m in cmdline for m in markers) and ("java" in cmdline or "postgres" in cmdline):
+            found.append(f"{proc.pid}: {cmdline[:160]}")
+    return found
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory) -> Stack:
+    project = tmp_path_factory.mktemp("stack")
+    ports = "\n".join(f'"{k}" = {v}' for k, v in TEST_PORTS.items())
+    (project / "lakectl.toml").write_text(
+        f'[profiles.local]\nruntime = "native"\ntimeout = 300\n\n[profiles.local.ports]\n{ports}\n'
+    )
+    stack = Stack(project)
+    started = stack.lakectl("up", "-o", "json", timeout=3600)
+    if started.code != 0:
+        logs = "\n".join(f"== {p.name}\n{p.read_text()[-3000:]}" for p in (stack.state_dir / "logs").glob("*.log"))
+        stack.lakectl("down", "--purge")
+        pytest.fail(f"the native stack did not start (exit {started.code}): {started.err}\n{logs}")
+    yield stack
+    keep = tmp_path_factory.getbasetemp() / "stack-logs"
+    if (stack.state_dir / "logs").exists():
+        shutil.copytree(stack.state_dir / "logs", keep, dirs_exist_ok=True)
+        print(f"\nstack logs kept in {keep}")
+    stack.lakectl("down", "--purge")
+    leftovers = stack_processes(project)
+    assert not leftovers, f"processes left after down --purge: {leftovers}"

@@ -1,0 +1,117 @@
+"""Bad input: one clear line on stderr, the right exit code, never a traceback."""
+
+import json
+
+import pytest
+
+
+def assert_one_line(result, code: int, *fragments: str):
+    assert result.code == code, (result.code, result.out, result.err)
+    lines = result.err.strip().splitlines()
+    assert len(lines) == 1, result.err
+    assert lines[0].startswith("lakectl: error: ")
+    assert "Traceback" not in result.err
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+def test_version_json(run):
+    result = run("version", "-o", "json")
+    assert result.code == 0
+    assert json.loads(result.out)["lakectl"]
+
+
+def test_unknown_service(run):
+    assert_one_line(run("up", "nosuch", "--runtime", "native"), 2, "unknown service 'nosuch'", "kafka")
+
+
+def test_unknown_service_for_logs(run):
+    assert_one_line(run("logs", "nosuch"), 2, "unknown service")
+
+
+def test_bad_runtime_value(run):
+    assert_one_line(run("up", "--runtime", "podman"), 2, "--runtime")
+
+
+def test_bad_output_value(run):
+    assert_one_line(run("version", "-o", "yaml"), 2, "yaml")
+
+
+def test_unknown_option(run):
+    assert_one_line(run("status", "--colour"), 2, "--colour")
+
+
+def test_malformed_toml(run, isolated):
+    (isolated / "lakectl.toml").write_text("[profiles.local\n")
+    assert_one_line(run("config", "show"), 2, "not valid TOML")
+
+
+def test_missing_schema_file(run):
+    assert_one_line(run("schema", "register", "nope.avsc", "--subject", "x-value"), 2,
+                    "schema file nope.avsc does not exist")
+
+
+def test_schema_file_not_avro(run, isolated):
+    (isolated / "bad.avsc").write_text('{"type": "record", "name": "X", "fields": [{"name": "a", "type": "strin"}]}')
+    assert_one_line(run("schema", "check", "bad.avsc", "-s", "x-value"), 2, "not a valid Avro schema")
+
+
+def test_schema_file_not_json(run, isolated):
+    (isolated / "bad.avsc").write_text("{nope")
+    assert_one_line(run("schema", "check", "bad.avsc", "-s", "x-value"), 2, "not JSON")
+
+
+def test_topic_config_must_be_key_value(run):
+    assert_one_line(run("topic", "create", "t", "--config", "retention.ms"), 2, "key=value")
+
+
+def test_produce_missing_file(run, monkeypatch):
+    # the registry is consulted after the file check only if the file exists; point it nowhere
+    monkeypatch.setenv("LAKECTL_REGISTRY__URL", "http://127.0.0.1:1")
+    monkeypatch.setenv("LAKECTL_KAFKA__BOOTSTRAP_SERVERS", "127.0.0.1:1")
+    result = run("produce", "trades", "--from-file", "missing.jsonl")
+    assert result.code in (2, 3)
+    assert_one_line(result, result.code)
+
+
+def test_unreachable_registry_is_exit_3(run, monkeypatch):
+    monkeypatch.setenv("LAKECTL_REGISTRY__URL", "http://127.0.0.1:1")
+    assert_one_line(run("schema", "list"), 3, "unreachable")
+
+
+def test_unreachable_broker_is_exit_3_within_timeout(run, monkeypatch):
+    import time
+
+    monkeypatch.setenv("LAKECTL_KAFKA__BOOTSTRAP_SERVERS", "127.0.0.1:1")
+    monkeypatch.setenv("LAKECTL_REQUEST_TIMEOUT", "2")
+    started = time.monotonic()
+    result = run("topic", "list")
+    assert time.monotonic() - started < 10
+    assert_one_line(result, 3, "did not answer")
+
+
+def test_config_show_sources_json(run, isolated, monkeypatch):
+    (isolated / "lakectl.toml").write_text("[profiles.local]\ntimeout = 42\n")
+    monkeypatch.setenv("LAKECTL_REQUEST_TIMEOUT", "3")
+    result = run("config", "show", "--sources", "-o", "json")
+    assert result.code == 0, result.err
+    rows = {r["key"]: r for r in json.loads(result.out)["settings"]}
+    assert rows["timeout"]["value"] == 42 and "lakectl.toml" in rows["timeout"]["source"]
+    assert rows["request_timeout"]["source"] == "env"
+    assert rows["runtime"]["source"] == "default"
+
+
+def test_secrets_are_masked(run, monkeypatch):
+    monkeypatch.setenv("LAKECTL_REGISTRY__PASSWORD", "hunter2")
+    result = run("config", "show", "-o", "json")
+    assert "hunter2" not in result.out
+    assert "********" in result.out
+
+
+@pytest.mark.parametrize("debug", [True, False])
+def test_debug_shows_traceback_only_when_asked(run, monkeypatch, debug):
+    monkeypatch.setenv("LAKECTL_REGISTRY__URL", "http://127.0.0.1:1")
+    args = ["--debug"] if debug else []
+    result = run(*args, "schema", "list")
+    assert result.code == 3
+    assert ("Traceback" in result.err) is debug

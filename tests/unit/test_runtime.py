@@ -1,0 +1,84 @@
+import os
+import signal
+import sys
+import time
+
+import pytest
+
+from lakectl.errors import UsageError
+from lakectl.runtime.base import ServiceSpec, resolve_order
+from lakectl.runtime.catalog import load_catalog
+from lakectl.runtime.native.process import Launch, ProcessManager
+from lakectl.runtime.waiting import Deadline, Probe, ProbeResult, all_of
+
+
+def spec(name, *deps):
+    return ServiceSpec(name=name, summary="", ports={"main": 1}, url=lambda s: "", probe=lambda s: None,
+                       native=lambda s: None, depends_on=deps)
+
+
+def test_dependencies_come_first():
+    catalog = {s.name: s for s in (spec("a"), spec("b", "a"), spec("c", "b"))}
+    assert [s.name for s in resolve_order(catalog, ["c"])] == ["a", "b", "c"]
+    assert [s.name for s in resolve_order(catalog, ["b", "a"])] == ["a", "b"]
+
+
+def test_unknown_and_cycles():
+    catalog = {s.name: s for s in (spec("a", "b"), spec("b", "a"))}
+    with pytest.raises(UsageError, match="cycle"):
+        resolve_order(catalog, ["a"])
+    with pytest.raises(UsageError, match="unknown service 'z'"):
+        resolve_order(catalog, ["z"])
+
+
+def test_real_catalog_registry_needs_postgres():
+    names = [s.name for s in resolve_order(load_catalog(), ["schema-registry"])]
+    assert names == ["postgres", "schema-registry"]
+
+
+def test_probe_never_raises_and_composite_reports_first_failure():
+    def boom(_timeout):
+        raise RuntimeError("nope")
+
+    assert Probe("x", boom)().ok is False
+    ok = Probe("ok", lambda t: ProbeResult(True, "fine"))
+    bad = Probe("bad", lambda t: ProbeResult(False, "down"))
+    assert all_of(ok, bad)().detail == "down"
+    assert all_of(ok, ok)().ok
+
+
+def test_deadline():
+    deadline = Deadline(0.05)
+    assert not deadline.expired
+    time.sleep(0.06)
+    assert deadline.expired and deadline.remaining() == 0
+
+
+def test_process_manager_detached_group_lifecycle(tmp_path):
+    manager = ProcessManager(tmp_path)
+    # a parent that spawns a child: stopping must take the whole group
+    script = "import subprocess, time; subprocess.Popen(['sleep', '60']); print('up', flush=True); time.sleep(60)"
+    record = manager.start("demo", Launch([sys.executable, "-c", script]))
+    assert manager.start("demo", Launch(["false"])).pid == record.pid  # already running: harmless
+    for _ in range(50):
+        if len(record.group_members()) == 2 and "up" in manager.tail("demo"):
+            break
+        time.sleep(0.1)
+    members = record.group_members()
+    assert len(members) == 2
+    assert os.getpgid(record.pid) == record.pid  # its own session and group
+    # a second manager (another lakectl) rebuilds the state from disk
+    assert ProcessManager(tmp_path).running("demo").pid == record.pid
+    assert manager.stop("demo", timeout=5)
+    assert all(not m.is_running() or m.status() == "zombie" for m in members)
+    assert manager.record("demo") is None
+
+
+def test_stale_record_is_replaced(tmp_path):
+    manager = ProcessManager(tmp_path)
+    record = manager.start("short", Launch(["true"]))
+    time.sleep(0.3)
+    assert manager.running("short") is None
+    again = manager.start("short", Launch(["sleep", "5"]))
+    assert again.pid != record.pid
+    os.killpg(again.pid, signal.SIGKILL)

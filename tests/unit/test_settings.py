@@ -1,0 +1,132 @@
+import os
+from pathlib import Path
+
+import pytest
+
+from lakectl.errors import ConfigError
+from lakectl.settings import load_settings
+
+TOML = """
+default_profile = "local"
+[profiles.local]
+timeout = 111
+request_timeout = 7
+[profiles.local.kafka]
+bootstrap_servers = "from-toml:9092"
+[profiles.prod.kafka]
+bootstrap_servers = "prod:9093"
+security_protocol = "SASL_SSL"
+sasl_mechanism = "SCRAM-SHA-512"
+sasl_username = "svc"
+[profiles.prod.registry]
+url = "https://registry.prod"
+username = "svc"
+"""
+
+
+@pytest.fixture
+def project(isolated: Path) -> Path:
+    (isolated / "lakectl.toml").write_text(TOML)
+    return isolated
+
+
+def test_defaults_without_any_file(isolated):
+    loaded = load_settings()
+    assert loaded.settings.timeout == 300
+    assert loaded.config_file is None
+    assert loaded.state_dir == isolated / ".lakectl"
+    assert loaded.sources == {}
+
+
+def test_precedence_defaults_toml_env_flags(project, monkeypatch):
+    loaded = load_settings()
+    assert loaded.settings.timeout == 111
+    assert loaded.sources["timeout"].endswith("[profiles.local]")
+    assert loaded.settings.runtime == "auto"  # default stays
+
+    monkeypatch.setenv("LAKECTL_TIMEOUT", "222")
+    monkeypatch.setenv("LAKECTL_KAFKA__BOOTSTRAP_SERVERS", "from-env:9092")
+    loaded = load_settings()
+    assert loaded.settings.timeout == 222
+    assert loaded.settings.kafka.bootstrap_servers == "from-env:9092"
+    assert loaded.sources["kafka.bootstrap_servers"] == "env"
+    assert loaded.settings.request_timeout == 7  # toml still wins over default
+
+    loaded = load_settings(flags={"timeout": 333, "runtime": None})
+    assert loaded.settings.timeout == 333
+    assert loaded.sources["timeout"] == "flag"
+
+
+def test_found_from_a_subdirectory(project):
+    sub = project / "a" / "b"
+    sub.mkdir(parents=True)
+    loaded = load_settings(cwd=sub)
+    assert loaded.config_file == project / "lakectl.toml"
+    assert loaded.state_dir == project / ".lakectl"
+
+
+def test_named_profile_with_remote_endpoints(project, monkeypatch):
+    monkeypatch.setenv("LAKECTL_KAFKA__SASL_PASSWORD", "s3cret")
+    loaded = load_settings("prod")
+    kafka = loaded.settings.kafka.client_config(loaded.settings.kafka.bootstrap_servers)
+    assert kafka == {"bootstrap.servers": "prod:9093", "security.protocol": "SASL_SSL",
+                     "sasl.mechanism": "SCRAM-SHA-512", "sasl.username": "svc", "sasl.password": "s3cret"}
+    assert loaded.settings.registry.url == "https://registry.prod"
+
+
+def test_profile_from_env(project, monkeypatch):
+    monkeypatch.setenv("LAKECTL_PROFILE", "prod")
+    assert load_settings().profile == "prod"
+
+
+def test_unknown_profile(project):
+    with pytest.raises(ConfigError, match="profile 'nope' is not in"):
+        load_settings("nope")
+
+
+def test_malformed_toml(isolated):
+    (isolated / "lakectl.toml").write_text("[profiles.local\ntimeout = ")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_settings()
+
+
+def test_wrong_type_names_key_and_source(project):
+    (project / "lakectl.toml").write_text('[profiles.local]\ntimeout = "soon"\n')
+    with pytest.raises(ConfigError, match=r"'timeout' from .*lakectl.toml"):
+        load_settings()
+
+
+def test_unknown_key_is_refused(project):
+    (project / "lakectl.toml").write_text("[profiles.local]\ntimout = 3\n")
+    with pytest.raises(ConfigError, match="timout"):
+        load_settings()
+
+
+def test_secret_in_toml_is_refused(project):
+    (project / "lakectl.toml").write_text('[profiles.local.kafka]\nsasl_password = "oops"\n')
+    with pytest.raises(ConfigError, match="is a secret") as info:
+        load_settings()
+    assert "LAKECTL_KAFKA__SASL_PASSWORD" in info.value.one_line()
+
+
+def test_secrets_file_must_be_private(project, monkeypatch, tmp_path):
+    secrets = tmp_path / "secrets.toml"
+    secrets.write_text('[profiles.prod.registry]\npassword = "pw"\n')
+    monkeypatch.setenv("LAKECTL_SECRETS_FILE", str(secrets))
+    os.chmod(secrets, 0o644)
+    with pytest.raises(ConfigError, match="readable by others") as info:
+        load_settings("prod")
+    assert "chmod 600" in info.value.one_line()
+    os.chmod(secrets, 0o600)
+    loaded = load_settings("prod")
+    assert loaded.settings.registry.password.get_secret_value() == "pw"
+    assert loaded.sources["registry.password"].startswith("secrets file")
+
+
+def test_env_beats_secrets_file(project, monkeypatch, tmp_path):
+    secrets = tmp_path / "secrets.toml"
+    secrets.write_text('[profiles.prod.registry]\npassword = "file"\n')
+    secrets.chmod(0o600)
+    monkeypatch.setenv("LAKECTL_SECRETS_FILE", str(secrets))
+    monkeypatch.setenv("LAKECTL_REGISTRY__PASSWORD", "env")
+    assert load_settings("prod").settings.registry.password.get_secret_value() == "env"
