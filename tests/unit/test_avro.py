@@ -1,4 +1,5 @@
 import json
+from datetime import UTC
 from decimal import Decimal
 from pathlib import Path
 
@@ -79,14 +80,14 @@ def test_synthetic_ids_interleave_without_collision():
 
 
 def test_json_lines_map_onto_logical_types(v1):
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     codec = WireCodec(load_schema_file(SCHEMAS / "trade_v2.avsc"), 1)
     line = (b'{"trade_id": "x", "symbol": "AAPL", "price": 189.123456, "size": 5, "side": "SELL", '
             b'"exchange": "XNAS", "event_time": "2026-11-26T10:00:00.250Z", "conditions": "@ F"}')
     record = codec.from_json_line(line)
     assert record["price"] == Decimal("189.123456")  # exact: never through a float
-    assert record["event_time"] == datetime(2026, 11, 26, 10, 0, 0, 250000, tzinfo=timezone.utc)
+    assert record["event_time"] == datetime(2026, 11, 26, 10, 0, 0, 250000, tzinfo=UTC)
     assert record["conditions"] == "@ F"
     assert codec.validation_error(record) is None
     as_text = codec.from_json_line(line.replace(b"189.123456", b'"189.5"').replace(b'"2026-11-26T10:00:00.250Z"',
