@@ -106,7 +106,7 @@ class Dependency:
 
 def _pom(dependencies: Iterable[Dependency]) -> str:
     return (
-        '<project xmlns="http://maven.apache.org/POM/4.0.0"><modelVersion>4.0.0</modelVersion>'
+        '<project><modelVersion>4.0.0</modelVersion>'
         "<groupId>lakectl.cache</groupId><artifactId>bundle</artifactId><version>1</version>"
         f"<packaging>pom</packaging><dependencies>{''.join(d.xml() for d in dependencies)}</dependencies></project>"
     )
