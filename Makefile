@@ -27,7 +27,30 @@ $(BIN)/lakectl: pyproject.toml
 	$(BIN)/pip install -q -e '.[dev]'
 	@touch $@
 
-install: system-deps $(BIN)/lakectl
+# The Rust trade generator (lakectl_tradegen) that `lakectl produce` uses when importable; without cargo,
+# produce falls back to fastavro. The wheel and cargo's target dir are cached by a hash of the crate sources.
+TRADEGEN := lakectl/_ext/tradegen
+TRADEGEN_SOURCES := $(TRADEGEN)/Cargo.toml $(TRADEGEN)/Cargo.lock $(TRADEGEN)/pyproject.toml \
+	$(sort $(wildcard $(TRADEGEN)/src/*.rs))
+$(VENV)/.tradegen: $(BIN)/lakectl $(TRADEGEN_SOURCES)
+	@if ! command -v cargo >/dev/null; then \
+	  echo "cargo not found: the fast trade generator is skipped (lakectl produce uses fastavro)"; exit 0; \
+	fi; \
+	set -e; \
+	key=$$(cat $(TRADEGEN_SOURCES) | sha256sum | cut -c1-16)-$$($(BIN)/python -c 'import sys; print("cp%d%d" % sys.version_info[:2])'); \
+	wheels="$(LAKECTL_CACHE_DIR)/tradegen/wheels/$$key"; \
+	if ! ls "$$wheels"/*.whl >/dev/null 2>&1; then \
+	  echo "building the Rust trade generator (a few minutes the first time)"; \
+	  $(BIN)/pip install -q 'maturin>=1.7,<2'; \
+	  rm -rf "$$wheels.tmp"; \
+	  CARGO_TARGET_DIR="$(LAKECTL_CACHE_DIR)/tradegen/target" $(BIN)/maturin build --release --locked --quiet \
+	    -m $(TRADEGEN)/Cargo.toml -i $(BIN)/python -o "$$wheels.tmp"; \
+	  mv "$$wheels.tmp" "$$wheels"; \
+	fi; \
+	$(BIN)/pip install -q --force-reinstall --no-deps "$$wheels"/*.whl; \
+	touch $@
+
+install: system-deps $(BIN)/lakectl $(VENV)/.tradegen
 
 # up -> schema -> topic -> produce -> consume back; the stack stays up (`lakectl down` stops it)
 demo: install

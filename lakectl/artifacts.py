@@ -181,3 +181,84 @@ def debian_package(package: str, probe: Path | str) -> None:
 def _ensure(path: Path) -> Path:
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def python_venv(cache_dir: Path, name: str, requirements: Sequence[str], python: str | None = None) -> Path:
+    """A virtualenv in the cache with ``requirements`` installed by pip (which checks the index hashes).
+
+    Heavy services (PyFlink, later Airflow and Superset) each get their own: their pins clash
+    with each other and with lakectl's. Complete only once the marker is written, last.
+    """
+    import sys
+
+    target = cache_dir / "venvs" / name
+    marker = target / ".lakectl-complete"
+    if marker.is_file():
+        return target
+    with _locked(cache_dir, f"venv-{name}"):
+        if marker.is_file():
+            return target
+        shutil.rmtree(target, ignore_errors=True)  # a half-built venv from an interrupted run
+        interpreter = python or sys.executable
+        for argv in ([interpreter, "-m", "venv", str(target)],
+                     [str(target / "bin" / "python"), "-m", "pip", "install", "-q", "--upgrade", "pip"],
+                     [str(target / "bin" / "python"), "-m", "pip", "install", "-q", *requirements]):
+            done = subprocess.run(argv, capture_output=True, text=True, check=False)
+            if done.returncode != 0:
+                tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
+                raise ComponentError(f"{name}: {' '.join(argv[2:5])} failed: {' | '.join(tail)[:600]}")
+        marker.write_text(json.dumps({"requirements": list(requirements)}))
+    return target
+
+
+SHADE_PLUGIN = "3.6.0"
+
+
+def maven_shaded_jar(
+    cache_dir: Path, name: str, dependencies: Sequence[Dependency], relocations: dict[str, str],
+    excludes: Sequence[str] = (),
+) -> Path:
+    """One jar bundling ``dependencies`` (minus ``excludes``, "group:artifact" patterns) with
+    packages relocated, built by the maven-shade-plugin. For connectors the registries serve only
+    unshaded (e.g. Flink's Kafka SQL connector for 1.20)."""
+    # the build's inputs name its cache entry: change a relocation and it is rebuilt
+    spec = json.dumps([[d.coords, *d.exclude] for d in dependencies] + [relocations, list(excludes)])
+    target = cache_dir / "build" / f"{name}-{hashlib.sha256(spec.encode()).hexdigest()[:10]}"
+    if is_complete(target):
+        return target / f"{name}.jar"
+    with _locked(cache_dir, target.name):
+        if is_complete(target):
+            return target / f"{name}.jar"
+        work = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=_ensure(cache_dir / "build")))
+        try:
+            relocation_xml = "".join(
+                f"<relocation><pattern>{escape(src)}</pattern><shadedPattern>{escape(dst)}</shadedPattern></relocation>"
+                for src, dst in relocations.items())
+            exclude_xml = "".join(f"<exclude>{escape(e)}</exclude>" for e in excludes)
+            (work / "pom.xml").write_text(
+                '<project><modelVersion>4.0.0</modelVersion>'
+                f"<groupId>lakectl.cache</groupId><artifactId>{escape(name)}</artifactId><version>1</version>"
+                "<packaging>jar</packaging>"
+                "<properties><project.build.sourceEncoding>UTF-8</project.build.sourceEncoding></properties>"
+                f"<dependencies>{''.join(d.xml() for d in dependencies)}</dependencies>"
+                "<build><plugins><plugin><groupId>org.apache.maven.plugins</groupId>"
+                f"<artifactId>maven-shade-plugin</artifactId><version>{SHADE_PLUGIN}</version>"
+                "<executions><execution><phase>package</phase><goals><goal>shade</goal></goals><configuration>"
+                f"<finalName>{escape(name)}</finalName><createDependencyReducedPom>false</createDependencyReducedPom>"
+                f"<artifactSet><excludes>{exclude_xml}</excludes></artifactSet>"
+                "<filters><filter><artifact>*:*</artifact><excludes><exclude>META-INF/*.SF</exclude>"
+                "<exclude>META-INF/*.DSA</exclude><exclude>META-INF/*.RSA</exclude></excludes></filter></filters>"
+                f"<relocations>{relocation_xml}</relocations>"
+                "<transformers><transformer implementation="
+                '"org.apache.maven.plugins.shade.resource.ServicesResourceTransformer"/></transformers>'
+                "</configuration></execution></executions></plugin></plugins></build></project>"
+            )
+            _mvn(["package"], work, name)
+            result = _ensure(work / "result")
+            shutil.move(str(work / "target" / f"{name}.jar"), result / f"{name}.jar")
+            _write_manifest(result, {"maven-shade": [d.coords for d in dependencies], "relocations": relocations})
+            shutil.rmtree(target, ignore_errors=True)
+            os.replace(result, target)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+    return target / f"{name}.jar"

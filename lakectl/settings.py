@@ -22,7 +22,9 @@ from lakectl.errors import ConfigError
 
 CONFIG_FILE_NAME = "lakectl.toml"
 DEFAULT_PROFILE = "local"
-SECRET_KEYS = frozenset({"kafka.sasl_password", "registry.password"})
+SECRET_KEYS = frozenset({
+    "kafka.sasl_password", "registry.password", "object_store.secret_key", "flink.token", "catalog.password",
+})
 
 
 class _Section(BaseModel):
@@ -62,6 +64,34 @@ class RegistrySettings(_Section):
     password: SecretStr | None = None
 
 
+class ObjectStoreSettings(_Section):
+    # None means "the object store of the local stack" (credentials generated on first `up`)
+    endpoint: str | None = None
+    bucket: str = "warehouse"
+    region: str = "us-east-1"
+    access_key: str | None = None
+    secret_key: SecretStr | None = None
+
+
+class CatalogSettings(_Section):
+    """The Iceberg JDBC catalog (shared by Flink, Trino and pyiceberg)."""
+
+    # None means "the catalog database of the local stack's PostgreSQL"
+    jdbc_url: str | None = None
+    user: str | None = None
+    password: SecretStr | None = None
+    name: str = "lakehouse"
+
+
+class FlinkSettings(_Section):
+    # None means "the JobManager of the local stack"; e.g. https://flink.example.internal
+    url: str | None = None
+    token: SecretStr | None = None  # sent as "Authorization: Bearer <token>"
+    verify_tls: bool = True
+    checkpoint_interval_s: float = 10.0
+    parallelism: int = 2
+
+
 class Settings(BaseSettings):
     """The whole configuration of one invocation."""
 
@@ -77,6 +107,9 @@ class Settings(BaseSettings):
     ports: dict[str, int] = {}
     kafka: KafkaSettings = KafkaSettings()
     registry: RegistrySettings = RegistrySettings()
+    object_store: ObjectStoreSettings = ObjectStoreSettings()
+    catalog: CatalogSettings = CatalogSettings()
+    flink: FlinkSettings = FlinkSettings()
 
     def port(self, name: str, default: int) -> int:
         return self.ports.get(name, default)

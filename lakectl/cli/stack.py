@@ -30,6 +30,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Start services and their dependencies; wait until each is ready. Safe to run twice."""
         from lakectl.runtime.base import resolve_order
+        from lakectl.runtime.catalog import expand
         from lakectl.runtime.select import choose_kind, make_runtime, record_kind
 
         out = Output(output)
@@ -40,7 +41,7 @@ def register(app: typer.Typer) -> None:
         loaded = app_ctx.loaded
         kind = choose_kind(loaded)
         rt = make_runtime(loaded, kind)
-        specs = resolve_order(rt.catalog, services or list(rt.catalog))
+        specs = resolve_order(rt.catalog, expand(services) if services else list(rt.catalog))
         with out.spinner(f"starting {', '.join(s.name for s in specs)} ({kind})") as update:
             record_kind(loaded, kind)
 
@@ -61,8 +62,11 @@ def register(app: typer.Typer) -> None:
         output: OutputOpt = OutputFormat.table,
     ) -> None:
         """Stop services (default: all). --purge also deletes their data (never the download cache)."""
+        from lakectl.runtime.catalog import expand
+
         out = Output(output)
         rt = app_context(ctx).runtime
+        services = expand(services) if services else None
         unknown = [s for s in services or [] if s not in rt.catalog]
         if unknown:
             raise UsageError(f"unknown service {unknown[0]!r} (known: {', '.join(rt.catalog)})")

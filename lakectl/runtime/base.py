@@ -52,16 +52,17 @@ class StackContext:
 
     def secret(self, name: str) -> str:
         """A generated secret of the local stack, kept in ``<state>/secrets.json`` (mode 0600)."""
-        return self.stack_secrets()[name]
+        return self.stack_secrets(name)[name]
 
-    def stack_secrets(self) -> dict[str, str]:
+    def stack_secrets(self, *wanted: str) -> dict[str, str]:
+        """The stack's generated secrets; any name in ``wanted`` that does not exist yet is created."""
         path = self.state_dir / "secrets.json"
-        wanted = ("postgres_password",)
+        wanted = wanted or STACK_SECRETS
         current: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
         if all(name in current for name in wanted):
             return current
         for name in wanted:
-            current.setdefault(name, secrets.token_urlsafe(24))
+            current.setdefault(name, secrets.token_urlsafe(24) if not name.endswith("_key_id") else _access_key())
         path.parent.mkdir(parents=True, exist_ok=True)
         # create 0600 from the first byte: never a moment where the file is world-readable
         fd = os.open(path.with_suffix(".tmp"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -69,6 +70,16 @@ class StackContext:
             json.dump(current, handle, indent=2)
         os.replace(path.with_suffix(".tmp"), path)
         return current
+
+
+# every secret the local stack generates on first use (compose gets all of them in its env file)
+STACK_SECRETS = ("postgres_password", "object_store_key_id", "object_store_secret")
+
+
+def _access_key() -> str:
+    """An S3 access key id: 20 upper-case alphanumerics, the shape S3 clients expect."""
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+    return "LK" + "".join(secrets.choice(alphabet) for _ in range(18))
 
 
 @dataclass(frozen=True)
@@ -83,6 +94,8 @@ class ServiceSpec:
     compose_service: str | None = None
     # done once the service answers, e.g. setting the registry's default compatibility
     after_ready: Callable[[StackContext], None] | None = None
+    # variables the compose file needs from lakectl before `up` (e.g. a directory of cached jars)
+    compose_env: Callable[[StackContext], dict[str, str]] | None = None
 
     @property
     def compose_name(self) -> str:

@@ -1,18 +1,35 @@
 """Every service lakectl knows. Adding a service = adding a module under runtime/services/
-and its name here; both runtimes pick it up from its ServiceSpec."""
+and its name here; both runtimes pick it up from its ServiceSpec (``SPEC``, or ``SPECS`` when
+one component runs as several processes, with ``ALIASES`` naming the group)."""
 
 from __future__ import annotations
 
 import importlib
+from collections.abc import Sequence
 from functools import cache
 
 from lakectl.runtime.base import ServiceSpec
 
 # display and default start order; dependencies are resolved from each spec
-SERVICE_MODULES = ("postgres", "kafka", "schema_registry")
+SERVICE_MODULES = ("postgres", "kafka", "schema_registry", "object_store", "flink")
+
+
+def _modules():
+    return [importlib.import_module(f"lakectl.runtime.services.{m}") for m in SERVICE_MODULES]
 
 
 @cache
 def load_catalog() -> dict[str, ServiceSpec]:
-    specs = [importlib.import_module(f"lakectl.runtime.services.{m}").SPEC for m in SERVICE_MODULES]
+    specs = [spec for module in _modules() for spec in getattr(module, "SPECS", (getattr(module, "SPEC", None),))]
     return {spec.name: spec for spec in specs}
+
+
+@cache
+def aliases() -> dict[str, tuple[str, ...]]:
+    return {name: members for module in _modules() for name, members in getattr(module, "ALIASES", {}).items()}
+
+
+def expand(names: Sequence[str]) -> list[str]:
+    """Service names with group aliases (``flink``) replaced by their members."""
+    table = aliases()
+    return [member for name in names for member in table.get(name, (name,))]

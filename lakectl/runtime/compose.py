@@ -27,14 +27,16 @@ def compose_file() -> Path:
     return deploy_dir() / "docker-compose.yml"
 
 
-def write_env_file(stack: StackContext) -> Path:
-    secrets = stack.stack_secrets()
+def write_env_file(stack: StackContext, extra: dict[str, str] | None = None) -> Path:
+    secrets = {**stack.stack_secrets(), **(extra or {})}
     path = stack.state_dir / "compose.env"
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
         # single quotes: compose interpolates $ inside double quotes
-        handle.write(f"LAKECTL_POSTGRES_PASSWORD='{secrets['postgres_password']}'\n")
+        for name, value in sorted(secrets.items()):
+            key = name if name.startswith("LAKECTL_") else f"LAKECTL_{name.upper()}"
+            handle.write(f"{key}='{value}'\n")
     return path
 
 
@@ -59,13 +61,13 @@ def _plugin_config_dir(cache_dir: Path) -> str | None:
     return str(config)
 
 
-def docker_client(stack: StackContext):
+def docker_client(stack: StackContext, extra_env: dict[str, str] | None = None):
     from python_on_whales import DockerClient
 
     return DockerClient(
         config=_plugin_config_dir(stack.cache_dir),
         compose_files=[compose_file()],
-        compose_env_files=[write_env_file(stack)],
+        compose_env_files=[write_env_file(stack, extra_env)],
         compose_project_name=PROJECT,
         compose_project_directory=deploy_dir(),
     )
@@ -95,7 +97,11 @@ class ComposeRuntime(Runtime):
     def up(
         self, services: Sequence[ServiceSpec], timeout: float, progress: Callable[[str], None]
     ) -> list[ServiceStatus]:
-        client = docker_client(self.stack)
+        extra_env: dict[str, str] = {}
+        for spec in services:
+            if spec.compose_env:
+                extra_env.update(spec.compose_env(self.stack))
+        client = docker_client(self.stack, extra_env)
         progress("docker compose up " + " ".join(s.compose_name for s in services))
         self._call("up", lambda: client.compose.up([s.compose_name for s in services], detach=True))
         deadline = Deadline(timeout)

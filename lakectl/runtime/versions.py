@@ -5,3 +5,13 @@ KAFKA = "4.1.2"
 LOG4J = "2.25.3"
 APICURIO_REGISTRY = "3.3.3"
 POSTGRESQL_JDBC = "42.7.8"
+S3PROXY = "4.1.0"
+MINIO_IMAGE = "minio/minio:RELEASE.2025-09-07T16-13-09Z"
+FLINK = "1.20.5"  # the PyPI apache-flink distribution: bin/, lib/, opt/, plugins/
+# Maven Central lacks some 1.20.5 modules: these are the nearest patch releases it serves
+FLINK_S3_PLUGIN = "1.20.1"
+FLINK_SQL_GATEWAY = "1.20.3"
+FLINK_AVRO_CONFLUENT = "1.20.0"
+FLINK_KAFKA_CONNECTOR = "3.4.0-1.20"
+ICEBERG = "1.10.1"
+HADOOP = "3.4.3"

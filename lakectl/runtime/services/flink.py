@@ -1,0 +1,275 @@
+"""Flink 1.20 session cluster: a JobManager (REST API) and a TaskManager, as two services.
+
+Native: the PyPI ``apache-flink`` distribution (bin/, lib/, opt/, plugins/) in its own virtualenv,
+plus connector jars from Maven Central, assembled into a FLINK_HOME in the cache. Configuration
+lives in the state dir (FLINK_CONF_DIR), because it holds the object store's secret key.
+Checkpoints and savepoints go to the object store (``s3://<bucket>/flink/...``) through the
+flink-s3-fs-hadoop plugin; Iceberg writes with its own S3FileIO; the Delta sink with Hadoop S3A.
+
+``lakectl up flink`` starts both processes (``flink`` is an alias); the TaskManager is its own
+service so it can be killed and restarted on its own, which is what the fault tests do.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from pathlib import Path
+
+from lakectl.artifacts import Dependency, _locked, maven_classpath, maven_shaded_jar, python_venv
+from lakectl.runtime import versions
+from lakectl.runtime.base import LOCALHOST, ServiceSpec, StackContext
+from lakectl.runtime.native.java import find_java
+from lakectl.runtime.native.process import Launch
+from lakectl.runtime.native.recipe import NativeRecipe
+from lakectl.runtime.services import object_store, postgres
+from lakectl.runtime.waiting import http_probe
+
+CATALOG_DATABASE = "iceberg"
+NONE = ("*:*",)  # fat jars: their POM dependencies are already inside
+
+LIB_DEPENDENCIES = (
+    Dependency(f"org.apache.flink:flink-sql-avro-confluent-registry:{versions.FLINK_AVRO_CONFLUENT}", NONE),
+    Dependency(f"org.apache.iceberg:iceberg-flink-runtime-1.20:{versions.ICEBERG}", NONE),
+    Dependency(f"org.apache.iceberg:iceberg-aws-bundle:{versions.ICEBERG}", NONE),
+    Dependency(f"org.apache.hadoop:hadoop-client-api:{versions.HADOOP}", NONE),
+    Dependency(f"org.apache.hadoop:hadoop-client-runtime:{versions.HADOOP}", NONE),
+    Dependency(f"org.postgresql:postgresql:{versions.POSTGRESQL_JDBC}", NONE),
+)
+S3_PLUGIN = (Dependency(f"org.apache.flink:flink-s3-fs-hadoop:{versions.FLINK_S3_PLUGIN}", NONE),)
+OPT_DEPENDENCIES = (Dependency(f"org.apache.flink:flink-sql-gateway:{versions.FLINK_SQL_GATEWAY}", NONE),)
+SHADED = "org.apache.flink.kafka.shaded."
+
+
+def kafka_connector(cache_dir: Path) -> Path:
+    """Flink's Kafka SQL connector for 1.20: the registries serve it only unshaded, so build the
+    shaded jar the way upstream does (kafka-clients and its helpers relocated)."""
+    return maven_shaded_jar(
+        cache_dir, f"flink-sql-connector-kafka-{versions.FLINK_KAFKA_CONNECTOR}",
+        [Dependency(f"org.apache.flink:flink-connector-kafka:{versions.FLINK_KAFKA_CONNECTOR}")],
+        {p: SHADED + p for p in ("org.apache.kafka", "com.google", "com.fasterxml.jackson")},
+        excludes=["org.slf4j:*", "org.apache.flink:flink-shaded-*", "com.google.code.findbugs:jsr305",
+                  "org.checkerframework:*"],
+    )
+
+
+def venv(stack: StackContext) -> Path:
+    return python_venv(stack.cache_dir, f"flink-{versions.FLINK}", [f"apache-flink=={versions.FLINK}"])
+
+
+def pyflink_dir(stack: StackContext) -> Path:
+    return next((venv(stack) / "lib").glob("python3*/site-packages/pyflink"))
+
+
+def extra_lib_jars(stack: StackContext) -> list[Path]:
+    jars = sorted((maven_classpath(stack.cache_dir, f"flink-lib-{versions.FLINK}-{_digest(LIB_DEPENDENCIES)}",
+                                   LIB_DEPENDENCIES) / "lib").glob("*.jar"))
+    jars.append(kafka_connector(stack.cache_dir))
+    try:  # the Delta sink (built from flink_jobs/delta_sink) and what it needs
+        from lakectl.runtime.services import flink_delta
+    except ImportError:
+        return jars
+    deps = flink_delta.DELTA_LIB_DEPENDENCIES
+    if deps:
+        jars += sorted((maven_classpath(stack.cache_dir, f"flink-delta-lib-{_digest(deps)}", deps) / "lib").glob("*.jar"))
+    jars.append(flink_delta.build_delta_sink_jar(stack.cache_dir))
+    return jars
+
+
+def _digest(deps) -> str:
+    return hashlib.sha256(repr([(d.coords, d.exclude) for d in deps]).encode()).hexdigest()[:10]
+
+
+def flink_home(stack: StackContext) -> Path:
+    """FLINK_HOME assembled in the cache: bin/ copied (config.sh resolves its own path with
+    ``pwd -P``), lib/ opt/ plugins/ as directories of symlinks (PythonDriver does not find the
+    flink-python jar through a symlinked opt/)."""
+    dist = pyflink_dir(stack)
+    libs = extra_lib_jars(stack)
+    plugin = sorted((maven_classpath(stack.cache_dir, f"flink-s3-plugin-{versions.FLINK_S3_PLUGIN}", S3_PLUGIN)
+                     / "lib").glob("*.jar"))
+    opt = sorted((maven_classpath(stack.cache_dir, f"flink-opt-{versions.FLINK_SQL_GATEWAY}", OPT_DEPENDENCIES)
+                  / "lib").glob("*.jar"))
+    layout = {"lib": [*sorted((dist / "lib").glob("*.jar")), *libs],
+              "opt": [*sorted((dist / "opt").glob("*.jar")), *opt],
+              "plugins/s3-fs-hadoop": plugin}
+    layout.update({f"plugins/{p.name}": sorted(p.glob("*.jar")) for p in (dist / "plugins").iterdir() if p.is_dir()})
+    key = hashlib.sha256(repr(sorted((k, [str(p) for p in v]) for k, v in layout.items())).encode()).hexdigest()[:10]
+    home = stack.cache_dir / "flink" / f"home-{versions.FLINK}-{key}"
+    if (home / ".complete").exists():
+        return home
+    with _locked(stack.cache_dir, home.name):  # both Flink services fetch in parallel
+        if not (home / ".complete").exists():
+            _assemble(home, dist, layout)
+    return home
+
+
+def _assemble(home: Path, dist: Path, layout: dict[str, list[Path]]) -> None:
+    work = home.with_name(home.name + ".tmp")
+    shutil.rmtree(work, ignore_errors=True)
+    shutil.copytree(dist / "bin", work / "bin")
+    for directory, jars in layout.items():
+        (work / directory).mkdir(parents=True, exist_ok=True)
+        for jar in jars:
+            (work / directory / jar.name).symlink_to(jar)
+    shutil.copytree(dist / "conf", work / "conf")  # defaults only; the stack's config is FLINK_CONF_DIR
+    (work / "log").mkdir()
+    (work / ".complete").write_text("")
+    shutil.rmtree(home, ignore_errors=True)
+    os.replace(work, home)
+
+
+def rest_url(stack: StackContext) -> str:
+    return f"http://{LOCALHOST}:{stack.port(JOBMANAGER)}"
+
+
+def conf_dir(stack: StackContext) -> Path:
+    return stack.state_dir / "native" / "flink" / "conf"
+
+
+def catalog_jdbc_url(stack: StackContext) -> str:
+    return postgres.jdbc_url(stack, CATALOG_DATABASE)
+
+
+def write_config(stack: StackContext) -> Path:
+    """conf/config.yaml for both processes (flat keys are valid in Flink 1.20's YAML config)."""
+    s3 = object_store.location(stack)
+    python = str(venv(stack) / "bin" / "python")
+    flink = stack.settings.flink
+    config: dict[str, object] = {
+        "jobmanager.rpc.address": LOCALHOST,
+        "jobmanager.rpc.port": stack.port(JOBMANAGER, "rpc"),
+        "jobmanager.bind-host": LOCALHOST,
+        "jobmanager.memory.process.size": "1000m",
+        "rest.address": LOCALHOST,
+        "rest.bind-address": LOCALHOST,
+        "rest.port": stack.port(JOBMANAGER),
+        "taskmanager.host": LOCALHOST,
+        "taskmanager.bind-host": LOCALHOST,
+        "taskmanager.numberOfTaskSlots": 4,
+        "taskmanager.memory.process.size": "2000m",
+        "taskmanager.memory.managed.fraction": 0.1,  # no RocksDB, no Python UDFs: give it to the heap
+        "parallelism.default": flink.parallelism,
+        "blob.server.port": "0",
+        # a lost TaskManager is noticed in ~10 s instead of 50 s
+        "heartbeat.interval": 2000,
+        "heartbeat.timeout": 10000,
+        "restart-strategy.type": "exponential-delay",
+        "restart-strategy.exponential-delay.initial-backoff": "1 s",
+        "restart-strategy.exponential-delay.max-backoff": "20 s",
+        "state.backend.type": "hashmap",
+        "execution.checkpointing.dir": s3.uri("flink", "checkpoints"),
+        "execution.checkpointing.savepoint-dir": s3.uri("flink", "savepoints"),
+        "execution.checkpointing.externalized-checkpoint-retention": "RETAIN_ON_CANCELLATION",
+        "execution.checkpointing.num-retained": 3,
+        # the flink-s3-fs-hadoop plugin, for checkpoints and savepoints
+        "s3.endpoint": s3.endpoint,
+        "s3.path.style.access": "true",
+        "s3.access-key": s3.access_key,
+        "s3.secret-key": s3.secret_key,
+        "python.executable": python,
+        "python.client.executable": python,
+        "metrics.reporter.prom.factory.class": "org.apache.flink.metrics.prometheus.PrometheusReporterFactory",
+        "metrics.reporter.prom.port": stack.port(JOBMANAGER, "metrics"),
+        "web.submit.enable": "true",
+        "web.cancel.enable": "true",
+    }
+    path = conf_dir(stack)
+    path.mkdir(parents=True, exist_ok=True)
+    dist_conf = pyflink_dir(stack) / "conf"
+    java_opts = next((line.split("all:", 1)[1].strip() for line in (dist_conf / "config.yaml").read_text().splitlines()
+                      if line.strip().startswith("all: --add-exports")), "")
+    config["env.java.opts.all"] = java_opts
+    for name in ("log4j-console.properties", "log4j-cli.properties", "log4j.properties"):
+        shutil.copy(dist_conf / name, path / name)
+    fd = os.open(path / "config.yaml", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # holds the S3 secret
+    with os.fdopen(fd, "w") as handle:
+        handle.writelines(f"{key}: {_yaml_scalar(value)}\n" for key, value in config.items())
+    return path
+
+
+def _yaml_scalar(value: object) -> str:
+    text = str(value)
+    return text if isinstance(value, int | float) or text.startswith("--") else f'"{text}"'
+
+
+class _FlinkRecipe(NativeRecipe):
+    process = "jobmanager"
+
+    def fetch(self) -> None:
+        flink_home(self.stack)
+        find_java(11, 17)
+
+    def prepare(self) -> None:
+        if self.process == "jobmanager":
+            postgres.ensure_database(self.stack, CATALOG_DATABASE)
+        write_config(self.stack)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+
+    def launch(self) -> Launch:
+        home = flink_home(self.stack)
+        java = Path(find_java(11, 17))
+        dynamic = []
+        if self.process == "taskmanager":
+            dynamic = ["-D", f"metrics.reporter.prom.port={self.port('metrics')}",
+                       "-D", f"io.tmp.dirs={self.data_dir / 'tmp'}"]
+            (self.data_dir / "tmp").mkdir(parents=True, exist_ok=True)
+        return Launch(
+            [str(home / "bin" / f"{self.process}.sh"), "start-foreground", *dynamic],
+            env={**os.environ, "FLINK_HOME": str(home), "FLINK_CONF_DIR": str(conf_dir(self.stack)),
+                 "FLINK_LOG_DIR": str(self.data_dir), "JAVA_HOME": str(java.parent.parent),
+                 "PATH": f"{java.parent}:{os.environ.get('PATH', '')}"},
+            cwd=self.data_dir,
+        )
+
+
+class JobManagerRecipe(_FlinkRecipe):
+    process = "jobmanager"
+
+
+class TaskManagerRecipe(_FlinkRecipe):
+    process = "taskmanager"
+
+
+def _taskmanager_probe(stack: StackContext):
+    """Ready when the JobManager counts at least one registered TaskManager with free slots."""
+    return http_probe(rest_url(stack) + "/overview", expect=lambda r: r.status_code == 200
+                      and r.json().get("taskmanagers", 0) >= 1)
+
+
+def _compose_env(stack: StackContext) -> dict[str, str]:
+    """The same connector jars as natively, copied where the compose file mounts them from."""
+    target = stack.state_dir / "compose" / "flink-lib"
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir(parents=True)
+    for jar in extra_lib_jars(stack):
+        shutil.copy(jar, target / jar.name)  # a bind mount does not follow symlinks out of it
+    return {"LAKECTL_FLINK_LIB": str(target)}
+
+
+JOBMANAGER = ServiceSpec(
+    name="flink-jobmanager",
+    summary="Flink JobManager (REST API, session cluster)",
+    ports={"main": 8081, "rpc": 6123, "metrics": 9249},
+    url=rest_url,
+    probe=lambda stack: http_probe(rest_url(stack) + "/config"),
+    native=lambda stack: JobManagerRecipe(stack, JOBMANAGER),
+    depends_on=("postgres", "object-store"),
+    compose_service="flink-jobmanager",
+    compose_env=_compose_env,
+)
+
+TASKMANAGER = ServiceSpec(
+    name="flink-taskmanager",
+    summary="Flink TaskManager (runs the jobs' tasks)",
+    ports={"metrics": 9250},
+    url=rest_url,
+    probe=_taskmanager_probe,
+    native=lambda stack: TaskManagerRecipe(stack, TASKMANAGER),
+    depends_on=("flink-jobmanager", "kafka", "schema-registry"),
+    compose_service="flink-taskmanager",
+)
+
+SPECS = (JOBMANAGER, TASKMANAGER)
+ALIASES = {"flink": ("flink-jobmanager", "flink-taskmanager")}
