@@ -10,7 +10,9 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from lakectl.components.flink import FlinkClient
     from lakectl.components.kafka import KafkaClient
+    from lakectl.components.object_store import S3Location
     from lakectl.components.registry import SchemaRegistry
     from lakectl.runtime.base import Runtime
     from lakectl.settings import LoadedSettings
@@ -66,3 +68,44 @@ class AppContext:
         reg = self.settings.registry
         auth = (reg.username, reg.password.get_secret_value() if reg.password else "") if reg.username else None
         return SchemaRegistry.connect(self.registry_url(), auth=auth, timeout=self.settings.request_timeout)
+
+    # the lakehouse: object store, Iceberg catalog, Flink
+    def s3(self) -> S3Location:
+        from lakectl.components.object_store import S3Location
+
+        store = self.settings.object_store
+        if store.endpoint:
+            if not (store.access_key and store.secret_key):
+                from lakectl.errors import ConfigError
+
+                raise ConfigError("object_store.endpoint is set but access_key / secret_key are not",
+                                  hint="set LAKECTL_OBJECT_STORE__ACCESS_KEY and LAKECTL_OBJECT_STORE__SECRET_KEY")
+            return S3Location(store.endpoint, store.bucket, store.access_key,
+                              store.secret_key.get_secret_value(), store.region)
+        from lakectl.runtime.services import object_store
+
+        return object_store.location(self.runtime.stack)
+
+    def catalog(self) -> dict[str, str]:
+        """The Iceberg JDBC catalog: jdbc_url, user, password, warehouse (an s3:// URI)."""
+        cat = self.settings.catalog
+        warehouse = self.s3().uri("iceberg")
+        if cat.jdbc_url:
+            return {"jdbc_url": cat.jdbc_url, "user": cat.user or "",
+                    "password": cat.password.get_secret_value() if cat.password else "", "warehouse": warehouse,
+                    "name": cat.name}
+        from lakectl.runtime.services import flink, postgres
+
+        stack = self.runtime.stack
+        return {"jdbc_url": flink.catalog_jdbc_url(stack), "user": postgres.SUPERUSER,
+                "password": stack.secret("postgres_password"), "warehouse": warehouse, "name": cat.name}
+
+    def flink_url(self) -> str:
+        return self.settings.flink.url or self.runtime.url("flink-jobmanager")
+
+    def flink(self) -> FlinkClient:
+        from lakectl.components.flink import FlinkClient
+
+        conf = self.settings.flink
+        return FlinkClient.connect(self.flink_url(), token=conf.token.get_secret_value() if conf.token else None,
+                                   verify=conf.verify_tls, timeout=self.settings.request_timeout)

@@ -93,4 +93,5 @@ class S3Location:
             text = str(exc)
             if "Connection" in text or "connect" in text:
                 raise ServiceUnavailable(f"object store at {self.endpoint} is not reachable") from None
-            raise ComponentError(f"object store: cannot create bucket {self.bucket!r}: {text.splitlines()[0]}") from None
+            first = text.splitlines()[0]
+            raise ComponentError(f"object store: cannot create bucket {self.bucket!r}: {first}") from None

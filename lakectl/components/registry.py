@@ -3,18 +3,16 @@ registry and by Apicurio Registry 3's ``/apis/ccompat/v7``. Pass an ``httpx.Clie
 
 from __future__ import annotations
 
-import random
-import time
 from typing import Any
 
 import httpx
 from pydantic import BaseModel, Field
 
-from lakectl.errors import CheckFailed, ComponentError, ServiceUnavailable, UsageError
+from lakectl.components.http import RestService
+from lakectl.errors import CheckFailed, ComponentError, UsageError
 
 CONTENT_TYPE = "application/vnd.schemaregistry.v1+json"
 LEVELS = ("BACKWARD", "BACKWARD_TRANSITIVE", "FORWARD", "FORWARD_TRANSITIVE", "FULL", "FULL_TRANSITIVE", "NONE")
-TRANSIENT_STATUS = {502, 503, 504}
 APICURIO_CCOMPAT = "/apis/ccompat/v7"
 
 
@@ -40,10 +38,9 @@ class RegistryError(ComponentError):
         self.error_code = error_code
 
 
-class SchemaRegistry:
-    def __init__(self, client: httpx.Client, *, retries: int = 3) -> None:
-        self.client = client
-        self.retries = retries
+class SchemaRegistry(RestService):
+    service = "schema registry"
+    up_hint = "lakectl up schema-registry"
 
     @classmethod
     def connect(cls, url: str, *, auth: tuple[str, str] | None = None, timeout: float = 10.0) -> SchemaRegistry:
@@ -56,35 +53,14 @@ class SchemaRegistry:
         )
         return cls(client)
 
-    # -- transport ---------------------------------------------------------------------------
-    def _request(self, method: str, path: str, **kwargs: Any) -> Any:
-        attempt = 0
-        while True:
-            try:
-                response = self.client.request(method, path, **kwargs)
-            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-                raise ServiceUnavailable(
-                    f"schema registry at {self.client.base_url} is unreachable ({type(exc).__name__})",
-                    hint="lakectl up schema-registry",
-                ) from None
-            except httpx.TimeoutException:
-                raise ServiceUnavailable(f"schema registry at {self.client.base_url} timed out") from None
-            # only idempotent calls are retried, with jitter and a cap (trino-python-client's rule)
-            if response.status_code in TRANSIENT_STATUS and method == "GET" and attempt < self.retries:
-                attempt += 1
-                time.sleep(min(2.0, 0.1 * 2**attempt) * (0.5 + random.random()))
-                continue
-            break
-        if response.is_success:
-            return response.json() if response.content else None
-        try:
-            body = response.json()
-            message, code = body.get("message") or str(body), body.get("error_code")
-        except ValueError:
-            message, code = response.text.strip()[:300] or response.reason_phrase, None
-        if response.status_code in (401, 403):
-            raise UsageError(f"schema registry refused the credentials ({response.status_code}): {message}")
-        raise RegistryError(f"schema registry: {message}", response.status_code, code)
+    def error_message(self, response: httpx.Response, body: Any) -> str:
+        if isinstance(body, dict):
+            return body.get("message") or str(body)
+        return response.text.strip()[:300] or response.reason_phrase
+
+    def error(self, response: httpx.Response, body: Any) -> RegistryError:
+        code = body.get("error_code") if isinstance(body, dict) else None
+        return RegistryError(f"schema registry: {self.error_message(response, body)}", response.status_code, code)
 
     # -- verbs -------------------------------------------------------------------------------
     def subjects(self) -> list[str]:
@@ -175,6 +151,3 @@ class SchemaRegistry:
         if permanent:
             self._request("DELETE", f"/subjects/{subject}", params={"permanent": "true"})
         return versions
-
-    def close(self) -> None:
-        self.client.close()

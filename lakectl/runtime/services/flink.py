@@ -72,7 +72,8 @@ def extra_lib_jars(stack: StackContext) -> list[Path]:
         return jars
     deps = flink_delta.DELTA_LIB_DEPENDENCIES
     if deps:
-        jars += sorted((maven_classpath(stack.cache_dir, f"flink-delta-lib-{_digest(deps)}", deps) / "lib").glob("*.jar"))
+        delta_lib = maven_classpath(stack.cache_dir, f"flink-delta-lib-{_digest(deps)}", deps) / "lib"
+        jars += sorted(delta_lib.glob("*.jar"))
     jars.append(flink_delta.build_delta_sink_jar(stack.cache_dir))
     return jars
 

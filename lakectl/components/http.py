@@ -1,0 +1,76 @@
+"""What every REST component shares: one error vocabulary for HTTP.
+
+Unreachable or timing out -> ServiceUnavailable (exit 3); 401/403 -> UsageError (the
+credentials are the user's input); any other failure -> the component's own error with the
+server's message. Only idempotent GETs are retried, with jitter and a cap.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from typing import Any
+
+import httpx
+
+from lakectl.errors import ComponentError, ServiceUnavailable, UsageError
+
+TRANSIENT_STATUS = {502, 503, 504}
+
+
+class HttpError(ComponentError):
+    def __init__(self, message: str, status: int, body: Any = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.body = body
+
+
+class RestService:
+    """Base of the REST components: ``_request`` returns decoded JSON or raises lakectl errors."""
+
+    service = "service"  # used in messages: "<service> at <url> is unreachable"
+    up_hint: str | None = None
+
+    def __init__(self, client: httpx.Client, *, retries: int = 3) -> None:
+        self.client = client
+        self.retries = retries
+
+    def close(self) -> None:
+        self.client.close()
+
+    def error_message(self, response: httpx.Response, body: Any) -> str:
+        """The server's own words for a failed call; components override for their error shape."""
+        if isinstance(body, dict):
+            return str(body.get("message") or body.get("errors") or body)
+        return response.text.strip()[:300] or response.reason_phrase
+
+    def error(self, response: httpx.Response, body: Any) -> ComponentError:
+        return HttpError(f"{self.service}: {self.error_message(response, body)}", response.status_code, body)
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> Any:
+        attempt = 0
+        while True:
+            try:
+                response = self.client.request(method, path, **kwargs)
+            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+                raise ServiceUnavailable(
+                    f"{self.service} at {self.client.base_url} is unreachable ({type(exc).__name__})",
+                    hint=self.up_hint,
+                ) from None
+            except httpx.TimeoutException:
+                raise ServiceUnavailable(f"{self.service} at {self.client.base_url} timed out") from None
+            if response.status_code in TRANSIENT_STATUS and method == "GET" and attempt < self.retries:
+                attempt += 1
+                time.sleep(min(2.0, 0.1 * 2**attempt) * (0.5 + random.random()))
+                continue
+            break
+        if response.is_success:
+            return response.json() if response.content else None
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if response.status_code in (401, 403):
+            raise UsageError(f"{self.service} refused the credentials ({response.status_code}): "
+                             f"{self.error_message(response, body)}")
+        raise self.error(response, body)

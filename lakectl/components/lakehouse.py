@@ -1,0 +1,133 @@
+"""Reading the lakehouse without Trino: Iceberg through pyiceberg (the same JDBC catalog Flink
+writes), Delta through delta-rs. Both libraries are heavy: import this module only in commands
+that need it."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+from urllib.parse import quote, urlparse
+
+from lakectl.components.object_store import S3Location
+from lakectl.errors import ComponentError, ServiceUnavailable
+
+LAYERS = ("bronze", "silver", "gold")
+
+
+@dataclass
+class TableInfo:
+    format: str  # iceberg | delta
+    layer: str
+    name: str
+    location: str
+    rows: int
+    snapshot: str  # Iceberg snapshot id / Delta version
+    updated_at: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def sqlalchemy_url(jdbc_url: str, user: str, password: str) -> str:
+    """jdbc:postgresql://host:port/db -> postgresql+psycopg2://user:pw@host:port/db"""
+    if not jdbc_url.startswith("jdbc:postgresql://"):
+        raise ComponentError(f"catalog: only PostgreSQL JDBC catalogs are supported, not {jdbc_url!r}")
+    parsed = urlparse(jdbc_url.removeprefix("jdbc:"))
+    auth = f"{quote(user, safe='')}:{quote(password, safe='')}@" if user else ""
+    return f"postgresql+psycopg2://{auth}{parsed.netloc}{parsed.path}"
+
+
+class Lakehouse:
+    def __init__(self, s3: S3Location, catalog: dict[str, str]) -> None:
+        self.s3 = s3
+        self.catalog_conf = catalog
+        self._iceberg = None
+
+    # -- Iceberg ---------------------------------------------------------------------------
+    def iceberg(self):
+        if self._iceberg is None:
+            from pyiceberg.catalog.sql import SqlCatalog
+            from sqlalchemy.exc import OperationalError
+
+            conf = self.catalog_conf
+            try:
+                self._iceberg = SqlCatalog(
+                    conf["name"], uri=sqlalchemy_url(conf["jdbc_url"], conf["user"], conf["password"]),
+                    warehouse=conf["warehouse"], init_catalog_tables="false", **self.s3.pyiceberg_options())
+            except OperationalError as exc:
+                raise ServiceUnavailable(f"iceberg catalog database is unreachable: {str(exc.orig).strip()}") from None
+        return self._iceberg
+
+    def iceberg_table(self, identifier: str):
+        from pyiceberg.exceptions import NoSuchTableError
+
+        try:
+            return self.iceberg().load_table(identifier)
+        except NoSuchTableError:
+            raise ComponentError(f"iceberg: no table {identifier}") from None
+
+    def iceberg_tables(self, layer: str | None) -> list[TableInfo]:
+        from pyiceberg.exceptions import NoSuchNamespaceError
+        from sqlalchemy.exc import ProgrammingError
+
+        infos = []
+        for namespace in [layer] if layer else LAYERS:
+            try:
+                identifiers = self.iceberg().list_tables(namespace)
+            except (NoSuchNamespaceError, ProgrammingError):
+                continue
+            for identifier in identifiers:
+                table = self.iceberg().load_table(identifier)
+                snapshot = table.current_snapshot()
+                summary = snapshot.summary if snapshot else None
+                rows = int(summary["total-records"]) if summary and "total-records" in summary else 0
+                infos.append(TableInfo("iceberg", namespace, identifier[-1], table.location(), rows,
+                                       str(snapshot.snapshot_id) if snapshot else "-",
+                                       _iso(snapshot.timestamp_ms) if snapshot else None))
+        return infos
+
+    # -- Delta -----------------------------------------------------------------------------
+    def delta_uri(self, layer: str, name: str) -> str:
+        return self.s3.uri("delta", layer, name)
+
+    def delta_table(self, layer: str, name: str, version: int | None = None):
+        from deltalake import DeltaTable
+        from deltalake.exceptions import TableNotFoundError
+
+        try:
+            return DeltaTable(self.delta_uri(layer, name), version=version,
+                              storage_options=self.s3.delta_rs_options())
+        except TableNotFoundError:
+            raise ComponentError(f"delta: no table {layer}/{name} at {self.delta_uri(layer, name)}") from None
+
+    def delta_tables(self, layer: str | None) -> list[TableInfo]:
+        from pyarrow import fs
+
+        filesystem = self.s3.filesystem()
+        infos = []
+        for lay in [layer] if layer else LAYERS:
+            base = f"{self.s3.bucket}/delta/{lay}"
+            try:
+                entries = filesystem.get_file_info(fs.FileSelector(base, allow_not_found=True))
+            except OSError as exc:
+                raise ServiceUnavailable(f"object store: {str(exc).splitlines()[0]}") from None
+            for entry in entries:
+                if entry.type != fs.FileType.Directory:
+                    continue
+                name = entry.path.rsplit("/", 1)[-1]
+                try:
+                    table = self.delta_table(lay, name)
+                except ComponentError:
+                    continue  # not a Delta table (no _delta_log yet)
+                rows = sum(int(n or 0) for n in table.get_add_actions(flatten=True).column("num_records").to_pylist())
+                history = table.history(1)
+                updated = _iso(history[0]["timestamp"]) if history else None
+                infos.append(TableInfo("delta", lay, name, self.delta_uri(lay, name), rows, str(table.version()),
+                                       updated))
+        return infos
+
+
+def _iso(millis: int) -> str:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(millis / 1000, UTC).isoformat(timespec="seconds")

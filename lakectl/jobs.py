@@ -1,0 +1,135 @@
+"""Submitting Flink jobs: a PyFlink file through the JobManager's REST API.
+
+A ``.py`` job runs through the flink-python jar's ``PythonDriver`` (uploaded once). lakectl hands
+every job a context file (0600 JSON: Kafka, registry, Iceberg catalog, object store and their
+credentials) and the job's name, so a job file needs no connection settings of its own. Names are
+unique among active jobs: a second submit of the same name is refused unless ``replace``, which
+stops the old job with a savepoint and starts the new one from it (nothing lost, nothing twice).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lakectl.components.flink import PYTHON_DRIVER, TERMINAL_STATES, FlinkClient
+from lakectl.errors import ComponentError, UsageError
+
+if TYPE_CHECKING:
+    from lakectl.context import AppContext
+
+WAIT_FOR_RUNNING_S = 120
+
+
+@dataclass
+class SubmitResult:
+    job_id: str
+    name: str
+    state: str
+    replaced: str | None = None
+    savepoint: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"job_id": self.job_id, "name": self.name, "state": self.state, "replaced": self.replaced,
+                "from_savepoint": self.savepoint}
+
+
+def default_name(path: Path) -> str:
+    """flink_jobs/bronze_trades/job.py -> bronze_trades; other files -> their stem."""
+    return path.parent.name if path.stem in ("job", "main", "__main__") else path.stem
+
+
+def job_context(app: AppContext) -> dict[str, Any]:
+    s3 = app.s3()
+    catalog = app.catalog()
+    return {
+        "bootstrap_servers": app.bootstrap_servers(),
+        "registry_url": app.registry_url(),
+        "checkpoint_interval_s": app.settings.flink.checkpoint_interval_s,
+        "iceberg": {**catalog, "io": s3.iceberg_java_options()},
+        "delta": {"root": s3.uri("delta", scheme="s3a"), "hadoop": s3.hadoop_s3a_options()},
+    }
+
+
+def write_context(app: AppContext, name: str) -> Path:
+    path = app.loaded.state_dir / "jobs" / f"{name}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # it holds credentials
+    with os.fdopen(fd, "w") as handle:
+        json.dump(job_context(app), handle, indent=1)
+    return path
+
+
+def python_jar(app: AppContext) -> Path:
+    from lakectl.runtime.services import flink
+
+    jars = sorted((flink.flink_home(app.runtime.stack) / "opt").glob("flink-python-*.jar"))
+    if not jars:
+        raise ComponentError("flink: no flink-python jar in the Flink distribution's opt/")
+    return jars[0]
+
+
+def submit(app: AppContext, client: FlinkClient, path: Path, *, name: str | None, parallelism: int | None,
+           savepoint: str | None, replace: bool, job_args: list[str]) -> SubmitResult:
+    if not path.is_file():
+        raise UsageError(f"job file {path} does not exist")
+    if path.suffix != ".py":
+        raise UsageError(f"{path}: only PyFlink jobs (.py) are supported by `job submit`")
+    _check_syntax(path)
+    name = name or default_name(path)
+    replaced = None
+    active = [j for j in client.jobs() if j.name == name and j.state not in TERMINAL_STATES]
+    if active and not replace:
+        raise UsageError(f"a job named {name!r} is already {active[0].state.lower()} ({active[0].job_id})",
+                         hint="lakectl job submit --replace, or lakectl job cancel first")
+    if active:
+        replaced = active[0].job_id
+        savepoint = savepoint or client.stop_with_savepoint(replaced, None)
+    context = write_context(app, name)
+    jar_id = client.upload_jar(python_jar(app))
+    args = ["-py", str(path.resolve()), "--context", str(context), "--name", name, *job_args]
+    job_id = client.run_jar(jar_id, entry_class=PYTHON_DRIVER, args=args,
+                            parallelism=parallelism or app.settings.flink.parallelism,
+                            savepoint=savepoint)
+    state = client.wait_for_state(job_id, {"RUNNING"}, WAIT_FOR_RUNNING_S)
+    if state in TERMINAL_STATES:
+        cause = _first_exception(client, job_id)
+        raise ComponentError(f"flink: job {name} ({job_id}) is {state} right after submit: {cause}")
+    return SubmitResult(job_id, name, state, replaced=replaced, savepoint=savepoint)
+
+
+def _check_syntax(path: Path) -> None:
+    """A syntax error is reported before anything reaches the cluster (and with its line)."""
+    try:
+        compile(path.read_text(), str(path), "exec")
+    except SyntaxError as exc:
+        raise UsageError(f"{path}:{exc.lineno}: SyntaxError: {exc.msg}") from None
+
+
+def _first_exception(client: FlinkClient, job_id: str) -> str:
+    from lakectl.components.flink import _root_cause
+
+    data = client.exceptions(job_id)
+    trace = data.get("root-exception") or ""
+    return _root_cause(trace) if trace else "no exception recorded"
+
+
+def status(client: FlinkClient, id_or_name: str) -> dict[str, Any]:
+    job = client.resolve(id_or_name, active_only=False)
+    detail = client.job(job.job_id)
+    data = {**job.to_dict(), "state": detail["state"],
+            "vertices": [{"name": v["name"], "status": v["status"], "parallelism": v["parallelism"]}
+                         for v in detail.get("vertices", [])]}
+    checkpoints = client.checkpoints(job.job_id)
+    latest = (checkpoints.get("latest") or {}).get("completed") or {}
+    counts = checkpoints.get("counts") or {}
+    data["checkpoints"] = {"completed": counts.get("completed", 0), "failed": counts.get("failed", 0),
+                           "latest_id": latest.get("id"), "latest_path": latest.get("external_path"),
+                           "latest_duration_ms": latest.get("end_to_end_duration")}
+    if detail["state"] in ("FAILED", "RESTARTING", "FAILING"):
+        data["root_exception"] = _first_exception(client, job.job_id)
+    return data
