@@ -1,5 +1,8 @@
-"""Submitting Flink jobs: a PyFlink file through the JobManager's REST API.
+"""Submitting Flink jobs: a PyFlink file through the JobManager's REST API, a SQL script through
+the SQL Gateway.
 
+A ``.sql`` script gets ``${...}`` placeholders filled from the same context (``${bootstrap_servers}``,
+``${registry_url}``, ``${iceberg.jdbc_url}``...) and from ``key=value`` job arguments.
 A ``.py`` job runs through the flink-python jar's ``PythonDriver`` (uploaded once). lakectl hands
 every job a context file (0600 JSON: Kafka, registry, Iceberg catalog, object store and their
 credentials) and the job's name, so a job file needs no connection settings of its own. Names are
@@ -11,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -77,10 +81,11 @@ def submit(app: AppContext, client: FlinkClient, path: Path, *, name: str | None
            savepoint: str | None, replace: bool, job_args: list[str]) -> SubmitResult:
     if not path.is_file():
         raise UsageError(f"job file {path} does not exist")
-    if path.suffix != ".py":
-        raise UsageError(f"{path}: only PyFlink jobs (.py) are supported by `job submit`")
-    _check_syntax(path)
+    if path.suffix not in (".py", ".sql"):
+        raise UsageError(f"{path}: a job is a PyFlink file (.py) or a Flink SQL script (.sql)")
+    statements = _check_python(path) if path.suffix == ".py" else _sql_statements(app, path, job_args)
     name = name or default_name(path)
+    parallelism = parallelism or app.settings.flink.parallelism
     replaced = None
     active = [j for j in client.jobs() if j.name == name and j.state not in TERMINAL_STATES]
     if active and not replace:
@@ -89,12 +94,14 @@ def submit(app: AppContext, client: FlinkClient, path: Path, *, name: str | None
     if active:
         replaced = active[0].job_id
         savepoint = savepoint or client.stop_with_savepoint(replaced, None)
-    context = write_context(app, name)
-    jar_id = client.upload_jar(python_jar(app))
-    args = ["-py", str(path.resolve()), "--context", str(context), "--name", name, *job_args]
-    job_id = client.run_jar(jar_id, entry_class=PYTHON_DRIVER, args=args,
-                            parallelism=parallelism or app.settings.flink.parallelism,
-                            savepoint=savepoint)
+    if path.suffix == ".py":
+        context = write_context(app, name)
+        jar_id = client.upload_jar(python_jar(app))
+        args = ["-py", str(path.resolve()), "--context", str(context), "--name", name, *job_args]
+        job_id = client.run_jar(jar_id, entry_class=PYTHON_DRIVER, args=args, parallelism=parallelism,
+                                savepoint=savepoint)
+    else:
+        job_id = _run_sql(app, statements, name=name, parallelism=parallelism, savepoint=savepoint)
     state = client.wait_for_state(job_id, {"RUNNING"}, WAIT_FOR_RUNNING_S)
     if state in TERMINAL_STATES:
         cause = _first_exception(client, job_id)
@@ -102,12 +109,79 @@ def submit(app: AppContext, client: FlinkClient, path: Path, *, name: str | None
     return SubmitResult(job_id, name, state, replaced=replaced, savepoint=savepoint)
 
 
-def _check_syntax(path: Path) -> None:
+# ${iceberg.jdbc_url}: a dotted key of the job context; ${rows_per_second:-1}: with a default
+PLACEHOLDER = re.compile(r"\$\{([a-z][a-z0-9_.-]*)(?::-([^}]*))?\}")
+
+
+def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, str]:
+    flat: dict[str, str] = {}
+    for key, value in data.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = str(value)
+    return flat
+
+
+def _sql_statements(app: AppContext, path: Path, job_args: list[str]) -> list[str]:
+    """The script's statements with ``${...}`` filled from the job context and ``--var k=v`` args."""
+    import sqlparse
+
+    values = _flatten(job_context(app))
+    for arg in job_args:
+        key, sep, value = arg.removeprefix("--var=").partition("=")
+        if not sep:
+            raise UsageError(f"SQL job arguments are key=value, got {arg!r}")
+        values[key] = value
+
+    def fill(match: re.Match) -> str:
+        key, default = match.group(1), match.group(2)
+        if key in values:
+            return values[key]
+        if default is not None:
+            return default
+        raise UsageError(f"{path}: unknown placeholder ${{{key}}} (known: {', '.join(sorted(values))})")
+
+    text = PLACEHOLDER.sub(fill, path.read_text())
+    statements = [sqlparse.format(s, strip_comments=True).strip().rstrip(";").strip() for s in sqlparse.split(text)]
+    statements = [s for s in statements if s]
+    if not any(s.upper().startswith(("INSERT", "EXECUTE")) for s in statements):
+        raise UsageError(f"{path}: no INSERT or EXECUTE STATEMENT SET: nothing would run")
+    return statements
+
+
+def _run_sql(app: AppContext, statements: list[str], *, name: str, parallelism: int,
+             savepoint: str | None) -> str:
+    from lakectl.components.sql_gateway import SqlGateway
+
+    conf = app.settings.flink
+    gateway = SqlGateway.connect(app.runtime.url("flink-sql-gateway"),
+                                 token=conf.token.get_secret_value() if conf.token else None, verify=conf.verify_tls)
+    properties = {"pipeline.name": name, "parallelism.default": str(parallelism),
+                  "execution.checkpointing.interval": f"{int(conf.checkpoint_interval_s * 1000)} ms",
+                  "execution.checkpointing.mode": "EXACTLY_ONCE"}
+    if savepoint:
+        properties["execution.savepoint.path"] = savepoint
+    session = gateway.open_session(properties, name)
+    job_id = None
+    try:
+        for statement in statements:
+            job_id = gateway.execute(session, statement)["job_id"] or job_id
+    finally:
+        gateway.close_session(session)
+        gateway.close()
+    if job_id is None:
+        raise ComponentError(f"flink sql: the script of {name} started no job")
+    return job_id
+
+
+def _check_python(path: Path) -> list[str]:
     """A syntax error is reported before anything reaches the cluster (and with its line)."""
     try:
         compile(path.read_text(), str(path), "exec")
     except SyntaxError as exc:
         raise UsageError(f"{path}:{exc.lineno}: SyntaxError: {exc.msg}") from None
+    return []
 
 
 def _first_exception(client: FlinkClient, job_id: str) -> str:

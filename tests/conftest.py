@@ -18,7 +18,9 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 TEST_PORTS = {"kafka": 29092, "kafka.controller": 29093, "schema-registry": 28085,
-              "schema-registry.management": 29085, "postgres": 25432}
+              "schema-registry.management": 29085, "postgres": 25432, "object-store": 29000,
+              "flink-jobmanager": 28081, "flink-jobmanager.rpc": 26123, "flink-jobmanager.metrics": 29249,
+              "flink-taskmanager.metrics": 29250}
 
 
 @dataclass
@@ -58,6 +60,25 @@ class Stack:
         assert result.code == 0, f"lakectl {' '.join(args)} -> {result.code}\n{result.err}\n{result.out[-2000:]}"
         return result
 
+    def lakehouse(self):
+        """An in-process reader of this stack's Iceberg and Delta tables (pyiceberg, delta-rs)."""
+        from lakectl.components.lakehouse import Lakehouse
+        from lakectl.context import AppContext
+
+        saved = dict(os.environ)
+        try:
+            os.environ.clear()
+            os.environ.update(self.env)
+            app = AppContext()
+            return Lakehouse(app.s3(), app.catalog())
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+
+    def pid(self, service: str) -> int | None:
+        record = self.state_dir / "run" / f"{service}.json"
+        return json.loads(record.read_text())["pid"] if record.exists() else None
+
     def recorded_pids(self) -> list[int]:
         run = self.state_dir / "run"
         return [json.loads(p.read_text())["pid"] for p in run.glob("*.json")] if run.exists() else []
@@ -73,7 +94,7 @@ def stack_processes(project: Path) -> list[str]:
         cmdline = " ".join(proc.info["cmdline"] or [])
         if proc.pid == os.getpid() or "pytest" in cmdline:
             continue
-        if any(m in cmdline for m in markers) and ("java" in cmdline or "postgres" in cmdline):
+        if any(m in cmdline for m in markers) and any(w in cmdline for w in ("java", "postgres", "python")):
             found.append(f"{proc.pid}: {cmdline[:160]}")
     return found
 

@@ -233,6 +233,22 @@ class TaskManagerRecipe(_FlinkRecipe):
     process = "taskmanager"
 
 
+class SqlGatewayRecipe(_FlinkRecipe):
+    """The SQL Gateway (REST): runs ``.sql`` jobs on the session cluster. Its jar is not in the PyPI
+    distribution; it comes from Maven Central into opt/."""
+
+    process = "sql-gateway"
+
+    def launch(self) -> Launch:
+        launch = super().launch()
+        launch.argv += ["-Dsql-gateway.endpoint.rest.address=" + LOCALHOST,
+                        "-Dsql-gateway.endpoint.rest.bind-address=" + LOCALHOST,
+                        f"-Dsql-gateway.endpoint.rest.port={self.port()}",
+                        "-Dexecution.target=remote"]
+        launch.env = {**(launch.env or {}), "FLINK_ENV_JAVA_OPTS_SQL_GATEWAY": "-Xmx384m"}
+        return launch
+
+
 def _taskmanager_probe(stack: StackContext):
     """Ready when the JobManager counts at least one registered TaskManager with free slots."""
     return http_probe(rest_url(stack) + "/overview", expect=lambda r: r.status_code == 200
@@ -272,5 +288,20 @@ TASKMANAGER = ServiceSpec(
     compose_service="flink-taskmanager",
 )
 
-SPECS = (JOBMANAGER, TASKMANAGER)
-ALIASES = {"flink": ("flink-jobmanager", "flink-taskmanager")}
+def sql_gateway_url(stack: StackContext) -> str:
+    return f"http://{LOCALHOST}:{stack.port(SQL_GATEWAY)}"
+
+
+SQL_GATEWAY = ServiceSpec(
+    name="flink-sql-gateway",
+    summary="Flink SQL Gateway (REST; runs .sql jobs)",
+    ports={"main": 8083},
+    url=sql_gateway_url,
+    probe=lambda stack: http_probe(sql_gateway_url(stack) + "/v1/info"),
+    native=lambda stack: SqlGatewayRecipe(stack, SQL_GATEWAY),
+    depends_on=("flink-jobmanager",),
+    compose_service="flink-sql-gateway",
+)
+
+SPECS = (JOBMANAGER, TASKMANAGER, SQL_GATEWAY)
+ALIASES = {"flink": ("flink-jobmanager", "flink-taskmanager", "flink-sql-gateway")}

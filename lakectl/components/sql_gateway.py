@@ -1,0 +1,58 @@
+"""Flink's SQL Gateway REST API (v1): sessions and statements, for ``.sql`` jobs."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from typing import Any
+
+import httpx
+
+from lakectl.components.flink import _root_cause
+from lakectl.components.http import HttpError, RestService
+from lakectl.errors import ComponentError, ServiceUnavailable
+
+
+class SqlGatewayError(HttpError):
+    pass
+
+
+class SqlGateway(RestService):
+    service = "flink sql gateway"
+    up_hint = "lakectl up flink-sql-gateway"
+
+    @classmethod
+    def connect(cls, url: str, *, token: str | None = None, verify: bool = True, timeout: float = 30.0) -> SqlGateway:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return cls(httpx.Client(base_url=url.rstrip("/"), headers=headers, verify=verify, timeout=timeout))
+
+    def error_message(self, response: httpx.Response, body: Any) -> str:
+        if isinstance(body, dict) and body.get("errors"):
+            return _root_cause("\n".join(str(e) for e in body["errors"]))
+        return super().error_message(response, body)
+
+    def error(self, response: httpx.Response, body: Any) -> SqlGatewayError:
+        return SqlGatewayError(f"flink sql: {self.error_message(response, body)}", response.status_code, body)
+
+    def open_session(self, properties: dict[str, str], name: str) -> str:
+        data = self._request("POST", "/v1/sessions", json={"sessionName": name, "properties": properties})
+        return data["sessionHandle"]
+
+    def close_session(self, session: str) -> None:
+        with contextlib.suppress(ComponentError, ServiceUnavailable):  # idle sessions expire anyway
+            self._request("DELETE", f"/v1/sessions/{session}")
+
+    def execute(self, session: str, statement: str, *, timeout: float = 300) -> dict[str, Any]:
+        """Run one statement and wait for its first result; returns {"job_id", "rows"}."""
+        operation = self._request("POST", f"/v1/sessions/{session}/statements",
+                                  json={"statement": statement})["operationHandle"]
+        deadline = time.monotonic() + timeout
+        path = f"/v1/sessions/{session}/operations/{operation}/result/0"
+        while time.monotonic() < deadline:
+            data = self._request("GET", path, params={"rowFormat": "JSON"})
+            if data.get("resultType") != "NOT_READY":
+                rows = [r.get("fields") for r in (data.get("results") or {}).get("data", [])]
+                job_id = data.get("jobID")
+                return {"job_id": job_id, "rows": rows}
+            time.sleep(0.2)  # poll interval, bounded by the deadline
+        raise ServiceUnavailable(f"flink sql: statement not finished after {timeout:.0f}s: {statement[:80]}")

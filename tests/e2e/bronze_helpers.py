@@ -1,0 +1,63 @@
+"""Shared steps of the bronze tests: set up a topic, run the bronze job, wait for rows."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+JOB = str(REPO / "flink_jobs" / "bronze_trades" / "job.py")
+SCHEMA_V1 = str(REPO / "schemas" / "trade.avsc")
+SCHEMA_V2 = str(REPO / "schemas" / "trade_v2.avsc")
+
+
+def prepare_topic(stack, topic: str, partitions: int = 3) -> None:
+    stack.ok("schema", "register", SCHEMA_V1, "--subject", f"{topic}-value")
+    stack.ok("topic", "create", topic, "--partitions", str(partitions), "--if-not-exists")
+
+
+def submit(stack, name: str, topic: str, *extra: str) -> dict:
+    return stack.ok("job", "submit", JOB, "--name", name, *extra, "-o", "json", "--", "--topic", topic,
+                    timeout=600).json()
+
+
+def row_counts(stack, table: str) -> dict[str, int]:
+    tables = stack.ok("tables", "--layer", "bronze", "-o", "json").json()["tables"]
+    return {t["format"]: t["rows"] for t in tables if t["name"] == table}
+
+
+def wait_for_rows(stack, table: str, expected: int, timeout: float = 240) -> dict[str, int]:
+    """Poll until both formats hold ``expected`` rows (or the deadline passes); returns the last counts."""
+    deadline = time.monotonic() + timeout
+    counts: dict[str, int] = {}
+    while time.monotonic() < deadline:
+        counts = row_counts(stack, table)
+        if counts.get("iceberg") == expected and counts.get("delta") == expected:
+            return counts
+        if any(v > expected for v in counts.values()):
+            return counts  # more than produced: a duplicate, no point in waiting
+        time.sleep(2)
+    return counts
+
+
+def iceberg_rows(lakehouse, table: str, snapshot_id: int | None = None):
+    scan = lakehouse.iceberg_table(f"bronze.{table}").scan(snapshot_id=snapshot_id)
+    return scan.to_arrow()
+
+
+def delta_rows(lakehouse, table: str, version: int | None = None):
+    return lakehouse.delta_table("bronze", table, version=version).to_pyarrow_table()
+
+
+def normalise(record: dict) -> tuple:
+    """A trade as comparable values, whatever library decoded it."""
+    event_time = record["event_time"]
+    if isinstance(event_time, str):
+        event_time = datetime.fromisoformat(event_time)
+    if event_time.tzinfo is None:  # Bronze keeps event_time as a UTC timestamp without zone
+        event_time = event_time.replace(tzinfo=UTC)
+    millis = round(event_time.timestamp() * 1000)
+    return (record["trade_id"], record["symbol"], Decimal(str(record["price"])).quantize(Decimal("0.000001")),
+            int(record["size"]), record["side"], record["exchange"], millis)
