@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from lakectl.context import AppContext
 
 WAIT_FOR_RUNNING_S = 120
+LAUNCHER = Path(__file__).resolve().parent / "flink_launcher" / "launch.py"
 
 
 @dataclass
@@ -95,11 +96,8 @@ def submit(app: AppContext, client: FlinkClient, path: Path, *, name: str | None
         replaced = active[0].job_id
         savepoint = savepoint or client.stop_with_savepoint(replaced, None)
     if path.suffix == ".py":
-        context = write_context(app, name)
-        jar_id = client.upload_jar(python_jar(app))
-        args = ["-py", str(path.resolve()), "--context", str(context), "--name", name, *job_args]
-        job_id = client.run_jar(jar_id, entry_class=PYTHON_DRIVER, args=args, parallelism=parallelism,
-                                savepoint=savepoint)
+        job_id = _run_python(app, client, path, name=name, parallelism=parallelism, savepoint=savepoint,
+                             job_args=job_args)
     else:
         job_id = _run_sql(app, statements, name=name, parallelism=parallelism, savepoint=savepoint)
     state = client.wait_for_state(job_id, {"RUNNING"}, WAIT_FOR_RUNNING_S)
@@ -107,6 +105,25 @@ def submit(app: AppContext, client: FlinkClient, path: Path, *, name: str | None
         cause = _first_exception(client, job_id)
         raise ComponentError(f"flink: job {name} ({job_id}) is {state} right after submit: {cause}")
     return SubmitResult(job_id, name, state, replaced=replaced, savepoint=savepoint)
+
+
+def _run_python(app: AppContext, client: FlinkClient, path: Path, *, name: str, parallelism: int,
+                savepoint: str | None, job_args: list[str]) -> str:
+    from lakectl.components.flink import FlinkError
+
+    context = write_context(app, name)
+    error_file = context.with_suffix(".error")
+    jar_id = client.upload_jar(python_jar(app))
+    args = ["-py", str(LAUNCHER), str(error_file), str(path.resolve()), "--context", str(context), "--name", name,
+            *job_args]
+    try:
+        return client.run_jar(jar_id, entry_class=PYTHON_DRIVER, args=args, parallelism=parallelism,
+                              savepoint=savepoint)
+    except FlinkError:
+        # the launcher left the job's own error next to its context (a local JobManager only)
+        if error_file.exists():
+            raise ComponentError(f"flink: job {name} failed to start: {error_file.read_text().strip()}") from None
+        raise
 
 
 # ${iceberg.jdbc_url}: a dotted key of the job context; ${rows_per_second:-1}: with a default

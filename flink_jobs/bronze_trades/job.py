@@ -28,7 +28,6 @@ from pyflink.datastream import CheckpointingMode, StreamExecutionEnvironment
 from pyflink.table import StreamTableEnvironment
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from delta_sink import attach_delta_sink
 
 # Avro primitive/logical type -> Flink SQL type (as the avro-confluent format maps them)
 PRIMITIVES = {"string": "STRING", "int": "INT", "long": "BIGINT", "float": "FLOAT", "double": "DOUBLE",
@@ -155,7 +154,9 @@ def main() -> None:
                           {"app-id": args.name, **ctx["delta"]["hadoop"]})
     if "iceberg" in sinks:
         statements = t_env.create_statement_set()
-        statements.add_insert_sql(f"INSERT INTO lakehouse.bronze.`{table}` SELECT * FROM bronze_rows")
+        # by name: a column added by evolution sits at the table's end, not where the query has it
+        listed = ", ".join(f"`{n}`" for n, _, _ in all_cols)
+        statements.add_insert_sql(f"INSERT INTO lakehouse.bronze.`{table}` ({listed}) SELECT {listed} FROM bronze_rows")
         statements.attach_as_datastream()
     # submit and return: the JobManager's REST call waits for this script, not for the job
     env.execute_async(args.name)

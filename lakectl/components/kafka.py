@@ -138,6 +138,25 @@ class KafkaClient:
         finally:
             consumer.close()
 
+    def group_lag(self, group: str, topic: str) -> dict[str, Any]:
+        """How far a consumer group (e.g. a Flink job, which commits on checkpoints) is behind."""
+        from confluent_kafka import Consumer
+
+        partitions = [p["partition"] for p in self.describe_topic(topic)["partitions"]]
+        ends = self.partition_offsets(topic, partitions)
+        consumer = Consumer({**self.config, "group.id": group, "enable.auto.commit": False})
+        try:
+            committed = consumer.committed([_tp(topic, p) for p in partitions], timeout=self.timeout)
+        except KafkaException:
+            raise self._unavailable() from None
+        finally:
+            consumer.close()
+        lag = {}
+        for tp in committed:
+            high = ends[tp.partition][1]
+            lag[tp.partition] = high - tp.offset if tp.offset >= 0 else high - ends[tp.partition][0]
+        return {"group": group, "topic": topic, "lag": sum(lag.values()), "partitions": lag}
+
 
 def _tp(topic: str, partition: int):
     from confluent_kafka import TopicPartition

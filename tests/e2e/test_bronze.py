@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import pyarrow.compute as pc
@@ -10,6 +11,7 @@ import pytest
 from tests.e2e.bronze_helpers import (
     JOB,
     REPO,
+    SCHEMA_V2,
     delta_rows,
     iceberg_rows,
     normalise,
@@ -165,3 +167,31 @@ def test_sql_job_with_an_error(stack, tmp_path):
     result = stack.lakectl("job", "submit", str(script))
     assert result.code == 1
     assert "no_such_table" in result.err and len(result.err.strip().splitlines()) == 1
+
+
+def test_schema_evolution_mid_stream(stack, tmp_path):
+    """v2 (a new optional field) registered while the job runs: v1 and v2 records keep landing
+    (projected onto the job's reader schema); `--replace` picks up v2 and the tables gain the column."""
+    topic, name = "trades_evolve", "bronze_evolve"
+    prepare_topic(stack, topic)
+    submit(stack, name, topic)
+    stack.ok("produce", topic, "--count", "2000")
+    stack.ok("schema", "register", SCHEMA_V2, "--subject", f"{topic}-value")
+    stack.ok("produce", topic, "--count", "2000")  # written with v2 now
+    assert wait_for_rows(stack, topic, 4000) == {"iceberg": 4000, "delta": 4000}
+    assert stack.ok("job", "status", name, "-o", "json").json()["state"] == "RUNNING"
+
+    submit(stack, name, topic, "--replace")
+    with_conditions = tmp_path / "v2.jsonl"
+    with_conditions.write_text("".join(
+        json.dumps({"trade_id": f"evolve-{i}", "symbol": "AAPL", "price": "190.5", "size": 100, "side": "BUY",
+                    "exchange": "XNAS", "event_time": "2026-11-26T12:00:00Z", "conditions": "@ F"}) + "\n"
+        for i in range(100)))
+    stack.ok("produce", topic, "--from-file", str(with_conditions))
+    assert wait_for_rows(stack, topic, 4100) == {"iceberg": 4100, "delta": 4100}
+    lakehouse = stack.lakehouse()
+    for table in (iceberg_rows(lakehouse, topic), delta_rows(lakehouse, topic)):
+        assert "conditions" in table.column_names
+        assert len(pc.unique(table["trade_id"])) == 4100
+        landed = table.filter(pc.starts_with(table["trade_id"], "evolve-"))
+        assert landed.num_rows == 100 and set(landed["conditions"].to_pylist()) == {"@ F"}
