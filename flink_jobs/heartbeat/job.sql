@@ -10,9 +10,9 @@ CREATE TEMPORARY TABLE beats (
 ) WITH (
   'connector' = 'datagen',
   'rows-per-second' = '${rows_per_second:-1}',
-  'fields.beat_id.kind' = 'sequence',
-  'fields.beat_id.start' = '1',
-  'fields.beat_id.end' = '9223372036854775806',
+  'fields.beat_id.kind' = 'random',
+  'fields.beat_id.min' = '1',
+  'fields.beat_id.max' = '1000000000',
   'fields.note.length' = '8'
 );
 
