@@ -73,8 +73,10 @@ def java_tool(bootstrap: str, topic: str, records: int, size: int) -> float:
     return float(match.group(2))
 
 
-def lakectl_produce(topic: str, records: int) -> float:
-    return float(lakectl("produce", topic, "--count", str(records))["records_per_s"])
+def lakectl_produce(topic: str, records: int) -> tuple[float, str]:
+    """Records/s, and which generator made the trades ("rust": lakectl_tradegen, "python": fastavro)."""
+    summary = lakectl("produce", topic, "--count", str(records))
+    return float(summary["records_per_s"]), summary.get("generator") or "python"
 
 
 def naive_json(bootstrap: str, topic: str, records: int) -> float:
@@ -103,6 +105,7 @@ def main() -> None:
     bootstrap = status["kafka"]["url"]
     subject_file = REPO / "schemas" / "trade.avsc"
     runs: dict[str, list[float]] = {"java": [], "lakectl": [], "naive": []}
+    generators: set[str] = set()
     for name in ("bench-java", "bench-lakectl", "bench-naive"):
         lakectl("schema", "register", str(subject_file), "--subject", f"{name}-value")
     schema = lakectl("schema", "get", "bench-lakectl-value")["schema"]
@@ -112,10 +115,14 @@ def main() -> None:
         order = ("java", "lakectl") if round_no % 2 else ("lakectl", "java")
         for who in order:
             fresh_topic(f"bench-{who}")
-            value = (java_tool(bootstrap, "bench-java", args.records, size) if who == "java"
-                     else lakectl_produce("bench-lakectl", args.records))
+            generator = ""
+            if who == "java":
+                value = java_tool(bootstrap, "bench-java", args.records, size)
+            else:
+                value, generator = lakectl_produce("bench-lakectl", args.records)
+                generators.add(generator)
             runs[who].append(value)
-            print(f"round {round_no}: {who:8s} {value:12,.0f} records/s", file=sys.stderr)
+            print(f"round {round_no}: {who:8s} {value:12,.0f} records/s {generator}", file=sys.stderr)
     fresh_topic("bench-naive")
     runs["naive"].append(naive_json(bootstrap, "bench-naive", args.naive_records))
     print(f"naive:            {runs['naive'][0]:12,.0f} records/s", file=sys.stderr)
@@ -128,6 +135,7 @@ def main() -> None:
         "rounds": args.rounds,
         "partitions": PARTITIONS,
         "runs": runs,
+        "lakectl_generator": "+".join(sorted(generators)),
         "median_records_per_s": {"java_producer_perf": java, "lakectl": ours, "naive_json": naive},
         "ratio_lakectl_vs_java": round(ours / java, 3),
         "ratio_lakectl_vs_naive": round(ours / naive, 1),

@@ -115,6 +115,24 @@ def test_extra_fields_with_defaults_are_written_like_fastavro_writes_them():
         assert codec.encode(missing) == value  # fastavro fills the same defaults
 
 
+def test_unions_ints_and_fixed_decimals_are_written_like_fastavro_writes_them():
+    document = json.loads(schema("trade.avsc"))
+    types = {
+        "price": {"type": "fixed", "name": "Price", "size": 8, "logicalType": "decimal", "precision": 18, "scale": 6},
+        "size": "int",
+        "exchange": ["null", "string"],
+        "event_time": ["null", {"type": "long", "logicalType": "timestamp-millis"}],
+    }
+    for field in document["fields"]:
+        field["type"] = types.get(field["name"], field["type"])
+    text = json.dumps(document)
+    codec = WireCodec(text, 9)
+    for _, value in tradegen.TradeGenerator(text, 9, PREFIX, 0, 1).pairs(1_000):
+        record = decode(codec, value)
+        assert record["exchange"] in EXCHANGES and record["event_time"] is not None
+        assert codec.encode(record) == value
+
+
 def _construct(text: str) -> None:
     tradegen.TradeGenerator(text, 1, PREFIX, 0, 1)
 
