@@ -141,15 +141,19 @@ def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, str]:
 
 
 def _sql_statements(app: AppContext, path: Path, job_args: list[str]) -> list[str]:
-    """The script's statements with ``${...}`` filled from the job context and ``--var k=v`` args."""
-    import sqlparse
-
+    """The script's statements with ``${...}`` filled from the job context and ``key=value`` args."""
     values = _flatten(job_context(app))
     for arg in job_args:
-        key, sep, value = arg.removeprefix("--var=").partition("=")
+        key, sep, value = arg.partition("=")
         if not sep:
             raise UsageError(f"SQL job arguments are key=value, got {arg!r}")
         values[key] = value
+    return render_sql(path.read_text(), values, str(path))
+
+
+def render_sql(text: str, values: dict[str, str], origin: str) -> list[str]:
+    """Fill placeholders and split a script into statements (comments and empty ones dropped)."""
+    import sqlparse
 
     def fill(match: re.Match) -> str:
         key, default = match.group(1), match.group(2)
@@ -157,13 +161,13 @@ def _sql_statements(app: AppContext, path: Path, job_args: list[str]) -> list[st
             return values[key]
         if default is not None:
             return default
-        raise UsageError(f"{path}: unknown placeholder ${{{key}}} (known: {', '.join(sorted(values))})")
+        raise UsageError(f"{origin}: unknown placeholder ${{{key}}} (known: {', '.join(sorted(values))})")
 
-    text = PLACEHOLDER.sub(fill, path.read_text())
+    text = PLACEHOLDER.sub(fill, text)
     statements = [sqlparse.format(s, strip_comments=True).strip().rstrip(";").strip() for s in sqlparse.split(text)]
     statements = [s for s in statements if s]
     if not any(s.upper().startswith(("INSERT", "EXECUTE")) for s in statements):
-        raise UsageError(f"{path}: no INSERT or EXECUTE STATEMENT SET: nothing would run")
+        raise UsageError(f"{origin}: no INSERT or EXECUTE STATEMENT SET: nothing would run")
     return statements
 
 
