@@ -50,7 +50,8 @@ def register(app: typer.Typer) -> None:
 
         def table(d: dict) -> str:
             text = (f"sent {d['sent']} to {d['topic']} (schema id {d['schema_id']}) in {d['elapsed_s']}s "
-                    f"= {d['records_per_s']:,.0f} records/s")
+                    f"= {d['records_per_s']:,.0f} records/s" + (f" ({d['generator']} generator)"
+                                                                 if d.get("generator") else ""))
             if d["rejected"]:
                 text += f"\nrejected {d['rejected']} -> {d['dlq_topic']}" + "".join(f"\n  - {r}" for r in d["reasons"])
             return text
