@@ -130,3 +130,43 @@ def test_env_beats_secrets_file(project, monkeypatch, tmp_path):
     monkeypatch.setenv("LAKECTL_SECRETS_FILE", str(secrets))
     monkeypatch.setenv("LAKECTL_REGISTRY__PASSWORD", "env")
     assert load_settings("prod").settings.registry.password.get_secret_value() == "env"
+
+
+REMOTE_LAKEHOUSE = """
+[profiles.prod.flink]
+url = "https://flink.prod"
+verify_tls = false
+[profiles.prod.object_store]
+endpoint = "https://s3.prod"
+bucket = "lake"
+access_key = "AK"
+[profiles.prod.catalog]
+jdbc_url = "jdbc:postgresql://db.prod:5432/iceberg"
+user = "svc"
+"""
+
+
+def test_remote_flink_object_store_and_catalog(project, monkeypatch):
+    (project / "lakectl.toml").write_text(TOML + REMOTE_LAKEHOUSE)
+    monkeypatch.setenv("LAKECTL_FLINK__TOKEN", "tok")
+    monkeypatch.setenv("LAKECTL_OBJECT_STORE__SECRET_KEY", "sk")
+    monkeypatch.setenv("LAKECTL_CATALOG__PASSWORD", "pw")
+    from lakectl.context import AppContext
+
+    app = AppContext(profile="prod")
+    assert app.flink_url() == "https://flink.prod"
+    flink = app.flink()
+    assert flink.client.headers["Authorization"] == "Bearer tok"
+    s3 = app.s3()
+    assert (s3.endpoint, s3.bucket, s3.access_key, s3.secret_key) == ("https://s3.prod", "lake", "AK", "sk")
+    assert s3.hadoop_s3a_options()["fs.s3a.connection.ssl.enabled"] == "true"
+    assert app.catalog() == {"jdbc_url": "jdbc:postgresql://db.prod:5432/iceberg", "user": "svc", "password": "pw",
+                             "warehouse": "s3://lake/iceberg", "name": "lakehouse"}
+
+
+@pytest.mark.parametrize("key", ["[profiles.local.flink]\ntoken", "[profiles.local.object_store]\nsecret_key",
+                                 "[profiles.local.catalog]\npassword"])
+def test_lakehouse_secrets_are_refused_in_toml(project, key):
+    (project / "lakectl.toml").write_text(f'{key} = "oops"\n')
+    with pytest.raises(ConfigError, match="is a secret"):
+        load_settings()
