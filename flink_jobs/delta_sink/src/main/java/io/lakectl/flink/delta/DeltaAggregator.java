@@ -44,7 +44,7 @@ public class DeltaAggregator extends AbstractStreamOperator<CommittableMessage<D
     public void prepareSnapshotPreBarrier(long checkpointId) throws Exception {
         super.prepareSnapshotPreBarrier(checkpointId);
         if (finished) {
-            return; // the files flushed at end of input went out in finish()
+            return; // the files flushed at end of input went out in finish(), before EndOfData
         }
         lastCheckpointId = checkpointId;
         emit(checkpointId, checkpointId);
@@ -52,16 +52,19 @@ public class DeltaAggregator extends AbstractStreamOperator<CommittableMessage<D
 
     @Override
     public void finish() throws Exception {
-        // end of a bounded input: the writers flushed their last files (tagged end-of-input)
+        // End of a bounded input: the writers flushed their last files. Like Flink's own sink writer
+        // (1.20.2+), tag them with the next checkpoint id: the committer commits them on the final
+        // checkpoint (or at once without checkpointing).
         finished = true;
         if (!pending.isEmpty()) {
-            emit(CommittableMessage.EOI, lastCheckpointId + 1);
+            emit(lastCheckpointId + 1, lastCheckpointId + 1);
         }
         super.finish();
     }
 
     private void emit(long checkpointId, long txnVersion) {
-        DeltaCommittable committable = new DeltaCommittable(txnVersion, pending);
+        String jobId = getRuntimeContext().getJobInfo().getJobId().toString();
+        DeltaCommittable committable = new DeltaCommittable(jobId, txnVersion, pending);
         pending = new ArrayList<>();
         output.collect(new StreamRecord<>(new CommittableSummary<>(0, 1, checkpointId, 1, 1, 0)));
         output.collect(new StreamRecord<>(new CommittableWithLineage<>(committable, checkpointId, 0)));

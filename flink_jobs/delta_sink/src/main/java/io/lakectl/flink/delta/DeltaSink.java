@@ -149,7 +149,9 @@ public class DeltaSink
                         new DeltaAggregator())
                 .uid("delta-sink-aggregator")
                 .setParallelism(1)
-                .setMaxParallelism(1);
+                .setMaxParallelism(1)
+                // the committer gets the sink's parallelism: send everything to its subtask 0
+                .global();
     }
 
     @Override
