@@ -52,14 +52,16 @@ $(VENV)/.tradegen: $(BIN)/lakectl $(TRADEGEN_SOURCES)
 
 install: system-deps $(BIN)/lakectl $(VENV)/.tradegen
 
-# up -> schema -> topic -> produce -> consume back; the stack stays up (`lakectl down` stops it)
+# up -> schema -> topic -> bronze job -> produce -> Bronze holds every trade, in Iceberg and in Delta.
+# The stack stays up (`lakectl down` stops it); running it again adds 100,000 more trades.
 demo: install
 	$(BIN)/lakectl up
 	$(BIN)/lakectl schema register schemas/trade.avsc --subject trades-value
 	$(BIN)/lakectl topic create trades --partitions 3 --if-not-exists
+	$(BIN)/lakectl job submit flink_jobs/bronze_trades/job.py --replace
 	$(BIN)/lakectl produce trades --count 100000
-	$(BIN)/lakectl consume trades --from-beginning --count 5
-	$(BIN)/lakectl topic describe trades
+	$(BIN)/lakectl consume trades --from-beginning --count 3
+	$(BIN)/lakectl tables --layer bronze --wait-for-topic trades --timeout 300
 
 test: install
 	$(BIN)/ruff check lakectl tests bench
@@ -77,6 +79,8 @@ lint: install
 
 bench: install
 	$(BIN)/python bench/p1_produce.py
+	$(BIN)/lakectl up
+	$(BIN)/python bench/p2_p3_bronze.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

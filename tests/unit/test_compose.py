@@ -75,5 +75,5 @@ def test_missing_secret_fails_clearly(stack, monkeypatch):
 
     monkeypatch.setattr(compose_module, "write_env_file", empty_env)
     monkeypatch.delenv("LAKECTL_POSTGRES_PASSWORD", raising=False)
-    with pytest.raises(ComponentError, match="LAKECTL_(POSTGRES_PASSWORD|OBJECT_STORE)"):
+    with pytest.raises(ComponentError, match=r"LAKECTL_(POSTGRES_PASSWORD|OBJECT_STORE)"):
         validate(stack)
