@@ -95,11 +95,16 @@ class DeltaCommitter implements Committer<DeltaCommittable> {
                     .build());
         } else {
             Metadata current = txn.metadata();
-            if (!DeltaSchemas.sameColumns(current.getSchema(), schema)
-                    || !current.getPartitionColumns().equals(sink.partitionColumns())) {
+            StructType evolved = DeltaSchemas.merged(current.getSchema(), schema);
+            if (evolved == null || !current.getPartitionColumns().equals(sink.partitionColumns())) {
                 throw new IOException("delta sink: table " + sink.tablePath() + " has schema " + current.getSchema().getTreeString()
                         + " partitioned by " + current.getPartitionColumns() + "; the job writes " + schema.getTreeString()
                         + " partitioned by " + sink.partitionColumns());
+            }
+            if (!DeltaSchemas.sameColumns(current.getSchema(), evolved)) {
+                // new nullable columns join the table in the same commit as the first files holding them
+                txn.updateMetadata(current.copyBuilder().schema(evolved).build());
+                LOG.info("delta sink: {} evolves to {}", sink.tablePath(), evolved.getTreeString());
             }
         }
         long now = System.currentTimeMillis();

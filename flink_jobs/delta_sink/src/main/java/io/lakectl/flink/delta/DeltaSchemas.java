@@ -102,6 +102,30 @@ final class DeltaSchemas {
     }
 
     /** The same columns with the same types (nullability aside, which Delta may relax). */
+    /**
+     * Additive evolution: the table's columns, in their order, followed by the job's columns the
+     * table does not have yet (nullable, so older files read them as null). Returns null when the
+     * two disagree on a shared column's type, which no commit may paper over. A job with fewer
+     * columns than the table (e.g. an older reader schema) keeps the table's schema: its files
+     * simply lack those columns.
+     */
+    static StructType merged(StructType table, StructType job) {
+        java.util.Map<String, StructField> existing = new java.util.LinkedHashMap<>();
+        for (StructField f : table.getFields()) {
+            existing.put(f.getName().toLowerCase(java.util.Locale.ROOT), f);
+        }
+        List<StructField> fields = new java.util.ArrayList<>(java.util.Arrays.asList(table.getFields()));
+        for (StructField f : job.getFields()) {
+            StructField old = existing.get(f.getName().toLowerCase(java.util.Locale.ROOT));
+            if (old == null) {
+                fields.add(new StructField(f.getName(), f.getDataType(), true));
+            } else if (!old.getDataType().equals(f.getDataType())) {
+                return null;
+            }
+        }
+        return new StructType(fields.toArray(new StructField[0]));
+    }
+
     static boolean sameColumns(StructType table, StructType expected) {
         StructField[] a = table.getFields();
         StructField[] b = expected.getFields();
