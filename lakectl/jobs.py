@@ -219,6 +219,8 @@ def status(client: FlinkClient, id_or_name: str) -> dict[str, Any]:
     data = {**job.to_dict(), "state": detail["state"],
             "vertices": [{"name": v["name"], "status": v["status"], "parallelism": v["parallelism"]}
                          for v in detail.get("vertices", [])]}
+    metrics = client.job_metrics(job.job_id, "numRestarts", "lastCheckpointDuration", "uptime")
+    data["restarts"] = int(metrics.get("numRestarts", 0))
     checkpoints = client.checkpoints(job.job_id)
     latest = (checkpoints.get("latest") or {}).get("completed") or {}
     counts = checkpoints.get("counts") or {}

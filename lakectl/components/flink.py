@@ -128,6 +128,10 @@ class FlinkClient(RestService):
         what = "job id" if JOB_ID.match(id_or_name) else "running job named"
         raise ComponentError(f"flink: no {what} {id_or_name!r} (see `lakectl job list`)")
 
+    def job_metrics(self, job_id: str, *names: str) -> dict[str, float]:
+        data = self._request("GET", f"/jobs/{job_id}/metrics", params={"get": ",".join(names)})
+        return {m["id"]: float(m["value"]) for m in data or [] if "value" in m}
+
     def checkpoints(self, job_id: str) -> dict[str, Any]:
         return self._request("GET", f"/jobs/{job_id}/checkpoints")
 

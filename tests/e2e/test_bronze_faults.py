@@ -18,19 +18,25 @@ pytestmark = pytest.mark.e2e
 
 TOPIC = "trades_faults"
 COUNT = 500_000
-RATE = 8_000  # steady, ~60 s of producing: the faults land mid-stream
+RATE = 5_000  # steady, ~100 s of producing: every fault lands mid-stream
 
 
-def _wait_until_running(stack, name: str, timeout: float = 120) -> None:
+def _restarts(stack, name: str) -> int:
+    return stack.ok("job", "status", name, "-o", "json").json()["restarts"]
+
+
+def _wait_until_recovered(stack, name: str, restarts_before: int, timeout: float = 180) -> int:
+    """Until the job has restarted at least once more and all its tasks run again."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         status = stack.lakectl("job", "status", name, "-o", "json")
         if status.code == 0:
             data = status.json()
-            if data["state"] == "RUNNING" and all(v["status"] == "RUNNING" for v in data["vertices"]):
-                return
+            if (data["restarts"] > restarts_before and data["state"] == "RUNNING"
+                    and all(v["status"] == "RUNNING" for v in data["vertices"])):
+                return data["restarts"]
         time.sleep(1)
-    raise AssertionError(f"{name} not running again after {timeout}s")
+    raise AssertionError(f"{name} did not restart and recover within {timeout}s")
 
 
 def _kill_taskmanager(stack) -> None:
@@ -49,12 +55,16 @@ def test_exactly_once_with_taskmanager_kills_and_a_kafka_restart(stack):
         cwd=stack.project, env=stack.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         time.sleep(10)
+        restarts = _restarts(stack, "bronze_faults")
         _kill_taskmanager(stack)                       # fault 1: TaskManager dies mid-stream
-        _wait_until_running(stack, "bronze_faults")
+        restarts = _wait_until_recovered(stack, "bronze_faults", restarts)
         stack.ok("down", "kafka")                      # fault 2: the broker restarts
         stack.ok("up", "kafka")
-        _wait_until_running(stack, "bronze_faults")
+        time.sleep(5)
+        restarts = _restarts(stack, "bronze_faults")
+        assert producer.poll() is None, "every fault must land while trades are still being produced"
         _kill_taskmanager(stack)                       # fault 3: TaskManager dies again
+        _wait_until_recovered(stack, "bronze_faults", restarts)
         out, err = producer.communicate(timeout=900)
     finally:
         if producer.poll() is None:
