@@ -31,7 +31,13 @@ TARGET_RATE = 50_000
 
 
 def lakectl(*args: str, check: bool = True, timeout: float = 1800) -> dict:
-    done = subprocess.run([sys.executable, "-m", "lakectl", *args, "-o", "json"], capture_output=True, text=True,
+    # -o json before a `--`: what follows it belongs to the job
+    head, sep, tail = list(args), [], []
+    if "--" in head:
+        at = head.index("--")
+        head, sep, tail = head[:at], ["--"], head[at + 1:]
+    done = subprocess.run([sys.executable, "-m", "lakectl", *head, "-o", "json", *sep, *tail], capture_output=True,
+                          text=True,
                           cwd=REPO, timeout=timeout)
     if check and done.returncode != 0:
         sys.exit(f"lakectl {' '.join(args)} failed: {done.stderr.strip()}")

@@ -24,17 +24,36 @@ def reason(exc: BaseException) -> str:
     return "".join(traceback.format_exception_only(exc)).strip().splitlines()[-1]
 
 
+class _Tail:
+    """Passes writes through to stderr and keeps the last line (argparse explains itself there)."""
+
+    def __init__(self, stream) -> None:
+        self.stream = stream
+        self.last = ""
+
+    def write(self, text: str) -> int:
+        lines = [ln for ln in text.splitlines() if ln.strip()]
+        if lines:
+            self.last = lines[-1].strip()
+        return self.stream.write(text)
+
+    def __getattr__(self, name):
+        return getattr(self.stream, name)
+
+
 def main() -> None:
     error_file, job, *args = sys.argv[1:]
     error_path = Path(error_file)
     error_path.unlink(missing_ok=True)
     sys.argv = [job, *args]
     sys.path.insert(0, str(Path(job).resolve().parent))
+    sys.stderr = tail = _Tail(sys.stderr)
     try:
         runpy.run_path(job, run_name="__main__")
     except SystemExit as exc:
         if exc.code not in (0, None):
-            error_path.write_text(exc.code if isinstance(exc.code, str) else f"exit code {exc.code}")
+            said = exc.code if isinstance(exc.code, str) else tail.last or f"exit code {exc.code}"
+            error_path.write_text(said)
         raise
     except BaseException as exc:
         error_path.write_text(reason(exc))

@@ -122,3 +122,17 @@ def test_launcher_keeps_the_error_of_a_failing_job(tmp_path):
     job.write_text("print('fine')\n")
     assert subprocess.run([sys.executable, str(LAUNCHER), str(error), str(job)]).returncode == 0
     assert not error.exists()
+
+
+def test_launcher_keeps_argparse_complaints(tmp_path):
+    import subprocess
+    import sys
+
+    from lakectl.jobs import LAUNCHER
+
+    job = tmp_path / "job.py"
+    job.write_text("import argparse\np = argparse.ArgumentParser()\np.add_argument('--topic')\np.parse_args()\n")
+    error = tmp_path / "job.error"
+    done = subprocess.run([sys.executable, str(LAUNCHER), str(error), str(job), "-o", "json"], capture_output=True)
+    assert done.returncode == 2
+    assert error.read_text() == "job.py: error: unrecognized arguments: -o json"

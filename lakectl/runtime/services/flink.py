@@ -23,7 +23,7 @@ from lakectl.runtime.base import LOCALHOST, ServiceSpec, StackContext
 from lakectl.runtime.native.java import find_java
 from lakectl.runtime.native.process import Launch
 from lakectl.runtime.native.recipe import NativeRecipe
-from lakectl.runtime.services import object_store, postgres
+from lakectl.runtime.services import flink_delta, object_store, postgres
 from lakectl.runtime.waiting import http_probe
 
 CATALOG_DATABASE = "iceberg"
@@ -66,14 +66,10 @@ def extra_lib_jars(stack: StackContext) -> list[Path]:
     jars = sorted((maven_classpath(stack.cache_dir, f"flink-lib-{versions.FLINK}-{_digest(LIB_DEPENDENCIES)}",
                                    LIB_DEPENDENCIES) / "lib").glob("*.jar"))
     jars.append(kafka_connector(stack.cache_dir))
-    try:  # the Delta sink (built from flink_jobs/delta_sink) and what it needs
-        from lakectl.runtime.services import flink_delta
-    except ImportError:
-        return jars
+    # the Delta sink (built from flink_jobs/delta_sink) and the two jars S3A needs besides lib/'s
     deps = flink_delta.DELTA_LIB_DEPENDENCIES
-    if deps:
-        delta_lib = maven_classpath(stack.cache_dir, f"flink-delta-lib-{_digest(deps)}", deps) / "lib"
-        jars += sorted(delta_lib.glob("*.jar"))
+    delta_lib = maven_classpath(stack.cache_dir, f"flink-delta-lib-{_digest(deps)}", deps) / "lib"
+    jars += sorted(delta_lib.glob("*.jar"))
     jars.append(flink_delta.build_delta_sink_jar(stack.cache_dir))
     return jars
 
