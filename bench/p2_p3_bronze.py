@@ -69,12 +69,18 @@ def catch_up(records: int) -> dict:
     setup(topic)
     lakectl("produce", topic, "--count", str(records))
     submitted = lakectl("job", "submit", JOB, "--name", topic, "--", "--topic", topic)
+    while True:  # the clock starts when every task runs (deploying them is not throughput)
+        status = lakectl("job", "status", submitted["job_id"])
+        if all(v["status"] == "RUNNING" for v in status["vertices"]):
+            break
+        time.sleep(0.2)
     start = time.monotonic()
     done = wait_rows(topic, records, 1200)
     lakectl("job", "cancel", submitted["job_id"])
     elapsed = done - start
     return {"records": records, "seconds": round(elapsed, 1), "events_per_s": round(records / elapsed),
-            "note": "from job RUNNING to both tables complete; includes the last checkpoint wait"}
+            "note": "from all tasks running to both tables complete; includes up to one checkpoint interval "
+                    "of waiting for the last commit"}
 
 
 def sustained(rate: int, duration: int) -> tuple[dict, str]:
