@@ -15,9 +15,21 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import subprocess
+import tempfile
 from pathlib import Path
 
-from lakectl.artifacts import Dependency, _locked, maven_classpath, maven_shaded_jar, python_venv
+from lakectl.artifacts import (
+    Dependency,
+    _locked,
+    _write_manifest,
+    is_complete,
+    maven_classpath,
+    maven_shaded_jar,
+    python_venv,
+)
+from lakectl.errors import ComponentError
+from lakectl.paths import deploy_dir
 from lakectl.runtime import versions
 from lakectl.runtime.base import LOCALHOST, ServiceSpec, StackContext
 from lakectl.runtime.native.java import find_java
@@ -52,6 +64,49 @@ def kafka_connector(cache_dir: Path) -> Path:
         excludes=["org.slf4j:*", "org.apache.flink:flink-shaded-*", "com.google.code.findbugs:jsr305",
                   "org.checkerframework:*"],
     )
+
+
+def loopback_reporter(stack: StackContext) -> Path:
+    """Flink's Prometheus reporter bound to one address (deploy/native/flink/loopback-reporter),
+    compiled with javac against the distribution's own reporter plugin; cached by source hash."""
+    sources = deploy_dir() / "native" / "flink" / "loopback-reporter"
+    files = sorted(p for p in sources.rglob("*") if p.is_file())
+    digest = hashlib.sha256(b"".join(p.relative_to(sources).as_posix().encode() + p.read_bytes() for p in files))
+    target = stack.cache_dir / "build" / f"flink-loopback-reporter-{digest.hexdigest()[:10]}"
+    jar = target / "lakectl-loopback-reporter.jar"
+    if is_complete(target):
+        return jar
+    with _locked(stack.cache_dir, target.name):
+        if is_complete(target):
+            return jar
+        dist = pyflink_dir(stack)
+        classpath = ":".join(str(p) for p in [*(dist / "plugins" / "metrics-prometheus").glob("*.jar"),
+                                              *(dist / "lib").glob("flink-dist-*.jar")])
+        java = Path(find_java(11, 17))
+        javac, jar_tool = java.parent / "javac", java.parent / "jar"
+        if not javac.exists():
+            raise ComponentError(f"flink: no javac next to {java}", hint="apt-get install openjdk-17-jdk-headless")
+        work = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=_mkdir(target.parent)))
+        try:
+            java_files = [str(p) for p in files if p.suffix == ".java"]
+            for argv in ([str(javac), "-nowarn", "-d", str(work / "classes"), "-cp", classpath, *java_files],
+                         [str(jar_tool), "cf", str(work / "result" / jar.name), "-C", str(work / "classes"), ".",
+                          "-C", str(sources), "META-INF"]):
+                (work / "result").mkdir(exist_ok=True)
+                done = subprocess.run(argv, capture_output=True, text=True, check=False)
+                if done.returncode != 0:
+                    raise ComponentError(f"flink: building the loopback reporter failed: {done.stderr.strip()[-400:]}")
+            _write_manifest(work / "result", {"javac": [p.name for p in files]})
+            shutil.rmtree(target, ignore_errors=True)
+            os.replace(work / "result", target)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+    return jar
+
+
+def _mkdir(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def venv(stack: StackContext) -> Path:
@@ -92,6 +147,7 @@ def flink_home(stack: StackContext) -> Path:
               "opt": [*sorted((dist / "opt").glob("*.jar")), *opt],
               "plugins/s3-fs-hadoop": plugin}
     layout.update({f"plugins/{p.name}": sorted(p.glob("*.jar")) for p in (dist / "plugins").iterdir() if p.is_dir()})
+    layout["plugins/metrics-prometheus"].append(loopback_reporter(stack))
     key = hashlib.sha256(repr(sorted((k, [str(p) for p in v]) for k, v in layout.items())).encode()).hexdigest()[:10]
     home = stack.cache_dir / "flink" / f"home-{versions.FLINK}-{key}"
     if (home / ".complete").exists():
@@ -167,7 +223,9 @@ def write_config(stack: StackContext) -> Path:
         "s3.secret-key": s3.secret_key,
         "python.executable": python,
         "python.client.executable": python,
-        "metrics.reporter.prom.factory.class": "org.apache.flink.metrics.prometheus.PrometheusReporterFactory",
+        # upstream's reporter listens on every interface; this one on 127.0.0.1 only
+        "metrics.reporter.prom.factory.class": "org.apache.flink.metrics.prometheus.LoopbackPrometheusReporterFactory",
+        "metrics.reporter.prom.host": LOCALHOST,
         "metrics.reporter.prom.port": stack.port(JOBMANAGER, "metrics"),
         "web.submit.enable": "true",
         "web.cancel.enable": "true",
