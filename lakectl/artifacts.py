@@ -16,7 +16,7 @@ import shutil
 import subprocess
 import tarfile
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,6 +68,26 @@ def verify(directory: Path) -> list[str]:
             if not (directory / name).is_file() or _sha256(directory / name) != digest]
 
 
+def cached_build(cache_dir: Path, target: Path, build: Callable[[Path], Path], source: dict) -> Path:
+    """The cache entry ``target``, made once: ``build(work)`` fills a private temp dir and returns
+    the directory to keep; it gets its manifest and replaces ``target`` atomically, under a lock
+    shared by every lakectl process. Returns ``target``."""
+    if is_complete(target):
+        return target
+    with _locked(cache_dir, target.name):
+        if is_complete(target):
+            return target
+        work = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=_ensure(target.parent)))
+        try:
+            result = build(work)
+            _write_manifest(result, source)
+            shutil.rmtree(target, ignore_errors=True)
+            os.replace(result, target)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+    return target
+
+
 def _mvn(args: Sequence[str], cwd: Path, what: str) -> None:
     mvn = shutil.which("mvn")
     if mvn is None:
@@ -114,52 +134,29 @@ def _pom(dependencies: Iterable[Dependency]) -> str:
 
 def maven_classpath(cache_dir: Path, name: str, dependencies: Sequence[Dependency]) -> Path:
     """A directory holding ``dependencies`` and their runtime dependencies as jars."""
-    target = cache_dir / "maven" / name
-    if is_complete(target):
-        return target
-    with _locked(cache_dir, name):
-        if is_complete(target):
-            return target
-        work = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=_ensure(cache_dir / "maven")))
-        try:
-            (work / "pom.xml").write_text(_pom(dependencies))
-            _mvn(
-                ["dependency:copy-dependencies", "-DincludeScope=runtime", "-DoutputDirectory=lib"],
-                work,
-                name,
-            )
-            _write_manifest(work, {"maven": [d.coords for d in dependencies]})
-            shutil.rmtree(target, ignore_errors=True)
-            os.replace(work, target)
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
-    return target
+
+    def build(work: Path) -> Path:
+        (work / "pom.xml").write_text(_pom(dependencies))
+        _mvn(["dependency:copy-dependencies", "-DincludeScope=runtime", "-DoutputDirectory=lib"], work, name)
+        return work
+
+    return cached_build(cache_dir, cache_dir / "maven" / name, build, {"maven": [d.coords for d in dependencies]})
 
 
 def maven_archive(cache_dir: Path, name: str, coords: str) -> Path:
     """One archive artifact (``group:artifact:version:tar.gz:classifier``), unpacked."""
-    target = cache_dir / "dist" / name
-    if is_complete(target):
-        return target
-    with _locked(cache_dir, name):
-        if is_complete(target):
-            return target
-        work = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=_ensure(cache_dir / "dist")))
-        try:
-            _mvn(["dependency:copy", f"-Dartifact={coords}", "-DoutputDirectory=download"], work, name)
-            archives = list((work / "download").iterdir())
-            unpacked = work / "unpacked"
-            with tarfile.open(archives[0]) as tar:
-                tar.extractall(unpacked, filter="data")
-            # most archives hold one top-level directory: make that the entry itself
-            children = list(unpacked.iterdir())
-            root = children[0] if len(children) == 1 and children[0].is_dir() else unpacked
-            _write_manifest(root, {"maven": coords})
-            shutil.rmtree(target, ignore_errors=True)
-            os.replace(root, target)
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
-    return target
+
+    def build(work: Path) -> Path:
+        _mvn(["dependency:copy", f"-Dartifact={coords}", "-DoutputDirectory=download"], work, name)
+        archives = list((work / "download").iterdir())
+        unpacked = work / "unpacked"
+        with tarfile.open(archives[0]) as tar:
+            tar.extractall(unpacked, filter="data")
+        # most archives hold one top-level directory: make that the entry itself
+        children = list(unpacked.iterdir())
+        return children[0] if len(children) == 1 and children[0].is_dir() else unpacked
+
+    return cached_build(cache_dir, cache_dir / "dist" / name, build, {"maven": coords})
 
 
 def debian_package(package: str, probe: Path | str) -> None:
@@ -224,41 +221,35 @@ def maven_shaded_jar(
     # the build's inputs name its cache entry: change a relocation and it is rebuilt
     spec = json.dumps([[d.coords, *d.exclude] for d in dependencies] + [relocations, list(excludes)])
     target = cache_dir / "build" / f"{name}-{hashlib.sha256(spec.encode()).hexdigest()[:10]}"
-    if is_complete(target):
-        return target / f"{name}.jar"
-    with _locked(cache_dir, target.name):
-        if is_complete(target):
-            return target / f"{name}.jar"
-        work = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=_ensure(cache_dir / "build")))
-        try:
-            relocation_xml = "".join(
-                f"<relocation><pattern>{escape(src)}</pattern><shadedPattern>{escape(dst)}</shadedPattern></relocation>"
-                for src, dst in relocations.items())
-            exclude_xml = "".join(f"<exclude>{escape(e)}</exclude>" for e in excludes)
-            (work / "pom.xml").write_text(
-                '<project><modelVersion>4.0.0</modelVersion>'
-                f"<groupId>lakectl.cache</groupId><artifactId>{escape(name)}</artifactId><version>1</version>"
-                "<packaging>jar</packaging>"
-                "<properties><project.build.sourceEncoding>UTF-8</project.build.sourceEncoding></properties>"
-                f"<dependencies>{''.join(d.xml() for d in dependencies)}</dependencies>"
-                "<build><plugins><plugin><groupId>org.apache.maven.plugins</groupId>"
-                f"<artifactId>maven-shade-plugin</artifactId><version>{SHADE_PLUGIN}</version>"
-                "<executions><execution><phase>package</phase><goals><goal>shade</goal></goals><configuration>"
-                f"<finalName>{escape(name)}</finalName><createDependencyReducedPom>false</createDependencyReducedPom>"
-                f"<artifactSet><excludes>{exclude_xml}</excludes></artifactSet>"
-                "<filters><filter><artifact>*:*</artifact><excludes><exclude>META-INF/*.SF</exclude>"
-                "<exclude>META-INF/*.DSA</exclude><exclude>META-INF/*.RSA</exclude></excludes></filter></filters>"
-                f"<relocations>{relocation_xml}</relocations>"
-                "<transformers><transformer implementation="
-                '"org.apache.maven.plugins.shade.resource.ServicesResourceTransformer"/></transformers>'
-                "</configuration></execution></executions></plugin></plugins></build></project>"
-            )
-            _mvn(["package"], work, name)
-            result = _ensure(work / "result")
-            shutil.move(str(work / "target" / f"{name}.jar"), result / f"{name}.jar")
-            _write_manifest(result, {"maven-shade": [d.coords for d in dependencies], "relocations": relocations})
-            shutil.rmtree(target, ignore_errors=True)
-            os.replace(result, target)
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
+    relocation_xml = "".join(
+        f"<relocation><pattern>{escape(src)}</pattern><shadedPattern>{escape(dst)}</shadedPattern></relocation>"
+        for src, dst in relocations.items())
+    exclude_xml = "".join(f"<exclude>{escape(e)}</exclude>" for e in excludes)
+
+    def build(work: Path) -> Path:
+        (work / "pom.xml").write_text(
+            '<project><modelVersion>4.0.0</modelVersion>'
+            f"<groupId>lakectl.cache</groupId><artifactId>{escape(name)}</artifactId><version>1</version>"
+            "<packaging>jar</packaging>"
+            "<properties><project.build.sourceEncoding>UTF-8</project.build.sourceEncoding></properties>"
+            f"<dependencies>{''.join(d.xml() for d in dependencies)}</dependencies>"
+            "<build><plugins><plugin><groupId>org.apache.maven.plugins</groupId>"
+            f"<artifactId>maven-shade-plugin</artifactId><version>{SHADE_PLUGIN}</version>"
+            "<executions><execution><phase>package</phase><goals><goal>shade</goal></goals><configuration>"
+            f"<finalName>{escape(name)}</finalName><createDependencyReducedPom>false</createDependencyReducedPom>"
+            f"<artifactSet><excludes>{exclude_xml}</excludes></artifactSet>"
+            "<filters><filter><artifact>*:*</artifact><excludes><exclude>META-INF/*.SF</exclude>"
+            "<exclude>META-INF/*.DSA</exclude><exclude>META-INF/*.RSA</exclude></excludes></filter></filters>"
+            f"<relocations>{relocation_xml}</relocations>"
+            "<transformers><transformer implementation="
+            '"org.apache.maven.plugins.shade.resource.ServicesResourceTransformer"/></transformers>'
+            "</configuration></execution></executions></plugin></plugins></build></project>"
+        )
+        _mvn(["package"], work, name)
+        result = _ensure(work / "result")
+        shutil.move(str(work / "target" / f"{name}.jar"), result / f"{name}.jar")
+        return result
+
+    cached_build(cache_dir, target, build,
+                 {"maven-shade": [d.coords for d in dependencies], "relocations": relocations})
     return target / f"{name}.jar"

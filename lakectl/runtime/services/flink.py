@@ -16,14 +16,12 @@ import hashlib
 import os
 import shutil
 import subprocess
-import tempfile
 from pathlib import Path
 
 from lakectl.artifacts import (
     Dependency,
     _locked,
-    _write_manifest,
-    is_complete,
+    cached_build,
     maven_classpath,
     maven_shaded_jar,
     python_venv,
@@ -73,12 +71,9 @@ def loopback_reporter(stack: StackContext) -> Path:
     files = sorted(p for p in sources.rglob("*") if p.is_file())
     digest = hashlib.sha256(b"".join(p.relative_to(sources).as_posix().encode() + p.read_bytes() for p in files))
     target = stack.cache_dir / "build" / f"flink-loopback-reporter-{digest.hexdigest()[:10]}"
-    jar = target / "lakectl-loopback-reporter.jar"
-    if is_complete(target):
-        return jar
-    with _locked(stack.cache_dir, target.name):
-        if is_complete(target):
-            return jar
+    jar_name = "lakectl-loopback-reporter.jar"
+
+    def build(work: Path) -> Path:
         dist = pyflink_dir(stack)
         classpath = ":".join(str(p) for p in [*(dist / "plugins" / "metrics-prometheus").glob("*.jar"),
                                               *(dist / "lib").glob("flink-dist-*.jar")])
@@ -86,27 +81,17 @@ def loopback_reporter(stack: StackContext) -> Path:
         javac, jar_tool = java.parent / "javac", java.parent / "jar"
         if not javac.exists():
             raise ComponentError(f"flink: no javac next to {java}", hint="apt-get install openjdk-17-jdk-headless")
-        work = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=_mkdir(target.parent)))
-        try:
-            java_files = [str(p) for p in files if p.suffix == ".java"]
-            for argv in ([str(javac), "-nowarn", "-d", str(work / "classes"), "-cp", classpath, *java_files],
-                         [str(jar_tool), "cf", str(work / "result" / jar.name), "-C", str(work / "classes"), ".",
-                          "-C", str(sources), "META-INF"]):
-                (work / "result").mkdir(exist_ok=True)
-                done = subprocess.run(argv, capture_output=True, text=True, check=False)
-                if done.returncode != 0:
-                    raise ComponentError(f"flink: building the loopback reporter failed: {done.stderr.strip()[-400:]}")
-            _write_manifest(work / "result", {"javac": [p.name for p in files]})
-            shutil.rmtree(target, ignore_errors=True)
-            os.replace(work / "result", target)
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
-    return jar
+        (work / "result").mkdir()
+        java_files = [str(p) for p in files if p.suffix == ".java"]
+        for argv in ([str(javac), "-nowarn", "-d", str(work / "classes"), "-cp", classpath, *java_files],
+                     [str(jar_tool), "cf", str(work / "result" / jar_name), "-C", str(work / "classes"), ".",
+                      "-C", str(sources), "META-INF"]):
+            done = subprocess.run(argv, capture_output=True, text=True, check=False)
+            if done.returncode != 0:
+                raise ComponentError(f"flink: building the loopback reporter failed: {done.stderr.strip()[-400:]}")
+        return work / "result"
 
-
-def _mkdir(path: Path) -> Path:
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return cached_build(stack.cache_dir, target, build, {"javac": [p.name for p in files]}) / jar_name
 
 
 def venv(stack: StackContext) -> Path:

@@ -13,12 +13,10 @@ Sink V2 on Delta Standalone (see the module's pom.xml). Its jar goes into Flink'
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
-import tempfile
 from pathlib import Path
 
-from lakectl.artifacts import Dependency, _ensure, _locked, _mvn, _write_manifest, is_complete
+from lakectl.artifacts import Dependency, _ensure, _mvn, cached_build
 from lakectl.errors import ComponentError
 from lakectl.paths import _shipped
 from lakectl.runtime import versions
@@ -63,28 +61,21 @@ def build_delta_sink_jar(cache_dir: Path | None = None) -> Path:
         raise ComponentError(f"Delta sink: no Maven module at {module}")
     digest = source_digest(module)
     name = f"{ARTIFACT}-{digest}"
-    target = cache_dir / "build" / name
-    if is_complete(target):
-        return target / JAR
-    with _locked(cache_dir, name):
-        if is_complete(target):
-            return target / JAR
-        work = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=_ensure(cache_dir / "build")))
-        try:
-            copy = work / "module"
-            copy.mkdir()
-            for path in _inputs(module):
-                dest = copy / path.relative_to(module)
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(path, dest)
-            if source_digest(copy) != digest:
-                raise ComponentError("Delta sink: flink_jobs/delta_sink changed while it was being built; run again")
-            _mvn(["package"], copy, "Delta sink")
-            result = _ensure(work / "result")
-            shutil.move(str(copy / "target" / JAR), result / JAR)
-            _write_manifest(result, {"build": "flink_jobs/delta_sink", "sources-sha256": digest})
-            shutil.rmtree(target, ignore_errors=True)
-            os.replace(result, target)
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
+
+    def build(work: Path) -> Path:
+        copy = work / "module"
+        copy.mkdir()
+        for path in _inputs(module):
+            dest = copy / path.relative_to(module)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, dest)
+        if source_digest(copy) != digest:
+            raise ComponentError("Delta sink: flink_jobs/delta_sink changed while it was being built; run again")
+        _mvn(["package"], copy, "Delta sink")
+        result = _ensure(work / "result")
+        shutil.move(str(copy / "target" / JAR), result / JAR)
+        return result
+
+    target = cached_build(cache_dir, cache_dir / "build" / name, build,
+                          {"build": "flink_jobs/delta_sink", "sources-sha256": digest})
     return target / JAR
