@@ -13,6 +13,7 @@ import pyarrow.compute as pc
 import pytest
 
 from tests.e2e.bronze_helpers import delta_rows, iceberg_rows, prepare_topic, submit, wait_for_rows
+from tests.e2e.conftest import cancel_active_jobs
 
 pytestmark = pytest.mark.e2e
 
@@ -28,15 +29,21 @@ def _restarts(stack, name: str) -> int:
 def _wait_until_recovered(stack, name: str, restarts_before: int, timeout: float = 180) -> int:
     """Until the job has restarted at least once more and all its tasks run again."""
     deadline = time.monotonic() + timeout
+    last = None
     while time.monotonic() < deadline:
         status = stack.lakectl("job", "status", name, "-o", "json")
+        last = status.out or status.err
         if status.code == 0:
             data = status.json()
             if (data["restarts"] > restarts_before and data["state"] == "RUNNING"
                     and all(v["status"] == "RUNNING" for v in data["vertices"])):
                 return data["restarts"]
         time.sleep(1)
-    raise AssertionError(f"{name} did not restart and recover within {timeout}s")
+    jobs = stack.lakectl("job", "list", "-o", "json").out
+    tm_log = (stack.state_dir / "logs" / "flink-taskmanager.log")
+    tail = tm_log.read_text()[-2000:] if tm_log.exists() else "(no TaskManager log)"
+    raise AssertionError(f"{name} did not restart and recover within {timeout}s; last status: {last}; "
+                         f"active jobs: {jobs}; TaskManager log tail:\n{tail}")
 
 
 def _kill_taskmanager(stack) -> None:
@@ -48,6 +55,7 @@ def _kill_taskmanager(stack) -> None:
 
 
 def test_exactly_once_with_taskmanager_kills_and_a_kafka_restart(stack):
+    cancel_active_jobs(stack)  # this job alone on the cluster: a restart must not wait for another job's slots
     prepare_topic(stack, TOPIC)
     submit(stack, "bronze_faults", TOPIC)
     producer = subprocess.Popen(
