@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from lakectl.components.kafka import KafkaClient
     from lakectl.components.object_store import S3Location
     from lakectl.components.registry import SchemaRegistry
+    from lakectl.components.trino import TrinoClient
     from lakectl.runtime.base import Runtime
     from lakectl.settings import LoadedSettings
 
@@ -109,3 +110,17 @@ class AppContext:
         conf = self.settings.flink
         return FlinkClient.connect(self.flink_url(), token=conf.token.get_secret_value() if conf.token else None,
                                    verify=conf.verify_tls, timeout=self.settings.request_timeout)
+
+    # serving: Trino
+    def trino_url(self) -> str:
+        return self.settings.trino.url or self.runtime.url("trino")
+
+    def trino(self, *, catalog: str | None = None, schema: str | None = None) -> TrinoClient:
+        from lakectl.components.trino import TrinoClient
+
+        conf = self.settings.trino
+        return TrinoClient.connect(
+            self.trino_url(), user=conf.user, catalog=catalog or conf.catalog, schema=schema or conf.default_schema,
+            password=conf.password.get_secret_value() if conf.password else None,
+            jwt=conf.jwt.get_secret_value() if conf.jwt else None, verify=conf.verify_tls,
+            timeout=max(self.settings.request_timeout, 60.0))

@@ -24,6 +24,7 @@ CONFIG_FILE_NAME = "lakectl.toml"
 DEFAULT_PROFILE = "local"
 SECRET_KEYS = frozenset({
     "kafka.sasl_password", "registry.password", "object_store.secret_key", "flink.token", "catalog.password",
+    "trino.password", "trino.jwt",
 })
 
 
@@ -92,6 +93,17 @@ class FlinkSettings(_Section):
     parallelism: int = 2
 
 
+class TrinoSettings(_Section):
+    # None means "the Trino of the local stack"; e.g. https://trino.example.internal:8443
+    url: str | None = None
+    user: str = "lakectl"
+    password: SecretStr | None = None  # basic auth (HTTPS only, as Trino requires)
+    jwt: SecretStr | None = None  # sent as "Authorization: Bearer <jwt>"
+    verify_tls: bool = True
+    catalog: str = "iceberg"
+    default_schema: str = "bronze"  # what unqualified table names in `lakectl query` resolve against
+
+
 class Settings(BaseSettings):
     """The whole configuration of one invocation."""
 
@@ -110,6 +122,7 @@ class Settings(BaseSettings):
     object_store: ObjectStoreSettings = ObjectStoreSettings()
     catalog: CatalogSettings = CatalogSettings()
     flink: FlinkSettings = FlinkSettings()
+    trino: TrinoSettings = TrinoSettings()
 
     def port(self, name: str, default: int) -> int:
         return self.ports.get(name, default)

@@ -16,6 +16,7 @@ from lakectl import __version__
 from lakectl.cli import config as config_cli
 from lakectl.cli import job as job_cli
 from lakectl.cli import produce as produce_cli
+from lakectl.cli import query as query_cli
 from lakectl.cli import schema as schema_cli
 from lakectl.cli import stack as stack_cli
 from lakectl.cli import tables as tables_cli
@@ -57,6 +58,7 @@ def version(ctx: typer.Context, output: OutputOpt = OutputFormat.table) -> None:
 stack_cli.register(app)
 produce_cli.register(app)
 tables_cli.register(app)
+query_cli.register(app)
 app.add_typer(config_cli.app)
 app.add_typer(topic_cli.app)
 app.add_typer(schema_cli.app)
