@@ -52,7 +52,9 @@ class Output:
     def out(self) -> Console:
         from rich.console import Console
 
-        return Console(file=sys.stdout, soft_wrap=True)
+        # not a terminal (a pipe, a CI log): rich would assume 80 columns and cut table cells short
+        width = None if sys.stdout.isatty() else 200
+        return Console(file=sys.stdout, soft_wrap=True, width=width)
 
     @cached_property
     def err(self) -> Console:

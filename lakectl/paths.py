@@ -18,3 +18,7 @@ def deploy_dir() -> Path:
 
 def schemas_dir() -> Path:
     return _shipped("schemas")
+
+
+def flink_jobs_dir() -> Path:
+    return _shipped("flink_jobs")

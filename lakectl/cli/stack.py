@@ -29,28 +29,21 @@ def register(app: typer.Typer) -> None:
         output: OutputOpt = OutputFormat.table,
     ) -> None:
         """Start services and their dependencies; wait until each is ready. Safe to run twice."""
-        from lakectl.runtime.base import resolve_order
-        from lakectl.runtime.catalog import expand
-        from lakectl.runtime.select import choose_kind, make_runtime, record_kind
+        from lakectl.runtime.select import start
 
         out = Output(output)
         app_ctx = app_context(ctx)
         if runtime is not None and runtime not in ("auto", "native", "compose"):
             raise UsageError(f"--runtime must be auto, native or compose, not {runtime!r}")
         app_ctx.override(runtime=runtime, timeout=timeout)
-        loaded = app_ctx.loaded
-        kind = choose_kind(loaded)
-        rt = make_runtime(loaded, kind)
-        specs = resolve_order(rt.catalog, expand(services) if services else list(rt.catalog))
-        with out.spinner(f"starting {', '.join(s.name for s in specs)} ({kind})") as update:
-            record_kind(loaded, kind)
+        with out.spinner("starting the stack") as update:
 
             def progress(message: str) -> None:
                 update(message)
                 if not out.err.is_terminal:
                     out.info(message)
 
-            statuses = rt.up(specs, loaded.settings.timeout, progress)
+            kind, statuses = start(app_ctx.loaded, services, progress)
         data = {"runtime": kind, "services": [s.to_dict() for s in statuses]}
         out.emit(data, table=_status_table)
 

@@ -35,7 +35,7 @@ def register(app: typer.Typer) -> None:
         lakehouse = Lakehouse(app_ctx.s3(), app_ctx.catalog())
         if wait_for_topic:
             with out.spinner(f"waiting until bronze.{wait_for_topic} holds the topic's records") as update:
-                _wait_for_topic(app_ctx, lakehouse, wait_for_topic, timeout, update)
+                lakehouse.wait_for_topic(app_ctx.kafka(), wait_for_topic, timeout, update)
         found = []
         if table_format in (None, "iceberg"):
             found += lakehouse.iceberg_tables(layer)
@@ -44,25 +44,3 @@ def register(app: typer.Typer) -> None:
         out.emit({"tables": [t.to_dict() for t in found]},
                  table=lambda d: simple_table(d["tables"], ["format", "layer", "name", "rows", "snapshot",
                                                             "updated_at"]))
-
-
-def _wait_for_topic(app_ctx, lakehouse, topic: str, timeout: float, update) -> None:
-    import time
-
-    from lakectl.errors import ServiceUnavailable
-
-    expected = app_ctx.kafka().describe_topic(topic)["messages"]
-    deadline = time.monotonic() + timeout
-    rows: dict[str, int] = {}
-    while True:
-        rows = {"iceberg": 0, "delta": 0}
-        rows.update({t.format: t.rows for t in lakehouse.iceberg_tables("bronze") + lakehouse.delta_tables("bronze")
-                     if t.name == topic})
-        update(f"bronze.{topic}: iceberg {rows['iceberg']:,}, delta {rows['delta']:,} of {expected:,}")
-        if all(n >= expected for n in rows.values()):
-            return
-        if time.monotonic() > deadline:
-            held = ", ".join(f"{fmt} {n:,}" for fmt, n in rows.items())
-            raise ServiceUnavailable(f"bronze.{topic} holds {held} rows of the topic's {expected:,} after "
-                                     f"{timeout:.0f}s", hint="is its job running? lakectl job list")
-        time.sleep(1)  # poll interval, bounded by the deadline

@@ -127,6 +127,25 @@ class Lakehouse:
         return infos
 
 
+    def wait_for_topic(self, kafka, topic: str, timeout: float, update=lambda _msg: None) -> dict[str, int]:
+        """Until bronze.<topic> holds, in both formats, as many rows as the topic holds records."""
+        import time
+
+        expected = kafka.describe_topic(topic)["messages"]
+        deadline = time.monotonic() + timeout
+        while True:
+            rows = {"iceberg": 0, "delta": 0}
+            rows.update({t.format: t.rows for t in self.iceberg_tables("bronze") + self.delta_tables("bronze")
+                         if t.name == topic})
+            update(f"bronze.{topic}: iceberg {rows['iceberg']:,}, delta {rows['delta']:,} of {expected:,}")
+            if all(n >= expected for n in rows.values()):
+                return rows
+            if time.monotonic() > deadline:
+                held = ", ".join(f"{fmt} {n:,}" for fmt, n in rows.items())
+                raise ServiceUnavailable(f"bronze.{topic} holds {held} rows of the topic's {expected:,} after "
+                                         f"{timeout:.0f}s", hint="is its job running? lakectl job list")
+            time.sleep(1)  # poll interval, bounded by the deadline
+
 def _iso(millis: int) -> str:
     from datetime import UTC, datetime
 

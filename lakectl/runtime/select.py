@@ -50,3 +50,15 @@ def make_runtime(loaded: LoadedSettings, kind: RuntimeKind) -> Runtime:
     from lakectl.runtime.native.runtime import NativeRuntime
 
     return NativeRuntime(stack, load_catalog())
+
+
+def start(loaded: LoadedSettings, services: list[str] | None, progress) -> tuple[RuntimeKind, list]:
+    """Start ``services`` (all when None) and their dependencies; the statuses once every one is ready."""
+    from lakectl.runtime.base import resolve_order
+    from lakectl.runtime.catalog import expand
+
+    kind = choose_kind(loaded)
+    rt = make_runtime(loaded, kind)
+    specs = resolve_order(rt.catalog, expand(services) if services else list(rt.catalog))
+    record_kind(loaded, kind)
+    return kind, rt.up(specs, loaded.settings.timeout, progress)

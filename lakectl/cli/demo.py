@@ -1,0 +1,57 @@
+"""``lakectl demo``: the whole stock-trade pipeline, from an empty machine to a Gold answer."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from lakectl.cli.common import OutputOpt, app_context
+from lakectl.output import Output, OutputFormat, simple_table
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def demo(
+        ctx: typer.Context,
+        count: Annotated[int, typer.Option("--count", "-n", min=1, help="Trades to produce.")] = 100_000,
+        keep: Annotated[bool, typer.Option("--keep", help="Leave the stack running afterwards.")] = False,
+        timeout: Annotated[float, typer.Option("--timeout", help="Seconds Bronze may take to hold every "
+                                               "trade.")] = 600,
+        output: OutputOpt = OutputFormat.table,
+    ) -> None:
+        """up -> schema -> topic -> bronze job -> produce -> Bronze -> dbt build -> Gold, each stage timed."""
+        from lakectl.demo import run
+
+        out = Output(output)
+        with out.spinner("demo") as update:
+
+            def progress(message: str) -> None:
+                update(message)
+                if not out.err.is_terminal and message.startswith("["):
+                    out.info(message)  # stage lines only: a log, not a stream of spinner updates
+
+            result = run(app_context(ctx), count=count, keep=keep, timeout=timeout, progress=progress)
+        out.emit(result, table=_tables)
+
+
+def _tables(result: dict):
+    from rich.console import Group
+    from rich.table import Table
+
+    gold = result["result"]
+    answer = Table(title=f"Gold: {gold['table']} (top movers of the last bars)", title_justify="left",
+                   show_edge=False, pad_edge=False)
+    for column in gold["columns"]:
+        answer.add_column(column)
+    for row in gold["rows"]:
+        answer.add_row(*("" if v is None else str(v) for v in row))
+    counts = [{"layer": "produced", "rows": result["produced"]},
+              {"layer": "bronze (iceberg)", "rows": result["bronze_iceberg_rows"]},
+              {"layer": "bronze (delta)", "rows": result["bronze_delta_rows"]},
+              {"layer": "silver.trades_clean", "rows": result["silver_rows"]},
+              *({"layer": f"gold.{name}", "rows": rows} for name, rows in result["gold_tables"].items())]
+    stages = [{"stage": name, "seconds": f"{seconds:.1f}"} for name, seconds in result["stage_seconds"].items()]
+    stages.append({"stage": "total", "seconds": f"{result['total_seconds']:.1f}"})
+    return Group(answer, "", simple_table(counts, ["layer", "rows"], title="Rows"), "",
+                 simple_table(stages, ["stage", "seconds"], title="Stages"))
