@@ -52,16 +52,12 @@ $(VENV)/.tradegen: $(BIN)/lakectl $(TRADEGEN_SOURCES)
 
 install: system-deps $(BIN)/lakectl $(VENV)/.tradegen
 
-# up -> schema -> topic -> bronze job -> produce -> Bronze holds every trade, in Iceberg and in Delta.
-# The stack stays up (`lakectl down` stops it); running it again adds 100,000 more trades.
+# The stock-trade pipeline end to end (lakectl demo): up -> schema -> topic -> bronze job -> produce
+# 100,000 trades -> Bronze in Iceberg and Delta -> dbt build (Silver, Gold) -> Gold through Trino,
+# then lakectl verify (Kafka vs Bronze). The stack stays up (`lakectl down` stops it).
 demo: install
-	$(BIN)/lakectl up
-	$(BIN)/lakectl schema register schemas/trade.avsc --subject trades-value
-	$(BIN)/lakectl topic create trades --partitions 3 --if-not-exists
-	$(BIN)/lakectl job submit flink_jobs/bronze_trades/job.py --replace
-	$(BIN)/lakectl produce trades --count 100000
-	$(BIN)/lakectl consume trades --from-beginning --count 3
-	$(BIN)/lakectl tables --layer bronze --wait-for-topic trades --timeout 300
+	$(BIN)/lakectl demo --count 100000 --keep
+	$(BIN)/lakectl verify --topic trades
 
 test: install
 	$(BIN)/ruff check lakectl tests bench

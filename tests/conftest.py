@@ -84,11 +84,11 @@ class Stack:
         return [json.loads(p.read_text())["pid"] for p in run.glob("*.json")] if run.exists() else []
 
 
-def stack_processes(project: Path) -> list[str]:
+def stack_processes(project: Path, ports=None) -> list[str]:
     """Every live process that belongs to this test stack (by its state dir or its ports)."""
     import psutil
 
-    markers = [str(project)] + [str(p) for p in TEST_PORTS.values()]
+    markers = [str(project)] + [str(p) for p in (TEST_PORTS.values() if ports is None else ports)]
     found = []
     for proc in psutil.process_iter(["pid", "cmdline"]):
         cmdline = " ".join(proc.info["cmdline"] or [])

@@ -14,6 +14,7 @@ import typer
 
 from lakectl import __version__
 from lakectl.cli import config as config_cli
+from lakectl.cli import demo as demo_cli
 from lakectl.cli import job as job_cli
 from lakectl.cli import produce as produce_cli
 from lakectl.cli import query as query_cli
@@ -21,6 +22,7 @@ from lakectl.cli import schema as schema_cli
 from lakectl.cli import stack as stack_cli
 from lakectl.cli import tables as tables_cli
 from lakectl.cli import topic as topic_cli
+from lakectl.cli import verify as verify_cli
 from lakectl.cli.common import OutputOpt, app_context
 from lakectl.context import AppContext
 from lakectl.errors import ExitCode, LakectlError
@@ -59,6 +61,8 @@ stack_cli.register(app)
 produce_cli.register(app)
 tables_cli.register(app)
 query_cli.register(app)
+verify_cli.register(app)
+demo_cli.register(app)
 app.add_typer(config_cli.app)
 app.add_typer(topic_cli.app)
 app.add_typer(schema_cli.app)

@@ -1,0 +1,49 @@
+"""`lakectl demo` end to end from an empty state: its own stack (own ports, own state dir), stopped
+by the demo itself, purged afterwards."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import Stack, stack_processes
+
+pytestmark = pytest.mark.e2e
+
+# every port distinct from the session stack's (tests/conftest.py), which keeps running meanwhile
+DEMO_PORTS = {"kafka": 39092, "kafka.controller": 39093, "schema-registry": 39085,
+              "schema-registry.management": 39086, "postgres": 35433, "object-store": 39000,
+              "flink-jobmanager": 39081, "flink-jobmanager.rpc": 36124, "flink-jobmanager.metrics": 39249,
+              "flink-taskmanager.metrics": 39250, "flink-sql-gateway": 39083, "trino": 39080}
+COUNT = 20_000
+STAGES = ["up", "schema", "topic", "bronze_job", "produce", "bronze", "dbt", "gold", "down"]
+
+
+@pytest.fixture
+def empty_stack(tmp_path_factory, stack):
+    # `stack` first: the session stack is up before this one, never started concurrently with it
+    project = tmp_path_factory.mktemp("demo")
+    ports = "\n".join(f'"{k}" = {v}' for k, v in DEMO_PORTS.items())
+    (project / "lakectl.toml").write_text(
+        f'[profiles.local]\nruntime = "native"\ntimeout = 300\n\n[profiles.local.ports]\n{ports}\n')
+    demo = Stack(project)
+    yield demo
+    demo.lakectl("down", "--purge")
+    assert not stack_processes(project, DEMO_PORTS.values())
+
+
+def test_demo_from_an_empty_state(empty_stack):
+    assert not empty_stack.state_dir.exists()
+    result = empty_stack.lakectl("demo", "--count", str(COUNT), "-o", "json", timeout=1800)
+    assert result.code == 0, result.err[-3000:]
+    report = result.json()
+    assert report["produced"] == COUNT
+    assert report["bronze_iceberg_rows"] == COUNT and report["bronze_delta_rows"] == COUNT
+    assert report["silver_rows"] == COUNT  # synthetic trades: all valid, all distinct
+    assert set(report["gold_tables"]) >= {"ohlcv_1m", "vwap", "top_movers"}
+    assert report["gold_rows"] == sum(report["gold_tables"].values()) > 0
+    assert list(report["stage_seconds"]) == STAGES
+    assert report["result"]["columns"][:2] == ["rank", "symbol"] and report["result"]["rows"]
+    assert report["job"]["reused"] is False
+    # the demo stopped its stack (no --keep): nothing of it is left running
+    status = empty_stack.lakectl("status", "-o", "json")
+    assert all(s["state"] != "running" for s in status.json()["services"]), status.out
