@@ -105,6 +105,8 @@ def p3_trino(rate: int, duration: int) -> dict:
             if index == len(answers):
                 break
             latencies.append(answers[index][0] - event_time)
+        if not latencies:
+            sys.exit(f"P3: no poll of {catalog} ever saw the trades")
         periods = [b[0] - a[0] for a, b in itertools.pairwise(seen)]
         result[catalog] = {"visible": len(latencies), "p50_s": round(percentile(latencies, 0.5), 2),
                            "p99_s": round(percentile(latencies, 0.99), 2),

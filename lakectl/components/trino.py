@@ -161,8 +161,10 @@ def delta_locations(s3: S3Location, layers: Sequence[str] = LAYERS) -> dict[tupl
         for entry in entries:
             if entry.type != fs.FileType.Directory:
                 continue
-            log = filesystem.get_file_info(f"{entry.path}/_delta_log")
-            if log.type == fs.FileType.Directory:
+            log = fs.FileSelector(f"{entry.path}/_delta_log", allow_not_found=True)
+            # a table exists from its first commit file on (a writer may have made the prefix before)
+            if any(f.base_name.endswith(".json") and f.base_name[:-5].isdigit()
+                   for f in filesystem.get_file_info(log)):
                 name = entry.path.rsplit("/", 1)[-1]
                 found[(layer, name)] = s3.uri("delta", layer, name)
     return found

@@ -11,8 +11,10 @@ import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import httpx
+if TYPE_CHECKING:
+    import httpx
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,7 @@ def tcp_probe(host: str, port: int) -> Probe:
 
 
 def http_probe(url: str, *, expect: Callable[[httpx.Response], bool] | None = None) -> Probe:
+    import httpx  # here, not at the top: every command imports this module, few of them probe
     def check(timeout: float) -> ProbeResult:
         try:
             response = httpx.get(url, timeout=timeout)
