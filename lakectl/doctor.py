@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-from pathlib import Path
 from typing import Any
 
 from lakectl.context import AppContext
@@ -38,8 +37,14 @@ def run_checks(app: AppContext) -> list[dict[str, Any]]:
     java = shutil.which("java")
     major = _java_major(java) if java else None
     add("java 17+", bool(major and major >= 17), f"{java} (major {major})" if java else "java not on PATH")
-    jdk25 = sorted(Path("/usr/lib/jvm").glob("*25*/bin/java"))
-    add("jdk 25 (trino)", bool(jdk25), str(jdk25[0]) if jdk25 else "no JDK 25 under /usr/lib/jvm", required=False)
+    from lakectl.errors import ComponentError
+    from lakectl.runtime.native.java import find_java
+
+    for minimum, users in ((21, "schema registry"), (24, "trino")):
+        try:
+            add(f"java {minimum}+ ({users})", True, find_java(minimum))
+        except ComponentError as exc:
+            add(f"java {minimum}+ ({users})", False, exc.one_line())
     mvn = shutil.which("mvn")
     add("maven", mvn is not None, mvn or "mvn not on PATH (apt-get install maven)")
     bindir = server_bindir()
