@@ -17,6 +17,8 @@ TOPIC = "trades"
 SUBJECT = f"{TOPIC}-value"
 JOB_NAME = "bronze_trades"
 PARTITIONS = 3
+# what the pipeline needs (dependencies such as postgres follow); orchestration and dashboards are not
+SERVICES = ["kafka", "schema-registry", "object-store", "flink", "trino"]
 GOLD_RESULT_SQL = ("SELECT rank, symbol, first_price, last_price, change_pct, direction, volume, trades "
                    "FROM iceberg.gold.top_movers ORDER BY rank LIMIT 10")
 
@@ -48,7 +50,7 @@ def run(app, *, count: int, keep: bool, timeout: float, progress: Callable[[str]
     started = time.perf_counter()
     result: dict[str, Any] = {"topic": TOPIC, "requested": count}
     with stages.stage("up", "starting the stack"):
-        start(app.loaded, None, progress)
+        start(app.loaded, SERVICES, progress)
     with stages.stage("schema", f"registering schemas/trade.avsc as {SUBJECT}"):
         result["schema_id"] = app.registry().register(SUBJECT, load_schema_file(schemas_dir() / "trade.avsc"))
     kafka = app.kafka()
@@ -71,7 +73,7 @@ def run(app, *, count: int, keep: bool, timeout: float, progress: Callable[[str]
         result.update(_counts_and_result(app))
     if not keep:
         with stages.stage("down", "stopping the stack (--keep leaves it up)"):
-            app.runtime.down(list(app.runtime.catalog.values()), False, lambda _msg: None)
+            app.runtime.down(list(app.runtime.catalog.values()), False, lambda _msg: None)  # all: nothing left
     result["stage_seconds"] = stages.seconds
     result["total_seconds"] = round(time.perf_counter() - started, 2)
     return result
