@@ -9,16 +9,18 @@ export PIP_CACHE_DIR ?= $(HOME)/.cache/pip
 .PHONY: install system-deps demo test test-unit test-integration lint bench clean
 
 # Debian packages the native runtime uses (installed only when missing; needs root or sudo)
-SYSTEM_PACKAGES := postgresql maven
+# (prometheus: without its recommended node exporter; lakectl runs the binary, never the package's service)
+SYSTEM_PACKAGES := postgresql maven prometheus
 system-deps:
 	@missing=""; \
 	[ -x "$$(ls -d /usr/lib/postgresql/*/bin/postgres 2>/dev/null | head -1)" ] || missing="$$missing postgresql"; \
 	command -v mvn >/dev/null || missing="$$missing maven"; \
+	[ -x /usr/bin/prometheus ] || missing="$$missing prometheus"; \
 	command -v java >/dev/null || missing="$$missing openjdk-17-jre-headless"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
-	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q $$missing; \
+	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q --no-install-recommends $$missing; \
 	fi
 
 $(BIN)/lakectl: pyproject.toml

@@ -159,16 +159,17 @@ def maven_archive(cache_dir: Path, name: str, coords: str) -> Path:
     return cached_build(cache_dir, cache_dir / "dist" / name, build, {"maven": coords})
 
 
-def debian_package(package: str, probe: Path | str) -> None:
-    """Install a Debian package through apt when ``probe`` (a path or command) is missing."""
+def debian_package(package: str, probe: Path | str, *, recommends: bool = True) -> None:
+    """Install a Debian package through apt when ``probe`` (a path or command) is missing
+    (``recommends=False``: without the packages it only recommends)."""
     present = Path(probe).exists() if os.sep in str(probe) else shutil.which(str(probe))
     if present:
         return
     if os.geteuid() != 0 or not shutil.which("apt-get"):
         raise ComponentError(f"{package} is not installed", hint=f"sudo apt-get install -y {package}")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for attempt in (["apt-get", "install", "-y", "-q", package], ["apt-get", "update", "-q"],
-                    ["apt-get", "install", "-y", "-q", package]):
+    install = ["apt-get", "install", "-y", "-q", *([] if recommends else ["--no-install-recommends"]), package]
+    for attempt in (install, ["apt-get", "update", "-q"], install):
         done = subprocess.run(attempt, capture_output=True, text=True, env=env, check=False)
         if done.returncode == 0 and attempt[1] == "install":
             return

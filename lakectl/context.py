@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from lakectl.components.flink import FlinkClient
     from lakectl.components.kafka import KafkaClient
     from lakectl.components.object_store import S3Location
+    from lakectl.components.prometheus import Prometheus
     from lakectl.components.registry import SchemaRegistry
     from lakectl.components.trino import TrinoClient
     from lakectl.runtime.base import Runtime
@@ -124,3 +125,13 @@ class AppContext:
             password=conf.password.get_secret_value() if conf.password else None,
             jwt=conf.jwt.get_secret_value() if conf.jwt else None, verify=conf.verify_tls,
             timeout=max(self.settings.request_timeout, 60.0))
+
+    # observing: Prometheus
+    def prometheus_url(self) -> str:
+        return self.settings.prometheus.url or self.runtime.url("prometheus")
+
+    def prometheus(self) -> Prometheus:
+        from lakectl.components.prometheus import Prometheus
+
+        return Prometheus.connect(self.prometheus_url(), verify=self.settings.prometheus.verify_tls,
+                                  timeout=self.settings.request_timeout)

@@ -104,6 +104,12 @@ class TrinoSettings(_Section):
     default_schema: str = "bronze"  # what unqualified table names in `lakectl query` resolve against
 
 
+class PrometheusSettings(_Section):
+    # None means "the Prometheus of the local stack"; e.g. https://prometheus.example.internal
+    url: str | None = None
+    verify_tls: bool = True
+
+
 class Settings(BaseSettings):
     """The whole configuration of one invocation."""
 
@@ -123,6 +129,7 @@ class Settings(BaseSettings):
     catalog: CatalogSettings = CatalogSettings()
     flink: FlinkSettings = FlinkSettings()
     trino: TrinoSettings = TrinoSettings()
+    prometheus: PrometheusSettings = PrometheusSettings()
 
     def port(self, name: str, default: int) -> int:
         return self.ports.get(name, default)

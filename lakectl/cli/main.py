@@ -17,6 +17,7 @@ from lakectl.cli import config as config_cli
 from lakectl.cli import dbt as dbt_cli
 from lakectl.cli import demo as demo_cli
 from lakectl.cli import job as job_cli
+from lakectl.cli import metrics as metrics_cli
 from lakectl.cli import produce as produce_cli
 from lakectl.cli import query as query_cli
 from lakectl.cli import schema as schema_cli
@@ -64,6 +65,7 @@ tables_cli.register(app)
 query_cli.register(app)
 verify_cli.register(app)
 demo_cli.register(app)
+metrics_cli.register(app)
 app.add_typer(config_cli.app)
 app.add_typer(topic_cli.app)
 app.add_typer(schema_cli.app)

@@ -15,3 +15,5 @@ FLINK_AVRO_CONFLUENT = "1.20.0"
 FLINK_KAFKA_CONNECTOR = "3.4.0-1.20"
 ICEBERG = "1.10.1"
 HADOOP = "3.4.3"
+# the Prometheus JMX exporter's java agent that serves Kafka's MBeans (natively and in compose)
+JMX_EXPORTER = "1.0.1"

@@ -20,6 +20,8 @@ def test_status_reports_every_service_healthy(stack):
     assert services["schema-registry"]["url"].endswith(":28085/apis/ccompat/v7")
     assert services["object-store"]["url"] == "http://127.0.0.1:29000"
     assert services["flink-jobmanager"]["url"] == "http://127.0.0.1:28081"
+    assert services["trino"]["url"] == "http://127.0.0.1:28080"
+    assert services["prometheus"]["url"] == "http://127.0.0.1:29090"
 
 
 def test_every_service_listens_on_loopback_only(stack):

@@ -29,8 +29,8 @@ def test_every_service_is_in_compose(config):
 def test_images_are_pinned(config):
     for name, service in config["services"].items():
         image = service["image"]
-        # a version number, or MinIO's dated release tags
-        assert re.search(r":(\d[\w.-]*|RELEASE\.[\w.-]+)$", image), f"{name}: {image} is not pinned to a version"
+        # a version number (Prometheus tags it vX.Y.Z), or MinIO's dated release tags
+        assert re.search(r":(v?\d[\w.-]*|RELEASE\.[\w.-]+)$", image), f"{name}: {image} is not pinned to a version"
 
 
 def test_ports_only_on_loopback(config):

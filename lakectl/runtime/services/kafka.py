@@ -2,11 +2,14 @@
 
 Native: Kafka's jars from Maven Central (plus a log4j2 binding, which Kafka's POM does not bring),
 ``StorageTool format --standalone`` once, then ``kafka.Kafka``. Compose: the apache/kafka image.
+Both run the Prometheus JMX exporter as a java agent (rules: deploy/prometheus/kafka-jmx.yml),
+natively on 127.0.0.1 at the ``metrics`` port.
 """
 
 from __future__ import annotations
 
 import base64
+import shutil
 import subprocess
 import uuid
 from pathlib import Path
@@ -31,6 +34,19 @@ DEPENDENCIES = (
 )
 
 
+JMX_AGENT = (Dependency(f"io.prometheus.jmx:jmx_prometheus_javaagent:{versions.JMX_EXPORTER}", exclude=("*:*",)),)
+
+
+def jmx_agent(stack: StackContext) -> Path:
+    """The JMX exporter's self-contained agent jar (from Maven Central through mvn, cached)."""
+    lib = maven_classpath(stack.cache_dir, f"jmx-prometheus-javaagent-{versions.JMX_EXPORTER}", JMX_AGENT) / "lib"
+    return next(lib.glob("jmx_prometheus_javaagent-*.jar"))
+
+
+def jmx_rules() -> Path:
+    return deploy_dir() / "prometheus" / "kafka-jmx.yml"
+
+
 def classpath(stack: StackContext) -> str:
     return str(maven_classpath(stack.cache_dir, f"kafka-{versions.KAFKA}", DEPENDENCIES) / "lib" / "*")
 
@@ -42,6 +58,7 @@ class KafkaRecipe(NativeRecipe):
 
     def fetch(self) -> None:
         classpath(self.stack)
+        jmx_agent(self.stack)
 
     def _java(self, *args: str, heap: str = "256m") -> list[str]:
         return [find_java(17), f"-Xmx{heap}", "-Djava.awt.headless=true",
@@ -67,8 +84,9 @@ class KafkaRecipe(NativeRecipe):
             raise ComponentError(f"kafka: formatting storage failed: {(done.stderr or done.stdout).strip()[-400:]}")
 
     def launch(self) -> Launch:
+        agent = f"-javaagent:{jmx_agent(self.stack)}={LOCALHOST}:{self.port('metrics')}:{jmx_rules()}"
         return Launch(self._java(
-            "-Xms256m", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20", "-XX:InitiatingHeapOccupancyPercent=35",
+            agent, "-Xms256m", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20", "-XX:InitiatingHeapOccupancyPercent=35",
             "kafka.Kafka", str(self.config_dir / "server.properties"), heap="1g"))
 
 
@@ -76,11 +94,21 @@ def bootstrap(stack: StackContext) -> str:
     return f"{LOCALHOST}:{stack.port(SPEC)}"
 
 
+def _compose_env(stack: StackContext) -> dict[str, str]:
+    """The agent jar and its rules, copied where the compose file mounts them from."""
+    target = stack.state_dir / "compose" / "jmx-exporter"
+    target.mkdir(parents=True, exist_ok=True)
+    shutil.copy(jmx_agent(stack), target / "jmx_prometheus_javaagent.jar")
+    shutil.copy(jmx_rules(), target / "kafka-jmx.yml")
+    return {"LAKECTL_JMX_EXPORTER_DIR": str(target)}
+
+
 SPEC = ServiceSpec(
     name="kafka",
     summary="Kafka broker (KRaft, single node)",
-    ports={"main": 9092, "controller": 9093},
+    ports={"main": 9092, "controller": 9093, "metrics": 9308},
     url=bootstrap,
     probe=lambda stack: kafka_probe({"bootstrap.servers": bootstrap(stack), "reconnect.backoff.max.ms": 200}),
     native=lambda stack: KafkaRecipe(stack, SPEC),
+    compose_env=_compose_env,
 )

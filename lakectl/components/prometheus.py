@@ -1,0 +1,166 @@
+"""Prometheus client: instant queries through the HTTP API (``/api/v1/query``), the scrape targets,
+and the curated summary ``lakectl metrics`` prints (the PromQL and how its answers become rows).
+
+Errors: unreachable -> ServiceUnavailable (exit 3); a query Prometheus refuses (a PromQL syntax
+error, a type error, a timeout of the query) -> PrometheusError (exit 1) with Prometheus' message.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from lakectl.components.http import RestService
+from lakectl.errors import ComponentError
+
+FLINK_TM = "flink_taskmanager_job_task_operator_"
+
+
+class PrometheusError(ComponentError):
+    def __init__(self, message: str, status: int, error_type: str | None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.error_type = error_type
+
+
+@dataclass(frozen=True)
+class Curated:
+    """One line of the summary: a PromQL query and which of its labels name the subject."""
+
+    metric: str
+    unit: str
+    promql: str
+    labels: dict[str, str]  # summary label -> Prometheus label
+    help: str
+
+
+# Names checked against the live reporters (Flink 1.20 with the Kafka source, Iceberg and Delta
+# sinks; Prometheus 2.42). Rates are Flink's own meters (per second over its last minute), so one
+# scrape is enough for a value.
+CURATED: tuple[Curated, ...] = (
+    Curated("up", "", "up", {"target": "job", "instance": "instance"},
+            "1 when Prometheus' last scrape of the target succeeded"),
+    Curated("records_in_per_s", "records/s",
+            f'sum by (job_name) ({FLINK_TM}numRecordsOutPerSecond{{operator_name=~"Source:.*"}})',
+            {"job": "job_name"}, "records the job's sources read, per second"),
+    Curated("records_out_per_s", "records/s",
+            # every sink writer that has received records (a sink's post-commit writer never does)
+            f'sum by (job_name, operator_name) ({FLINK_TM}numRecordsInPerSecond{{operator_name=~".*Writer.*"}}) '
+            f'and on (job_name, operator_name) (sum by (job_name, operator_name) ({FLINK_TM}numRecordsIn) > 0)',
+            {"job": "job_name", "sink": "operator_name"}, "records each sink writer takes in, per second"),
+    Curated("kafka_lag_records", "records",
+            f"sum by (job_name) ({FLINK_TM}pendingRecords)",
+            {"job": "job_name"}, "records in Kafka the job's source has not read yet (all partitions)"),
+    Curated("checkpoint_age_s", "s",
+            # Flink exports no completion time: the last moment the completed-checkpoint id changed
+            "time() - max by (job_name) (max_over_time(timestamp("
+            "changes(flink_jobmanager_job_lastCompletedCheckpointId[20s]) > 0)[1h:5s]))",
+            {"job": "job_name"}, "seconds since the last completed checkpoint (within the last hour)"),
+    Curated("checkpoint_duration_ms", "ms", "max by (job_name) (flink_jobmanager_job_lastCheckpointDuration)",
+            {"job": "job_name"}, "how long the last completed checkpoint took"),
+)
+
+
+class Prometheus(RestService):
+    service = "prometheus"
+    up_hint = "lakectl up prometheus"
+
+    @classmethod
+    def connect(cls, url: str, *, verify: bool = True, timeout: float = 10.0) -> Prometheus:
+        client = httpx.Client(base_url=url.rstrip("/"), timeout=timeout, verify=verify,
+                              headers={"Accept": "application/json"},
+                              transport=httpx.HTTPTransport(retries=2, verify=verify))
+        return cls(client)
+
+    def error_message(self, response: httpx.Response, body: Any) -> str:
+        if isinstance(body, dict) and body.get("error"):
+            return str(body["error"])
+        return response.text.strip()[:300] or response.reason_phrase
+
+    def error(self, response: httpx.Response, body: Any) -> PrometheusError:
+        kind = body.get("errorType") if isinstance(body, dict) else None
+        return PrometheusError(f"prometheus: {self.error_message(response, body)}", response.status_code, kind)
+
+    def query(self, promql: str) -> dict[str, Any]:
+        """An instant query: ``{"result_type", "result": [{"metric", "value", "timestamp"} | ...]}``."""
+        data = self._request("GET", "/api/v1/query", params={"query": promql})
+        return parse_query_result((data or {}).get("data") or {})
+
+    def targets(self) -> list[dict[str, Any]]:
+        data = self._request("GET", "/api/v1/targets", params={"state": "active"})
+        return [{"job": t["labels"].get("job"), "instance": t["labels"].get("instance"), "health": t["health"],
+                 "scrape_url": t.get("scrapeUrl"), "last_error": t.get("lastError") or ""}
+                for t in data["data"]["activeTargets"]]
+
+    def ready(self) -> bool:
+        try:
+            return self.client.get("/-/ready").status_code == 200
+        except httpx.HTTPError:
+            return False
+
+
+def _number(text: str) -> float | None:
+    value = float(text)
+    return None if math.isnan(value) else value
+
+
+def parse_query_result(data: dict[str, Any]) -> dict[str, Any]:
+    """Prometheus' ``data`` of a query answer as plain rows: each series' labels and its value."""
+    kind = data.get("resultType")
+    raw = data.get("result")
+    if kind in ("scalar", "string"):
+        timestamp, value = raw
+        return {"result_type": kind, "result": [{"metric": {}, "timestamp": timestamp,
+                                                 "value": _number(value) if kind == "scalar" else value}]}
+    rows = []
+    for series in raw or []:
+        if kind == "matrix":  # a range selector queried at one instant: every sample of the range
+            values = [[t, _number(v)] for t, v in series["values"]]
+            rows.append({"metric": series["metric"], "values": values,
+                         "value": values[-1][1] if values else None, "timestamp": values[-1][0] if values else None})
+        else:
+            timestamp, value = series["value"]
+            rows.append({"metric": series["metric"], "timestamp": timestamp, "value": _number(value)})
+    return {"result_type": kind, "result": rows}
+
+
+def curated_rows(curated: Curated, answer: dict[str, Any]) -> list[dict[str, Any]]:
+    """The summary rows of one curated query's answer (``parse_query_result`` shape)."""
+    rows = [{"metric": curated.metric, "labels": {k: series["metric"].get(p, "") for k, p in curated.labels.items()},
+             "value": series["value"], "unit": curated.unit} for series in answer["result"]]
+    rows.sort(key=lambda r: tuple(r["labels"].values()))
+    if not rows:  # no series: say so rather than leave the line out
+        rows.append({"metric": curated.metric, "labels": {}, "value": None, "unit": curated.unit,
+                     "note": "no data (no running job reports it yet)"})
+    return rows
+
+
+def format_value(value: Any, unit: str) -> str:
+    """A summary value for people: rounded to what matters, durations in s/min/h."""
+    if value is None:
+        return "-"
+    if not isinstance(value, int | float):
+        return str(value)
+    if unit == "s":
+        if value < 120:
+            return f"{value:.1f} s"
+        if value < 7200:
+            return f"{value / 60:.1f} min"
+        return f"{value / 3600:.1f} h"
+    if unit == "":
+        return f"{value:g}"
+    number = f"{value:,.0f}" if abs(value) >= 100 or float(value).is_integer() else f"{value:,.2f}"
+    return f"{number} {unit}"
+
+
+def format_labels(labels: dict[str, Any]) -> str:
+    return " ".join(f"{k}={v}" for k, v in labels.items() if v not in (None, "")) or "-"
+
+
+def summary_table_rows(rows: list[dict[str, Any]]) -> list[dict[str, str]]:
+    return [{"metric": r["metric"], "of": format_labels(r["labels"]),
+             "value": format_value(r["value"], r["unit"]) if r["value"] is not None else r.get("note", "-")}
+            for r in rows]

@@ -1,0 +1,117 @@
+"""Prometheus: scrapes the stack (Flink's reporters, Kafka's JMX exporter, Trino, the registry).
+
+Native: the ``prometheus`` binary of Debian's package (installed through apt when missing, without
+its recommended node exporter). lakectl never uses the package's system service: it starts the
+binary itself, detached like every service, with its own config and TSDB under the state dir and
+the web UI and API on 127.0.0.1 only. On a machine where the package's own service runs, it holds
+0.0.0.0:9090: stop it (``systemctl disable --now prometheus``) or move lakectl's port
+(``ports.prometheus`` in lakectl.toml). Compose: the ``prom/prometheus`` image.
+
+The scrape config is one template (deploy/prometheus/prometheus.yml) rendered with the stack's
+ports: natively every target is 127.0.0.1, in compose the service names. Prometheus tolerates
+targets that are down, so it depends on nothing: ``lakectl up prometheus`` alone works and the
+targets turn up as their services start.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from string import Template
+
+from lakectl.artifacts import debian_package
+from lakectl.errors import ComponentError
+from lakectl.paths import deploy_dir
+from lakectl.runtime.base import LOCALHOST, ServiceSpec, StackContext
+from lakectl.runtime.native.process import Launch
+from lakectl.runtime.native.recipe import NativeRecipe
+from lakectl.runtime.waiting import http_probe
+
+PACKAGE = "prometheus"
+BINARY = "/usr/bin/prometheus"
+SCRAPE_INTERVAL_S = 10
+RETENTION = "3d"
+# what the compose file's Prometheus scrapes: service names and container ports
+COMPOSE_TARGETS = {
+    "prometheus": "localhost:9090", "flink_jobmanager": "flink-jobmanager:9249",
+    "flink_taskmanager": "flink-taskmanager:9249", "kafka": "kafka:9308", "trino": "trino:8080",
+    "schema_registry": "schema-registry:8081",
+}
+
+
+def url(stack: StackContext) -> str:
+    return f"http://{LOCALHOST}:{stack.port(SPEC)}"
+
+
+def binary() -> str:
+    return shutil.which("prometheus") or BINARY
+
+
+def native_targets(stack: StackContext) -> dict[str, str]:
+    """host:port of every scrape target of the native stack (its ports, maybe moved in lakectl.toml)."""
+    from lakectl.runtime.catalog import load_catalog
+
+    specs = load_catalog()
+
+    def at(service: str, port: str = "main") -> str:
+        return f"{LOCALHOST}:{stack.port(specs[service], port)}"
+
+    return {"prometheus": at("prometheus"), "flink_jobmanager": at("flink-jobmanager", "metrics"),
+            "flink_taskmanager": at("flink-taskmanager", "metrics"), "kafka": at("kafka", "metrics"),
+            "trino": at("trino"), "schema_registry": at("schema-registry", "management")}
+
+
+def render_config(targets: dict[str, str], scrape_interval_s: int = SCRAPE_INTERVAL_S) -> str:
+    """deploy/prometheus/prometheus.yml with ``targets`` (and the intervals) filled in."""
+    values = {**targets, "scrape_interval": f"{scrape_interval_s}s",
+              "scrape_timeout": f"{max(1, scrape_interval_s - 2)}s"}
+    template = Template((deploy_dir() / "prometheus" / "prometheus.yml").read_text())
+    try:
+        return template.substitute(values)
+    except KeyError as exc:
+        raise ComponentError(f"prometheus: the scrape config template needs {exc.args[0]}, "
+                             "which lakectl does not set") from None
+
+
+class PrometheusRecipe(NativeRecipe):
+    @property
+    def config_file(self) -> Path:
+        return self.data_dir / "prometheus.yml"
+
+    def fetch(self) -> None:
+        debian_package(PACKAGE, BINARY, recommends=False)
+        if not Path(binary()).exists():
+            raise ComponentError(f"prometheus: no {BINARY}", hint=f"apt-get install -y {PACKAGE}")
+
+    def prepare(self) -> None:
+        (self.data_dir / "tsdb").mkdir(parents=True, exist_ok=True)
+        self.config_file.write_text(render_config(native_targets(self.stack)))
+
+    def launch(self) -> Launch:
+        return Launch(
+            [binary(), f"--config.file={self.config_file}", f"--storage.tsdb.path={self.data_dir / 'tsdb'}",
+             f"--storage.tsdb.retention.time={RETENTION}", f"--web.listen-address={LOCALHOST}:{self.port()}",
+             f"--web.external-url={url(self.stack)}/"],
+            cwd=self.data_dir,
+        )
+
+
+def _compose_env(stack: StackContext) -> dict[str, str]:
+    """The same template rendered for the compose network, in the directory the compose file mounts."""
+    target = stack.state_dir / "compose" / "prometheus"
+    target.mkdir(parents=True, exist_ok=True)
+    (target / "prometheus.yml").write_text(render_config(COMPOSE_TARGETS))
+    os.chmod(target / "prometheus.yml", 0o644)  # the image runs as nobody
+    return {"LAKECTL_PROMETHEUS_CONFIG_DIR": str(target)}
+
+
+SPEC = ServiceSpec(
+    name="prometheus",
+    summary="Prometheus (metrics of Flink, Kafka, Trino, the registry)",
+    ports={"main": 9090},
+    url=url,
+    probe=lambda stack: http_probe(url(stack) + "/-/ready"),
+    native=lambda stack: PrometheusRecipe(stack, SPEC),
+    compose_env=_compose_env,
+)
