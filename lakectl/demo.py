@@ -19,7 +19,7 @@ JOB_NAME = "bronze_trades"
 PARTITIONS = 3
 # what the pipeline needs (dependencies such as postgres follow); orchestration and dashboards are not
 SERVICES = ["kafka", "schema-registry", "object-store", "flink", "trino"]
-GOLD_RESULT_SQL = ("SELECT rank, symbol, first_price, last_price, change_pct, direction, volume, trades "
+GOLD_RESULT_SQL = ("SELECT rank, symbol, first_price, last_price, change_pct, direction, volume, trade_count "
                    "FROM iceberg.gold.top_movers ORDER BY rank LIMIT 10")
 
 
