@@ -62,7 +62,7 @@ demo: install
 	$(BIN)/lakectl verify --topic trades
 
 test: install
-	$(BIN)/ruff check lakectl tests bench
+	$(BIN)/ruff check lakectl tests bench dags
 	$(BIN)/pytest tests/unit -q
 	$(BIN)/pytest tests/integration tests/e2e -q
 
@@ -73,7 +73,7 @@ test-integration: install
 	$(BIN)/pytest tests/integration tests/e2e -q
 
 lint: install
-	$(BIN)/ruff check lakectl tests bench
+	$(BIN)/ruff check lakectl tests bench dags
 
 bench: install
 	$(BIN)/python bench/p1_produce.py

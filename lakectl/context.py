@@ -10,6 +10,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from lakectl.components.airflow import AirflowClient
     from lakectl.components.flink import FlinkClient
     from lakectl.components.kafka import KafkaClient
     from lakectl.components.object_store import S3Location
@@ -135,3 +136,25 @@ class AppContext:
 
         return Prometheus.connect(self.prometheus_url(), verify=self.settings.prometheus.verify_tls,
                                   timeout=self.settings.request_timeout)
+
+    # orchestrating: Airflow
+    def airflow_url(self) -> str:
+        return self.settings.airflow.url or self.runtime.url("airflow-api-server")
+
+    def airflow(self) -> AirflowClient:
+        from lakectl.components.airflow import AirflowClient
+
+        conf = self.settings.airflow
+        if conf.password:
+            password = conf.password.get_secret_value()
+        elif conf.url:
+            from lakectl.errors import ConfigError
+
+            raise ConfigError("airflow.url is set but airflow.password is not",
+                              hint="set LAKECTL_AIRFLOW__PASSWORD or put it in the secrets file")
+        else:
+            from lakectl.runtime.services import airflow
+
+            password = self.runtime.stack.secret(airflow.PASSWORD)
+        return AirflowClient.connect(self.airflow_url(), username=conf.username or "admin", password=password,
+                                     verify=conf.verify_tls, timeout=max(self.settings.request_timeout, 30.0))

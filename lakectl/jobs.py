@@ -100,11 +100,84 @@ def submit(app: AppContext, client: FlinkClient, path: Path, *, name: str | None
                              job_args=job_args)
     else:
         job_id = _run_sql(app, statements, name=name, parallelism=parallelism, savepoint=savepoint)
+    record_submit(app, name, job_id, savepoint)
     state = client.wait_for_state(job_id, {"RUNNING"}, WAIT_FOR_RUNNING_S)
     if state in TERMINAL_STATES:
         cause = _first_exception(client, job_id)
         raise ComponentError(f"flink: job {name} ({job_id}) is {state} right after submit: {cause}")
     return SubmitResult(job_id, name, state, replaced=replaced, savepoint=savepoint)
+
+
+def history_path(app: AppContext, name: str) -> Path:
+    return app.loaded.state_dir / "jobs" / "history" / f"{name}.json"
+
+
+def record_submit(app: AppContext, name: str, job_id: str, restored_from: str | None) -> None:
+    """Which job ids ran under a name: their checkpoints live under the job id on the object store,
+    and the cluster forgets its jobs when it restarts; `job ensure` finds them through this record."""
+    import time
+
+    path = history_path(app, name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    entries = json.loads(path.read_text()) if path.exists() else []
+    entries.append({"job_id": job_id, "submitted_at": time.time(), "restored_from": restored_from})
+    path.write_text(json.dumps(entries[-100:], indent=1))
+
+
+def restore_points(app: AppContext, client: FlinkClient, name: str) -> list[dict[str, Any]]:
+    """Every complete savepoint and retained checkpoint of the jobs that ran as ``name`` (those this
+    state dir recorded and those the cluster still knows), newest first. A checkpoint or savepoint
+    is complete once its ``_metadata`` exists (Flink writes it last)."""
+    from pyarrow import fs
+
+    path = history_path(app, name)
+    ids = {e["job_id"] for e in json.loads(path.read_text())} if path.exists() else set()
+    ids |= {j.job_id for j in client.jobs() if j.name == name}
+    if not ids:
+        return []
+    s3 = app.s3()
+    filesystem = s3.filesystem()
+    root = f"{s3.bucket}/flink"
+    points = []
+
+    def listing(prefix: str) -> list:
+        try:
+            return filesystem.get_file_info(fs.FileSelector(prefix, recursive=True, allow_not_found=True))
+        except OSError as exc:
+            raise ComponentError(f"object store: cannot list {prefix}: {str(exc).splitlines()[0]}") from None
+
+    for job_id in sorted(ids):
+        for info in listing(f"{root}/checkpoints/{job_id}"):
+            if info.base_name == "_metadata" and info.type == fs.FileType.File:
+                points.append({"kind": "checkpoint", "job_id": job_id, "mtime": info.mtime.timestamp(),
+                               "path": "s3://" + info.path.rsplit("/", 1)[0]})
+    prefixes = {f"savepoint-{job_id[:6]}-": job_id for job_id in ids}
+    for info in listing(f"{root}/savepoints"):
+        directory = info.path.rsplit("/", 1)[0]
+        owner = next((j for p, j in prefixes.items() if directory.rsplit("/", 1)[-1].startswith(p)), None)
+        if info.base_name == "_metadata" and info.type == fs.FileType.File and owner:
+            points.append({"kind": "savepoint", "job_id": owner, "mtime": info.mtime.timestamp(),
+                           "path": "s3://" + directory})
+    return sorted(points, key=lambda p: p["mtime"], reverse=True)
+
+
+def ensure(app: AppContext, client: FlinkClient, path: Path, *, name: str | None, parallelism: int | None,
+           job_args: list[str]) -> dict[str, Any]:
+    """A job named ``name`` runs afterwards: nothing is done when one is active; otherwise it is
+    submitted from the newest savepoint or retained checkpoint of the jobs that ran under that name
+    (its Kafka offsets and uncommitted sink state come back with it), or fresh when there is none."""
+    if not path.is_file():
+        raise UsageError(f"job file {path} does not exist")
+    name = name or default_name(path)
+    active = [j for j in client.jobs() if j.name == name and j.state not in TERMINAL_STATES]
+    if active:
+        return {"action": "none", "job_id": active[0].job_id, "name": name, "state": active[0].state,
+                "from_savepoint": None}
+    points = restore_points(app, client, name)
+    point = points[0] if points else None
+    result = submit(app, client, path, name=name, parallelism=parallelism,
+                    savepoint=point["path"] if point else None, replace=False, job_args=job_args)
+    return {**result.to_dict(), "action": f"restored from {point['kind']}" if point else "submitted"}
 
 
 def _run_python(app: AppContext, client: FlinkClient, path: Path, *, name: str, parallelism: int,

@@ -24,7 +24,7 @@ CONFIG_FILE_NAME = "lakectl.toml"
 DEFAULT_PROFILE = "local"
 SECRET_KEYS = frozenset({
     "kafka.sasl_password", "registry.password", "object_store.secret_key", "flink.token", "catalog.password",
-    "trino.password", "trino.jwt",
+    "trino.password", "trino.jwt", "airflow.password",
 })
 
 
@@ -110,6 +110,14 @@ class PrometheusSettings(_Section):
     verify_tls: bool = True
 
 
+class AirflowSettings(_Section):
+    # None means "the Airflow api-server of the local stack" (admin password generated on first `up`)
+    url: str | None = None
+    username: str | None = None
+    password: SecretStr | None = None
+    verify_tls: bool = True
+
+
 class Settings(BaseSettings):
     """The whole configuration of one invocation."""
 
@@ -130,6 +138,7 @@ class Settings(BaseSettings):
     flink: FlinkSettings = FlinkSettings()
     trino: TrinoSettings = TrinoSettings()
     prometheus: PrometheusSettings = PrometheusSettings()
+    airflow: AirflowSettings = AirflowSettings()
 
     def port(self, name: str, default: int) -> int:
         return self.ports.get(name, default)

@@ -21,7 +21,7 @@ TEST_PORTS = {"kafka": 29092, "kafka.controller": 29093, "schema-registry": 2808
               "schema-registry.management": 29085, "postgres": 25432, "object-store": 29000,
               "flink-jobmanager": 28081, "flink-jobmanager.rpc": 26123, "flink-jobmanager.metrics": 29249,
               "flink-taskmanager.metrics": 29250, "flink-sql-gateway": 28083, "trino": 28080,
-              "kafka.metrics": 29308, "prometheus": 29090}
+              "kafka.metrics": 29308, "prometheus": 29090, "airflow-api-server": 28088}
 
 
 @dataclass

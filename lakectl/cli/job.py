@@ -37,6 +37,26 @@ def submit(
     out.emit(result.to_dict(), table=lambda d: simple_table([d], ["job_id", "name", "state", "replaced"]))
 
 
+@app.command("ensure", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def ensure(
+    ctx: typer.Context,
+    path: Annotated[Path, typer.Argument(help="The job file. Job options go after --.")],
+    name: Annotated[str | None, typer.Option("--name", help="Job name (default: from the path).")] = None,
+    parallelism: Annotated[int | None, typer.Option("--parallelism", "-p", min=1)] = None,
+    output: OutputOpt = OutputFormat.table,
+) -> None:
+    """Make sure a job of this name runs: nothing to do when one does; otherwise submit it from the
+    newest savepoint or retained checkpoint of that name (fresh when there is none)."""
+    from lakectl.jobs import ensure as ensure_job
+
+    out = Output(output)
+    app_ctx = app_context(ctx)
+    with out.spinner(f"ensuring {name or path}"):
+        result = ensure_job(app_ctx, app_ctx.flink(), path, name=name, parallelism=parallelism,
+                            job_args=list(ctx.args))
+    out.emit(result, table=lambda d: simple_table([d], ["job_id", "name", "state", "action", "from_savepoint"]))
+
+
 @app.command("list")
 def list_jobs(
     ctx: typer.Context,

@@ -14,6 +14,7 @@ import typer
 
 from lakectl import __version__
 from lakectl.cli import config as config_cli
+from lakectl.cli import dag as dag_cli
 from lakectl.cli import dbt as dbt_cli
 from lakectl.cli import demo as demo_cli
 from lakectl.cli import job as job_cli
@@ -71,6 +72,7 @@ app.add_typer(topic_cli.app)
 app.add_typer(schema_cli.app)
 app.add_typer(job_cli.app)
 app.add_typer(dbt_cli.app)
+app.add_typer(dag_cli.app)
 
 
 def _print_error(message: str) -> None:

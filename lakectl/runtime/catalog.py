@@ -11,7 +11,7 @@ from functools import cache
 from lakectl.runtime.base import ServiceSpec
 
 # display and default start order; dependencies are resolved from each spec
-SERVICE_MODULES = ("postgres", "kafka", "schema_registry", "object_store", "flink", "trino", "prometheus")
+SERVICE_MODULES = ("postgres", "kafka", "schema_registry", "object_store", "flink", "trino", "prometheus", "airflow")
 
 
 def _modules():

@@ -1,0 +1,281 @@
+"""Airflow 3.1: orchestration of the pipeline (``dags/``), as three processes.
+
+Native: ``apache-airflow`` from PyPI in its own virtualenv in the cache (its pins clash with
+lakectl's and PyFlink's), with the few pins the official constraints would otherwise give. The
+api-server (REST API v2, UI, and the execution API the task runners report to), the scheduler
+(LocalExecutor: tasks run as its child processes, at most 2 at a time) and the dag-processor are
+each their own service (``airflow`` names the group). Metadata lives in the stack's PostgreSQL
+(database ``airflow``); ``up`` migrates it when its schema is not the one this Airflow expects.
+
+Auth: Airflow's simple auth manager with one ``admin`` user whose password lakectl generates on
+first ``up`` into the stack's 0600 secrets; the REST API takes JWTs from ``/auth/token``.
+``airflow.cfg`` (mode 0600: it holds the database password, the JWT secret and the Fernet key) is
+written into the state dir. Tasks call lakectl as a CLI: the processes get ``LAKECTL_BIN`` and the
+settings that point a task's lakectl at this same stack.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+from lakectl.artifacts import _locked, python_venv
+from lakectl.errors import ComponentError
+from lakectl.runtime.base import LOCALHOST, ServiceSpec, StackContext
+from lakectl.runtime.native.process import Launch
+from lakectl.runtime.native.recipe import NativeRecipe
+from lakectl.runtime.services import postgres
+from lakectl.runtime.waiting import Probe, ProbeResult
+
+VERSION = "3.1.8"
+# what the official constraints file would pin and pip would otherwise resolve differently
+REQUIREMENTS = (f"apache-airflow=={VERSION}", "apache-airflow-providers-standard==1.21.0",
+                "psycopg2-binary==2.9.13", "asyncpg==0.32.0", "sqlalchemy[asyncio]>=2.0.40,<2.1")
+DATABASE = "airflow"
+ADMIN = "admin"
+PASSWORD = "airflow_admin_password"
+JWT_SECRET = "airflow_jwt_secret"
+SECRET_KEY = "airflow_secret_key"
+PARALLELISM = 2
+
+
+def venv(stack: StackContext) -> Path:
+    key = hashlib.sha256(repr(REQUIREMENTS).encode()).hexdigest()[:8]
+    return python_venv(stack.cache_dir, f"airflow-{VERSION}-{key}", list(REQUIREMENTS))
+
+
+def airflow_bin(stack: StackContext) -> Path:
+    return venv(stack) / "bin" / "airflow"
+
+
+def home(stack: StackContext) -> Path:
+    return stack.state_dir / "native" / "airflow"
+
+
+def url(stack: StackContext) -> str:
+    return f"http://{LOCALHOST}:{stack.port(API_SERVER)}"
+
+
+def dags_dir() -> Path:
+    from lakectl.paths import _shipped
+
+    return _shipped("dags")
+
+
+def lakectl_command() -> str:
+    """How a task runs this lakectl: its own venv's entry point, never Airflow's."""
+    script = Path(sys.executable).parent / "lakectl"
+    return shlex.quote(str(script)) if script.is_file() else f"{shlex.quote(sys.executable)} -m lakectl"
+
+
+def lakectl_env(stack: StackContext) -> dict[str, str]:
+    """What a task's lakectl needs to find this same stack (settings, state, ports, runtime)."""
+    loaded = stack.loaded
+    env = {"LAKECTL_BIN": lakectl_command(), "LAKECTL_PROJECT_DIR": str(loaded.project_root),
+           "LAKECTL_STATE_DIR": str(loaded.state_dir), "LAKECTL_CACHE_DIR": str(loaded.cache_dir),
+           "LAKECTL_RUNTIME": stack.kind, "LAKECTL_PROFILE": loaded.profile,
+           "LAKECTL_REPO_DIR": str(dags_dir().parent)}
+    if loaded.config_file:
+        env["LAKECTL_CONFIG"] = str(loaded.config_file)
+    if stack.settings.ports:
+        env["LAKECTL_PORTS"] = json.dumps(stack.settings.ports)
+    return env
+
+
+def process_env(stack: StackContext) -> dict[str, str]:
+    """The environment of every Airflow process (and of ``dag.test()`` in tests)."""
+    return {**os.environ, **lakectl_env(stack), "AIRFLOW_HOME": str(home(stack)),
+            "AIRFLOW_CONFIG": str(home(stack) / "airflow.cfg"), "PYTHONUNBUFFERED": "1"}
+
+
+def _fernet_key(secret: str) -> str:
+    return base64.urlsafe_b64encode(hashlib.sha256(secret.encode()).digest()).decode()
+
+
+def config(stack: StackContext) -> dict[str, dict[str, object]]:
+    secrets = stack.stack_secrets(PASSWORD, JWT_SECRET, SECRET_KEY, "postgres_password")
+    root = home(stack)
+    api = url(stack)
+    return {
+        "core": {
+            "dags_folder": dags_dir(),
+            "executor": "LocalExecutor",
+            "parallelism": PARALLELISM,
+            "max_active_tasks_per_dag": PARALLELISM,
+            "load_examples": "False",
+            "dags_are_paused_at_creation": "False",
+            "fernet_key": _fernet_key(secrets[SECRET_KEY]),
+            "auth_manager": "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
+            "simple_auth_manager_users": f"{ADMIN}:admin",
+            "simple_auth_manager_passwords_file": root / "passwords.json",
+            "execution_api_server_url": f"{api}/execution/",
+        },
+        "database": {
+            "sql_alchemy_conn": f"postgresql+psycopg2://{postgres.SUPERUSER}:{secrets['postgres_password']}"
+                                f"@{LOCALHOST}:{stack.port(postgres.SPEC)}/{DATABASE}",
+            "sql_alchemy_pool_size": 3,
+            "sql_alchemy_max_overflow": 5,
+        },
+        "api": {"host": LOCALHOST, "port": stack.port(API_SERVER), "workers": 1, "base_url": api,
+                "secret_key": secrets[SECRET_KEY], "expose_config": "False"},
+        "api_auth": {"jwt_secret": secrets[JWT_SECRET]},
+        "logging": {"base_log_folder": root / "logs", "logging_level": "INFO"},
+        "dag_processor": {"refresh_interval": 30, "parsing_processes": 1},
+        "scheduler": {"enable_health_check": "False"},
+    }
+
+
+def _write_private(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path.with_suffix(".tmp"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+    os.replace(path.with_suffix(".tmp"), path)
+
+
+def write_config(stack: StackContext) -> None:
+    root = home(stack)
+    sections = config(stack)
+    text = "".join(f"[{name}]\n" + "".join(f"{k} = {v}\n" for k, v in values.items()) + "\n"
+                   for name, values in sections.items())
+    _write_private(root / "airflow.cfg", text)
+    _write_private(root / "passwords.json", json.dumps({ADMIN: stack.secret(PASSWORD)}))
+    (root / "logs").mkdir(parents=True, exist_ok=True)
+
+
+def ensure_migrated(stack: StackContext) -> None:
+    """``airflow db migrate`` when the database's schema revision is not the one recorded after
+    the last migration by this Airflow version (a cheap psql query instead of a ~20 s CLI start)."""
+    postgres.ensure_database(stack, DATABASE)
+    marker = home(stack) / f".migrated-{VERSION}"
+    with _locked(stack.cache_dir, f"airflow-migrate-{hashlib.sha256(str(home(stack)).encode()).hexdigest()[:8]}"):
+        if marker.is_file() and marker.read_text().strip() == _revision(stack):
+            return
+        done = subprocess.run([str(airflow_bin(stack)), "db", "migrate"], env=process_env(stack),
+                              capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            tail = [ln for ln in (done.stderr or done.stdout).strip().splitlines() if ln.strip()][-2:]
+            raise ComponentError(f"airflow: db migrate failed: {' | '.join(tail)[:500]}")
+        marker.write_text(_revision(stack))
+
+
+def _revision(stack: StackContext) -> str:
+    try:
+        return postgres.psql(stack, "SELECT version_num FROM alembic_version", database=DATABASE)
+    except ComponentError:  # no table yet
+        return ""
+
+
+class AirflowRecipe(NativeRecipe):
+    command: tuple[str, ...] = ()
+
+    def fetch(self) -> None:
+        venv(self.stack)
+
+    def prepare(self) -> None:
+        write_config(self.stack)
+        ensure_migrated(self.stack)
+
+    def launch(self) -> Launch:
+        return Launch([str(airflow_bin(self.stack)), *self.command], env=process_env(self.stack),
+                      cwd=home(self.stack))
+
+    def purge(self) -> None:
+        import shutil
+
+        shutil.rmtree(home(self.stack), ignore_errors=True)
+        super().purge()
+
+
+class ApiServerRecipe(AirflowRecipe):
+    def launch(self) -> Launch:
+        self.command = ("api-server", "--host", LOCALHOST, "--port", str(self.port()), "--workers", "1")
+        return super().launch()
+
+
+class SchedulerRecipe(AirflowRecipe):
+    # the log server would listen on every interface; the api-server reads the log files directly
+    command = ("scheduler", "--skip-serve-logs")
+
+
+class DagProcessorRecipe(AirflowRecipe):
+    command = ("dag-processor",)
+
+
+def health_probe(stack: StackContext) -> Probe:
+    """The api-server: ready when its health endpoint answers and says the metadatabase is healthy."""
+    endpoint = url(stack) + "/api/v2/monitor/health"
+
+    def check(timeout: float) -> ProbeResult:
+        import httpx
+
+        try:
+            response = httpx.get(endpoint, timeout=timeout)
+            data = response.json() if response.status_code == 200 else {}
+        except (httpx.HTTPError, ValueError) as exc:
+            return ProbeResult(False, f"GET {endpoint}: {type(exc).__name__}")
+        parts = {k: (v or {}).get("status") for k, v in data.items() if isinstance(v, dict)}
+        return ProbeResult(parts.get("metadatabase") == "healthy",
+                           ", ".join(f"{k} {v}" for k, v in parts.items()) or f"-> {response.status_code}")
+
+    return Probe(f"airflow {endpoint}", check)
+
+
+def heartbeat_probe(stack: StackContext, job_type: str) -> Probe:
+    """The scheduler and the dag-processor: ready when their job heartbeats (what the health endpoint
+    reports as healthy: a heartbeat in the last 30 s), read from the metadata database, so either
+    is ready without the api-server."""
+    sql = (f"SELECT count(*) FROM job WHERE job_type = '{job_type}' AND state = 'running' "
+           "AND latest_heartbeat > now() - interval '30 seconds'")
+
+    def check(timeout: float) -> ProbeResult:
+        try:
+            alive = postgres.psql(stack, sql, database=DATABASE)
+        except ComponentError as exc:
+            return ProbeResult(False, exc.message[:120])
+        return ProbeResult(alive not in ("", "0"), f"{job_type} heartbeats: {alive}")
+
+    return Probe(f"airflow {job_type} heartbeat in the metadata database", check)
+
+
+API_SERVER = ServiceSpec(
+    name="airflow-api-server",
+    summary="Airflow api-server (REST API v2, UI, task execution API)",
+    ports={"main": 8088},
+    url=url,
+    probe=health_probe,
+    native=lambda stack: ApiServerRecipe(stack, API_SERVER),
+    depends_on=("postgres",),
+    compose_service="airflow-api-server",
+)
+
+SCHEDULER = ServiceSpec(
+    name="airflow-scheduler",
+    summary="Airflow scheduler (LocalExecutor, parallelism 2)",
+    ports={},
+    url=url,
+    probe=lambda stack: heartbeat_probe(stack, "SchedulerJob"),
+    native=lambda stack: SchedulerRecipe(stack, SCHEDULER),
+    depends_on=("postgres",),
+    compose_service="airflow-scheduler",
+)
+
+DAG_PROCESSOR = ServiceSpec(
+    name="airflow-dag-processor",
+    summary="Airflow dag-processor (parses dags/)",
+    ports={},
+    url=url,
+    probe=lambda stack: heartbeat_probe(stack, "DagProcessorJob"),
+    native=lambda stack: DagProcessorRecipe(stack, DAG_PROCESSOR),
+    depends_on=("postgres",),
+    compose_service="airflow-dag-processor",
+)
+
+SPECS = (API_SERVER, SCHEDULER, DAG_PROCESSOR)
+ALIASES = {"airflow": ("airflow-api-server", "airflow-scheduler", "airflow-dag-processor")}
