@@ -68,7 +68,7 @@ class Lakehouse:
 
     def iceberg_tables(self, layer: str | None) -> list[TableInfo]:
         from pyiceberg.exceptions import NoSuchNamespaceError
-        from sqlalchemy.exc import ProgrammingError
+        from sqlalchemy.exc import OperationalError, ProgrammingError
 
         infos = []
         for namespace in [layer] if layer else LAYERS:
@@ -76,6 +76,9 @@ class Lakehouse:
                 identifiers = self.iceberg().list_tables(namespace)
             except (NoSuchNamespaceError, ProgrammingError):
                 continue
+            except OperationalError as exc:  # the catalog's database is missing or went away
+                raise ServiceUnavailable(f"iceberg catalog database: {str(exc.orig).strip()}",
+                                         hint="lakectl up") from None
             for identifier in identifiers:
                 table = self.iceberg().load_table(identifier)
                 snapshot = table.current_snapshot()
@@ -101,20 +104,9 @@ class Lakehouse:
             raise ComponentError(f"delta: no table {layer}/{name} at {self.delta_uri(layer, name)}") from None
 
     def delta_tables(self, layer: str | None) -> list[TableInfo]:
-        from pyarrow import fs
-
-        filesystem = self.s3.filesystem()
         infos = []
         for lay in [layer] if layer else LAYERS:
-            base = f"{self.s3.bucket}/delta/{lay}"
-            try:
-                entries = filesystem.get_file_info(fs.FileSelector(base, allow_not_found=True))
-            except OSError as exc:
-                raise ServiceUnavailable(f"object store: {str(exc).splitlines()[0]}") from None
-            for entry in entries:
-                if entry.type != fs.FileType.Directory:
-                    continue
-                name = entry.path.rsplit("/", 1)[-1]
+            for name in self.s3.listing("delta", lay):
                 try:
                     table = self.delta_table(lay, name)
                 except ComponentError:

@@ -79,6 +79,18 @@ class S3Location:
             connect_timeout=5, request_timeout=30,
         )
 
+    def listing(self, *parts: str, directories: bool = True) -> list[str]:
+        """Names of the directories (or files) right below ``<bucket>/<parts>``; none when it is missing."""
+        from pyarrow import fs
+
+        wanted = fs.FileType.Directory if directories else fs.FileType.File
+        try:
+            entries = self.filesystem().get_file_info(fs.FileSelector("/".join((self.bucket, *parts)),
+                                                                      allow_not_found=True))
+        except OSError as exc:
+            raise ServiceUnavailable(f"object store: {str(exc).splitlines()[0]}") from None
+        return sorted(e.base_name for e in entries if e.type == wanted)
+
     def ensure_bucket(self) -> bool:
         """Create the bucket if it is missing; True when it was created."""
         from pyarrow import fs

@@ -148,24 +148,12 @@ def _literal(text: str) -> str:
 
 def delta_locations(s3: S3Location, layers: Sequence[str] = LAYERS) -> dict[tuple[str, str], str]:
     """(layer, table) -> s3:// location of every Delta table (a directory with a _delta_log)."""
-    from pyarrow import fs
-
-    filesystem = s3.filesystem()
     found = {}
     for layer in layers:
-        base = f"{s3.bucket}/delta/{layer}"
-        try:
-            entries = filesystem.get_file_info(fs.FileSelector(base, allow_not_found=True))
-        except OSError as exc:
-            raise ServiceUnavailable(f"object store: {str(exc).splitlines()[0]}") from None
-        for entry in entries:
-            if entry.type != fs.FileType.Directory:
-                continue
-            log = fs.FileSelector(f"{entry.path}/_delta_log", allow_not_found=True)
+        for name in s3.listing("delta", layer):
             # a table exists from its first commit file on (a writer may have made the prefix before)
-            if any(f.base_name.endswith(".json") and f.base_name[:-5].isdigit()
-                   for f in filesystem.get_file_info(log)):
-                name = entry.path.rsplit("/", 1)[-1]
+            if any(f.endswith(".json") and f[:-5].isdigit()
+                   for f in s3.listing("delta", layer, name, "_delta_log", directories=False)):
                 found[(layer, name)] = s3.uri("delta", layer, name)
     return found
 
