@@ -80,18 +80,14 @@ def run(app, *, count: int, keep: bool, timeout: float, progress: Callable[[str]
 
 
 def _ensure_bronze_job(app) -> dict[str, Any]:
-    """Reuse a running bronze job (it follows the topic); submit it otherwise."""
-    from lakectl.components.flink import TERMINAL_STATES
-    from lakectl.jobs import submit
+    """The bronze job runs afterwards: a running one is reused, a stopped one comes back from its
+    newest savepoint or checkpoint (what `lakectl job ensure` does), else it starts fresh."""
+    from lakectl.jobs import ensure
     from lakectl.paths import flink_jobs_dir
 
-    client = app.flink()
-    running = [j for j in client.jobs() if j.name == JOB_NAME and j.state not in TERMINAL_STATES]
-    if running:
-        return {"job_id": running[0].job_id, "name": JOB_NAME, "state": running[0].state, "reused": True}
-    submitted = submit(app, client, flink_jobs_dir() / "bronze_trades" / "job.py", name=JOB_NAME, parallelism=None,
-                       savepoint=None, replace=False, job_args=["--topic", TOPIC])
-    return {**submitted.to_dict(), "reused": False}
+    result = ensure(app, app.flink(), flink_jobs_dir() / "bronze_trades" / "job.py", name=JOB_NAME,
+                    parallelism=None, job_args=["--topic", TOPIC])
+    return {**result, "reused": result["action"] == "none"}
 
 
 def _produce(app, kafka, count: int) -> int:
