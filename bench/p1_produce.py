@@ -15,20 +15,12 @@ import statistics
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from common import REPO, RESULTS, lakectl
+
 LAKECTL = [sys.executable, "-m", "lakectl"]
-RESULTS = REPO / "bench" / "results"
 PERF_LINE = re.compile(r"^(\d+) records sent, ([\d.]+) records/sec .*99th", re.M)
 PARTITIONS = 3
-
-
-def lakectl(*args: str, check: bool = True) -> dict:
-    done = subprocess.run([*LAKECTL, *args, "-o", "json"], capture_output=True, text=True, cwd=REPO)
-    if check and done.returncode != 0:
-        sys.exit(f"lakectl {' '.join(args)} failed: {done.stderr.strip()}")
-    return json.loads(done.stdout) if done.stdout.strip() else {}
 
 
 def fresh_topic(name: str) -> None:

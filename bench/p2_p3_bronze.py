@@ -22,26 +22,10 @@ import subprocess
 import sys
 import time
 from datetime import UTC
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-RESULTS = REPO / "bench" / "results"
-JOB = str(REPO / "flink_jobs" / "bronze_trades" / "job.py")
+from common import JOB, REPO, RESULTS, lakectl
+
 TARGET_RATE = 50_000
-
-
-def lakectl(*args: str, check: bool = True, timeout: float = 1800) -> dict:
-    # -o json before a `--`: what follows it belongs to the job
-    head, sep, tail = list(args), [], []
-    if "--" in head:
-        at = head.index("--")
-        head, sep, tail = head[:at], ["--"], head[at + 1:]
-    done = subprocess.run([sys.executable, "-m", "lakectl", *head, "-o", "json", *sep, *tail], capture_output=True,
-                          text=True,
-                          cwd=REPO, timeout=timeout)
-    if check and done.returncode != 0:
-        sys.exit(f"lakectl {' '.join(args)} failed: {done.stderr.strip()}")
-    return json.loads(done.stdout) if done.stdout.strip() else {}
 
 
 def counts(table: str) -> dict[str, int]:

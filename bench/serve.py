@@ -25,24 +25,10 @@ import sys
 import threading
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-RESULTS = REPO / "bench" / "results"
-JOB = str(REPO / "flink_jobs" / "bronze_trades" / "job.py")
+from common import JOB, REPO, RESULTS, lakectl
+
 QUERY = "SELECT count(*), sum(totalprice) FROM tpch.tiny.orders"
-
-
-def lakectl(*args: str, timeout: float = 1800) -> dict:
-    head, tail = list(args), []
-    if "--" in head:
-        at = head.index("--")
-        head, tail = head[:at], head[at:]
-    done = subprocess.run([sys.executable, "-m", "lakectl", *head, "-o", "json", *tail], capture_output=True,
-                          text=True, cwd=REPO, timeout=timeout)
-    if done.returncode != 0:
-        sys.exit(f"lakectl {' '.join(args)} failed: {done.stderr.strip()}")
-    return json.loads(done.stdout) if done.stdout.strip() else {}
 
 
 def app_context():

@@ -1,0 +1,25 @@
+"""What the benchmarks share: where the repo is, and lakectl as a script calls it (-o json)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "bench" / "results"
+JOB = str(REPO / "flink_jobs" / "bronze_trades" / "job.py")
+
+
+def lakectl(*args: str, check: bool = True, timeout: float = 1800) -> dict:
+    """Run lakectl with ``-o json`` (placed before a ``--``: what follows belongs to the job); exit on failure."""
+    head, tail = list(args), []
+    if "--" in head:
+        at = head.index("--")
+        head, tail = head[:at], head[at:]
+    done = subprocess.run([sys.executable, "-m", "lakectl", *head, "-o", "json", *tail], capture_output=True,
+                          text=True, cwd=REPO, timeout=timeout)
+    if check and done.returncode != 0:
+        sys.exit(f"lakectl {' '.join(args)} failed: {done.stderr.strip()}")
+    return json.loads(done.stdout) if done.stdout.strip() else {}
