@@ -17,11 +17,15 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-TEST_PORTS = {"kafka": 29092, "kafka.controller": 29093, "schema-registry": 28085,
-              "schema-registry.management": 29085, "postgres": 25432, "object-store": 29000,
-              "flink-jobmanager": 28081, "flink-jobmanager.rpc": 26123, "flink-jobmanager.metrics": 29249,
-              "flink-taskmanager.metrics": 29250, "flink-sql-gateway": 28083, "trino": 28080,
-              "kafka.metrics": 29308, "prometheus": 29090, "airflow-api-server": 28088}
+# LAKECTL_TEST_PORT_OFFSET moves every port down by that much, so that two checkouts can run their
+# suites side by side (e.g. 5000 -> 24092 for Kafka); the default keeps them in 2xxxx, below the
+# ephemeral range.
+_BASE_PORTS = {"kafka": 29092, "kafka.controller": 29093, "schema-registry": 28085,
+             "schema-registry.management": 29085, "postgres": 25432, "object-store": 29000,
+             "flink-jobmanager": 28081, "flink-jobmanager.rpc": 26123, "flink-jobmanager.metrics": 29249,
+             "flink-taskmanager.metrics": 29250, "flink-sql-gateway": 28083, "trino": 28080,
+             "kafka.metrics": 29308, "prometheus": 29090, "airflow-api-server": 28088}
+TEST_PORTS = {name: port - int(os.environ.get("LAKECTL_TEST_PORT_OFFSET") or 0) for name, port in _BASE_PORTS.items()}
 
 
 @dataclass

@@ -80,6 +80,27 @@ def trigger(
                           + (f" (tasks not successful: {', '.join(failed)})" if failed else ""))
 
 
+def _set_paused(ctx: typer.Context, dag_id: str, paused: bool, output: OutputFormat) -> None:
+    out = Output(output)
+    dag = app_context(ctx).airflow().set_paused(dag_id, paused)
+    data = {"dag_id": dag_id, "is_paused": dag.get("is_paused", paused)}
+    out.emit(data, table=lambda d: f"{dag_id}: {'paused' if d['is_paused'] else 'unpaused'}")
+
+
+@app.command("pause")
+def pause(ctx: typer.Context, dag_id: Annotated[str, typer.Argument(help="The DAG.")],
+          output: OutputOpt = OutputFormat.table) -> None:
+    """Pause a DAG: the scheduler starts no new run and leaves its running ones where they are."""
+    _set_paused(ctx, dag_id, True, output)
+
+
+@app.command("unpause")
+def unpause(ctx: typer.Context, dag_id: Annotated[str, typer.Argument(help="The DAG.")],
+            output: OutputOpt = OutputFormat.table) -> None:
+    """Unpause a DAG (``dag trigger`` does this itself)."""
+    _set_paused(ctx, dag_id, False, output)
+
+
 @app.command("runs")
 def runs(
     ctx: typer.Context,

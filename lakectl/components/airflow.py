@@ -101,6 +101,11 @@ class AirflowClient(RestService):
                 raise UsageError(f"airflow: no DAG {dag_id!r} (known: {known})") from None
             raise
 
+    def set_paused(self, dag_id: str, paused: bool) -> dict[str, Any]:
+        """Pause or unpause; the scheduler neither creates nor advances a paused DAG's runs."""
+        self.dag(dag_id)  # an unknown DAG is a usage error with the known ones named
+        return self._api("PATCH", f"/dags/{dag_id}", json={"is_paused": paused})
+
     def unpause(self, dag_id: str) -> None:
         self._api("PATCH", f"/dags/{dag_id}", json={"is_paused": False})
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import time
 
 import pytest
 
@@ -70,7 +71,22 @@ def airflow_python(stack, code: str, *args: str, timeout: float = 1200) -> subpr
                           text=True, timeout=timeout)
 
 
+def pause_once_parsed(stack, timeout: float = 300) -> None:
+    """Pause the DAG as soon as the dag-processor has put it in the metadata database."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = stack.lakectl("dag", "pause", DAG_ID, "-o", "json")
+        if result.code == 0:
+            assert result.json() == {"dag_id": DAG_ID, "is_paused": True}
+            return
+        assert result.code == 2 and "no DAG" in result.err and time.monotonic() < deadline, result.err
+        time.sleep(2)
+
+
 def test_dag_test_runs_green_on_the_real_stack(stack, topic):
+    # paused, the running scheduler leaves dag.test()'s run alone: otherwise both run the same task
+    # instances and the loser's state update is refused ("Task Instance not found")
+    pause_once_parsed(stack)
     code = ("import json, runpy, sys; dag = runpy.run_path(sys.argv[1])['dag']; "
             "run = dag.test(run_conf=json.loads(sys.argv[2])); print('RUN-STATE', run.state)")
     from tests.conftest import REPO
@@ -121,7 +137,8 @@ def test_job_ensure_restores_from_a_savepoint_and_is_a_no_op_while_running(stack
 def test_dag_list_and_bad_input(stack, topic):
     listed = stack.ok("dag", "list", "-o", "json").json()["dags"]
     assert DAG_ID in {d["dag_id"] for d in listed}
-    for args in (("dag", "trigger", "no_such_dag"), ("dag", "runs", "no_such_dag")):
+    for verb in ("trigger", "runs", "pause"):
+        args = ("dag", verb, "no_such_dag")
         result = stack.lakectl(*args)
         assert result.code == 2 and "no DAG 'no_such_dag'" in result.err, result.err
         assert "Traceback" not in result.err and len(result.err.strip().splitlines()) == 1

@@ -4,6 +4,8 @@ import time
 
 import pytest
 
+from tests.conftest import TEST_PORTS
+
 pytestmark = pytest.mark.integration
 
 
@@ -16,12 +18,12 @@ def test_status_reports_every_service_healthy(stack):
         assert service["state"] == "running" and service["healthy"] is True, service
         assert "127.0.0.1" in service["url"]
         assert service["pid"] and service["rss_mb"] > 0
-    assert services["kafka"]["url"] == "127.0.0.1:29092"
-    assert services["schema-registry"]["url"].endswith(":28085/apis/ccompat/v7")
-    assert services["object-store"]["url"] == "http://127.0.0.1:29000"
-    assert services["flink-jobmanager"]["url"] == "http://127.0.0.1:28081"
-    assert services["trino"]["url"] == "http://127.0.0.1:28080"
-    assert services["prometheus"]["url"] == "http://127.0.0.1:29090"
+    assert services["kafka"]["url"] == f"127.0.0.1:{TEST_PORTS['kafka']}"
+    assert services["schema-registry"]["url"].endswith(f":{TEST_PORTS['schema-registry']}/apis/ccompat/v7")
+    assert services["object-store"]["url"] == f"http://127.0.0.1:{TEST_PORTS['object-store']}"
+    assert services["flink-jobmanager"]["url"] == f"http://127.0.0.1:{TEST_PORTS['flink-jobmanager']}"
+    assert services["trino"]["url"] == f"http://127.0.0.1:{TEST_PORTS['trino']}"
+    assert services["prometheus"]["url"] == f"http://127.0.0.1:{TEST_PORTS['prometheus']}"
 
 
 def test_every_service_listens_on_loopback_only(stack):
@@ -43,8 +45,9 @@ def test_every_service_listens_on_loopback_only(stack):
 def test_flink_prometheus_reporters_serve_metrics(stack):
     import httpx
 
-    assert "flink_jobmanager_" in httpx.get("http://127.0.0.1:29249/metrics", timeout=5).text
-    assert "flink_taskmanager_" in httpx.get("http://127.0.0.1:29250/metrics", timeout=5).text
+    for role in ("jobmanager", "taskmanager"):
+        port = TEST_PORTS[f"flink-{role}.metrics"]
+        assert f"flink_{role}_" in httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
 
 
 def test_object_store_bucket_and_private_credentials(stack):

@@ -38,6 +38,14 @@ def test_trigger_unpauses_a_paused_dag_and_sends_conf():
     assert any(r.method == "PATCH" and json.loads(r.content) == {"is_paused": False} for r in seen)
 
 
+def test_pause_patches_is_paused():
+    routes = {("GET", "/api/v2/dags/d"): (200, {"dag_id": "d", "is_paused": False}),
+              ("PATCH", "/api/v2/dags/d"): (200, {"dag_id": "d", "is_paused": True})}
+    api, seen = client(routes)
+    assert api.set_paused("d", True)["is_paused"] is True
+    assert [json.loads(r.content) for r in seen if r.method == "PATCH"] == [{"is_paused": True}]
+
+
 def test_unknown_dag_is_a_usage_error_naming_the_known_ones():
     routes = {("GET", "/api/v2/dags"): (200, {"dags": [{"dag_id": "a"}, {"dag_id": "b"}], "total_entries": 2})}
     api, _ = client(routes)
