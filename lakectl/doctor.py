@@ -23,7 +23,7 @@ def _java_major(java: str) -> int | None:
 
 def run_checks(app: AppContext) -> list[dict[str, Any]]:
     from lakectl.runtime.base import StackContext
-    from lakectl.runtime.catalog import load_catalog
+    from lakectl.runtime.catalog import for_runtime
     from lakectl.runtime.native.process import ProcessManager
     from lakectl.runtime.select import docker_engine_answers
     from lakectl.runtime.services.postgres import server_bindir
@@ -53,7 +53,7 @@ def run_checks(app: AppContext) -> list[dict[str, Any]]:
     loaded = app.loaded
     stack = StackContext(loaded, "native")
     manager = ProcessManager(loaded.state_dir)
-    for spec in load_catalog().values():
+    for spec in for_runtime("native").values():
         for port_name in spec.ports:
             port = stack.port(spec, port_name)
             ours = manager.running(spec.name) is not None

@@ -96,14 +96,14 @@ def register(app: typer.Typer) -> None:
         output: OutputOpt = OutputFormat.table,
     ) -> None:
         """Print a service's URL (its web UI where it has one)."""
-        from lakectl.runtime.catalog import expand
+        from lakectl.runtime.catalog import expand, unknown_service
 
         out = Output(output)
         app_ctx = app_context(ctx)
         rt = app_ctx.runtime
         name = (expand([service]) or [service])[0]
         if name not in rt.catalog:
-            raise UsageError(f"unknown service {service!r} (known: {', '.join(rt.catalog)})")
+            raise unknown_service(name, rt.catalog)
         getter = REMOTE_URLS.get(name)
         url = getattr(app_ctx, getter)() if getter else rt.url(name)
         web = url.startswith(("http://", "https://"))

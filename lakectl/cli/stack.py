@@ -55,14 +55,14 @@ def register(app: typer.Typer) -> None:
         output: OutputOpt = OutputFormat.table,
     ) -> None:
         """Stop services (default: all). --purge also deletes their data (never the download cache)."""
-        from lakectl.runtime.catalog import expand
+        from lakectl.runtime.catalog import expand, unknown_service
 
         out = Output(output)
         rt = app_context(ctx).runtime
         services = expand(services) if services else None
         unknown = [s for s in services or [] if s not in rt.catalog]
         if unknown:
-            raise UsageError(f"unknown service {unknown[0]!r} (known: {', '.join(rt.catalog)})")
+            raise unknown_service(unknown[0], rt.catalog)
         specs = [spec for name, spec in rt.catalog.items() if not services or name in services]
         rt.down(specs, purge, out.info)
         out.emit({"runtime": rt.kind, "stopped": [s.name for s in specs], "purged": purge},
@@ -93,7 +93,9 @@ def register(app: typer.Typer) -> None:
         out = Output(output)
         rt = app_context(ctx).runtime
         if service not in rt.catalog:
-            raise UsageError(f"unknown service {service!r} (known: {', '.join(rt.catalog)})")
+            from lakectl.runtime.catalog import unknown_service
+
+            raise unknown_service(service, rt.catalog)
         for line in rt.logs(rt.catalog[service], tail, follow):
             if out.is_json:
                 out.json_line({"service": service, "line": line.rstrip("\n")})

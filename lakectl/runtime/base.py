@@ -74,7 +74,7 @@ class StackContext:
 
 # every secret the local stack generates on first use (compose gets all of them in its env file)
 STACK_SECRETS = ("postgres_password", "object_store_key_id", "object_store_secret", "airflow_admin_password",
-                 "airflow_jwt_secret", "airflow_secret_key")
+                 "airflow_jwt_secret", "airflow_secret_key", "grafana_admin_password")
 
 
 def _access_key() -> str:
@@ -90,13 +90,16 @@ class ServiceSpec:
     ports: Mapping[str, int]
     url: Callable[[StackContext], str]
     probe: Callable[[StackContext], Probe]
-    native: Callable[[StackContext], NativeRecipe]
+    # None: the service runs only in compose (no registry serves it natively, e.g. Grafana)
+    native: Callable[[StackContext], NativeRecipe] | None
     depends_on: tuple[str, ...] = ()
     compose_service: str | None = None
     # done once the service answers, e.g. setting the registry's default compatibility
     after_ready: Callable[[StackContext], None] | None = None
     # variables the compose file needs from lakectl before `up` (e.g. a directory of cached jars)
     compose_env: Callable[[StackContext], dict[str, str]] | None = None
+    # why a compose-only service (``native`` None) has no native runtime: the error natively
+    not_native: str = ""
 
     @property
     def compose_name(self) -> str:
@@ -145,8 +148,9 @@ def resolve_order(catalog: Mapping[str, ServiceSpec], names: Sequence[str]) -> l
         if name in seen:
             return
         if name not in catalog:
-            known = ", ".join(catalog)
-            raise UsageError(f"unknown service {name!r} (known: {known})")
+            from lakectl.runtime.catalog import unknown_service
+
+            raise unknown_service(name, catalog)
         for dependency in catalog[name].depends_on:
             visit(dependency, (*path, name))
         seen.add(name)

@@ -5,13 +5,15 @@ one component runs as several processes, with ``ALIASES`` naming the group)."""
 from __future__ import annotations
 
 import importlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import cache
 
-from lakectl.runtime.base import ServiceSpec
+from lakectl.errors import UsageError
+from lakectl.runtime.base import RuntimeKind, ServiceSpec
 
 # display and default start order; dependencies are resolved from each spec
-SERVICE_MODULES = ("postgres", "kafka", "schema_registry", "object_store", "flink", "trino", "prometheus", "airflow")
+SERVICE_MODULES = ("postgres", "kafka", "schema_registry", "object_store", "flink", "trino", "prometheus", "airflow",
+                   "grafana")
 
 
 def _modules():
@@ -22,6 +24,19 @@ def _modules():
 def load_catalog() -> dict[str, ServiceSpec]:
     specs = [spec for module in _modules() for spec in getattr(module, "SPECS", (getattr(module, "SPEC", None),))]
     return {spec.name: spec for spec in specs}
+
+
+def for_runtime(kind: RuntimeKind) -> dict[str, ServiceSpec]:
+    """The services a runtime can run: compose all of them, native those with a native recipe."""
+    return {name: spec for name, spec in load_catalog().items() if kind == "compose" or spec.native is not None}
+
+
+def unknown_service(name: str, known: Mapping[str, ServiceSpec]) -> UsageError:
+    """The one-line error for a service name this runtime does not run."""
+    spec = load_catalog().get(name)
+    if spec is not None and name not in known:
+        return UsageError(spec.not_native or f"{name} runs only in the compose runtime")
+    return UsageError(f"unknown service {name!r} (known: {', '.join(known)})")
 
 
 @cache

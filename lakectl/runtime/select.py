@@ -40,16 +40,16 @@ def choose_kind(loaded: LoadedSettings, requested: str | None = None) -> Runtime
 
 
 def make_runtime(loaded: LoadedSettings, kind: RuntimeKind) -> Runtime:
-    from lakectl.runtime.catalog import load_catalog
+    from lakectl.runtime.catalog import for_runtime
 
     stack = StackContext(loaded, kind)
     if kind == "compose":
         from lakectl.runtime.compose import ComposeRuntime
 
-        return ComposeRuntime(stack, load_catalog())
+        return ComposeRuntime(stack, for_runtime(kind))
     from lakectl.runtime.native.runtime import NativeRuntime
 
-    return NativeRuntime(stack, load_catalog())
+    return NativeRuntime(stack, for_runtime(kind))
 
 
 def start(loaded: LoadedSettings, services: list[str] | None, progress) -> tuple[RuntimeKind, list]:

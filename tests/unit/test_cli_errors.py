@@ -115,3 +115,9 @@ def test_debug_shows_traceback_only_when_asked(run, monkeypatch, debug):
     result = run(*args, "schema", "list")
     assert result.code == 3
     assert ("Traceback" in result.err) is debug
+
+
+def test_grafana_is_compose_only(run, monkeypatch):
+    monkeypatch.setenv("LAKECTL_RUNTIME", "native")
+    for args in (("open", "grafana"), ("up", "grafana"), ("logs", "grafana"), ("down", "grafana")):
+        assert_one_line(run(*args), 2, "grafana runs only in the compose runtime", "no package registry serves")
