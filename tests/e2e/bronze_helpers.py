@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -21,6 +25,23 @@ def prepare_topic(stack, topic: str, partitions: int = 3) -> None:
 def submit(stack, name: str, topic: str, *extra: str) -> dict:
     return stack.ok("job", "submit", JOB, "--name", name, *extra, "-o", "json", "--", "--topic", topic,
                     timeout=600).json()
+
+
+@contextmanager
+def trades_flowing(stack, topic: str, job_name: str, count: int, rate: int) -> Iterator[dict]:
+    """The bronze job ``job_name`` on its own ``topic`` while ``lakectl produce`` sends ``count`` trades
+    at ``rate`` per second in the background; yields the submitted job, stops the producer after."""
+    prepare_topic(stack, topic)
+    job = submit(stack, job_name, topic)
+    assert job["state"] == "RUNNING"
+    producer = subprocess.Popen(
+        [sys.executable, "-m", "lakectl", "produce", topic, "--count", str(count), "--rate", str(rate), "-o", "json"],
+        cwd=stack.project, env=stack.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        yield job
+    finally:
+        producer.terminate()
+        producer.wait(timeout=30)
 
 
 def row_counts(stack, table: str) -> dict[str, int]:

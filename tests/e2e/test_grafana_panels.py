@@ -10,15 +10,13 @@ Prometheus refuses, or that returns no sample that is a number, fails the test w
 from __future__ import annotations
 
 import math
-import subprocess
-import sys
 import time
 
 import httpx
 import pytest
 
 from tests.conftest import TEST_PORTS
-from tests.e2e.bronze_helpers import prepare_topic, submit
+from tests.e2e.bronze_helpers import trades_flowing
 from tests.grafana_dashboards import dashboard_files, load, queries
 
 pytestmark = pytest.mark.e2e
@@ -31,17 +29,10 @@ DEADLINE_S = 150  # how long a panel may stay empty once the job runs (first che
 
 
 @pytest.fixture(scope="module")
-def trades_flowing(stack):
+def flowing(stack):
     """The bronze job on its own topic, trades arriving at a steady rate, and a few Trino queries."""
-    prepare_topic(stack, TOPIC)
-    job = submit(stack, JOB_NAME, TOPIC)
-    assert job["state"] == "RUNNING"
-    producer = subprocess.Popen(
-        [sys.executable, "-m", "lakectl", "produce", TOPIC, "--count", "60000", "--rate", "300", "-o", "json"],
-        cwd=stack.project, env=stack.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    yield job
-    producer.terminate()
-    producer.wait(timeout=30)
+    with trades_flowing(stack, TOPIC, JOB_NAME, count=60000, rate=300) as job:
+        yield job
     stack.lakectl("job", "cancel", JOB_NAME)
 
 
@@ -57,7 +48,7 @@ def _range_query(client: httpx.Client, promql: str) -> tuple[str | None, int]:
     return None, sum(1 for v in values if not math.isnan(v))
 
 
-def test_every_panel_query_returns_data_while_trades_flow(stack, trades_flowing):
+def test_every_panel_query_returns_data_while_trades_flow(stack, flowing):
     panel_queries = [q for path in dashboard_files() for q in queries(load(path))]
     assert len(panel_queries) >= 30, "the three dashboards lost their panels"
     pending = {q.name: q for q in panel_queries}

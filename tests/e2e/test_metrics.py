@@ -3,15 +3,13 @@ a PromQL query, a malformed one (exit 1), Prometheus down (exit 3)."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 
 import httpx
 import pytest
 
 from tests.conftest import TEST_PORTS
-from tests.e2e.bronze_helpers import prepare_topic, submit
+from tests.e2e.bronze_helpers import trades_flowing
 
 pytestmark = pytest.mark.e2e
 
@@ -24,15 +22,8 @@ PER_JOB = ("records_in_per_s", "records_out_per_s", "kafka_lag_records", "checkp
 @pytest.fixture(scope="module")
 def running_job(stack):
     """The bronze job on its own topic, with trades arriving at a steady rate for the whole module."""
-    prepare_topic(stack, TOPIC)
-    job = submit(stack, JOB_NAME, TOPIC)
-    assert job["state"] == "RUNNING"
-    producer = subprocess.Popen(
-        [sys.executable, "-m", "lakectl", "produce", TOPIC, "--count", "30000", "--rate", "250", "-o", "json"],
-        cwd=stack.project, env=stack.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    yield job
-    producer.terminate()
-    producer.wait(timeout=30)
+    with trades_flowing(stack, TOPIC, JOB_NAME, count=30000, rate=250) as job:
+        yield job
 
 
 def _targets() -> dict[str, str]:
