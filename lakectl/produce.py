@@ -8,6 +8,10 @@ it is installed and fills the schema: it builds and encodes a trade in well unde
 the loop only hands bytes to librdkafka. Otherwise fastavro encodes them (about 200k trades/s per
 core, so one Python process cannot keep up with the broker); either way, several worker processes
 can share the work when asked.
+
+SIGINT (Ctrl-C) or SIGTERM stops making records, delivers every record already handed to the
+producer and reports what was sent, flagged ``interrupted`` (exit 130): a stopped run loses nothing
+it accepted. A second signal interrupts at once.
 """
 
 from __future__ import annotations
@@ -16,8 +20,11 @@ import io
 import json
 import multiprocessing
 import os
+import signal
+import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +33,9 @@ from lakectl.avro import WireCodec
 from lakectl.errors import ComponentError, ServiceUnavailable, UsageError
 
 POLL_EVERY = 5_000
+# set by SIGINT/SIGTERM; every loop that makes records checks it (forked workers get their own copy,
+# set by the same handler when the signal reaches them)
+STOP = threading.Event()
 CHUNK = 1_000  # synthetic trades per call into the Rust generator; also how often pacing is checked
 
 
@@ -63,9 +73,40 @@ class ProduceResult:
     dlq_topic: str | None = None
     first_failure: str | None = None
     reasons: list[str] = field(default_factory=list)
+    interrupted: bool = False  # stopped by SIGINT/SIGTERM before its count; what was sent is delivered
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+_HANDLER_OWNER: list[int] = []  # pid of the process that installed the handlers (not its forked workers)
+
+
+def _request_stop(signum, frame) -> None:
+    STOP.set()
+    if os.getpid() not in _HANDLER_OWNER:
+        return  # a worker: it finishes its loop and delivers; a second signal must not kill it
+    signal.signal(signum, signal.SIG_DFL if signum == signal.SIGTERM else signal.default_int_handler)
+    for child in multiprocessing.active_children():  # a signal sent to the parent alone reaches the workers
+        with suppress(ProcessLookupError):
+            os.kill(child.pid, signum)
+
+
+@contextmanager
+def stop_on_signals() -> Iterator[threading.Event]:
+    """SIGINT and SIGTERM set STOP instead of killing the run (main thread only; restored after)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield STOP
+        return
+    STOP.clear()
+    _HANDLER_OWNER[:] = [os.getpid()]
+    saved = {sig: signal.signal(sig, _request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield STOP
+    finally:
+        _HANDLER_OWNER.clear()
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
 
 
 class _Sender:
@@ -213,11 +254,12 @@ def _synthetic_worker(args: dict[str, Any]) -> dict[str, Any]:
             sender.send(key, trade, validate=False, origin="synthetic", raw=None)
             if n % 1000 == 0:
                 pacer.pace(n)
-                if deadline and time.monotonic() >= deadline:
+                if (deadline and time.monotonic() >= deadline) or STOP.is_set():
                     break
     pending = sender.finish(args["flush_timeout"])
     return {"sent": sender.sent, "rejected": sender.rejected, "pending": pending, "failures": sender.failures[:5],
-            "failed": len(sender.failures), "samples": dlq.samples}
+            "failed": len(sender.failures), "samples": dlq.samples,
+            "interrupted": STOP.is_set() and (args["count"] is None or sender.sent < args["count"])}
 
 
 def _send_rust_trades(sender: _Sender, args: dict[str, Any], pacer: Pacer, deadline: float | None) -> None:
@@ -241,7 +283,7 @@ def _send_rust_trades(sender: _Sender, args: dict[str, Any], pacer: Pacer, deadl
             remaining -= size
         poll(0)  # serves delivery errors and client errors
         pacer.pace(sender.sent)
-        if deadline and time.monotonic() >= deadline:
+        if (deadline and time.monotonic() >= deadline) or STOP.is_set():
             break
 
 
@@ -297,7 +339,7 @@ def produce(
     if from_file is not None:
         sender = _Sender(config, topic, codec, dlq)
         pacer = Pacer(rate)
-        seen = 0
+        seen, stopped = 0, False
         for key, record, raw, origin, parse_error in read_jsonl(from_file, key_field, codec.from_json_line):
             if parse_error is not None:
                 sender.reject(key, raw, parse_error, origin)
@@ -306,11 +348,15 @@ def produce(
             seen += 1
             if count is not None and seen >= count:
                 break
+            if STOP.is_set():
+                stopped = True
+                break
             if seen % 1000 == 0:
                 pacer.pace(seen)
         pending = sender.finish(flush_timeout)
         outcomes = [{"sent": sender.sent, "rejected": sender.rejected, "pending": pending,
-                     "failures": sender.failures[:5], "failed": len(sender.failures), "samples": dlq.samples}]
+                     "failures": sender.failures[:5], "failed": len(sender.failures), "samples": dlq.samples,
+                     "interrupted": stopped}]
     else:
         _check_generator_fits(codec, subject)
         if count is None and duration is None:
@@ -345,6 +391,7 @@ def produce(
         result.rejected += outcome["rejected"]
         result.failed += outcome["failed"] + outcome["pending"]
         result.reasons.extend(outcome["samples"])
+        result.interrupted |= outcome.get("interrupted", False)
         if outcome["failures"] and not result.first_failure:
             result.first_failure = outcome["failures"][0]
         if outcome["pending"] and not result.first_failure:

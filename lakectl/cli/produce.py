@@ -30,9 +30,10 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Validate, encode (Avro, Confluent wire format) and send records; invalid ones go to <TOPIC>.dlq.
 
-        Exit 0 when every record was sent, 1 when some were rejected (the valid ones are still sent).
+        Exit 0 when every record was sent, 1 when some were rejected (the valid ones are still sent),
+        130 when Ctrl-C or SIGTERM stopped it early (every record it had accepted is still delivered).
         """
-        from lakectl.produce import default_workers
+        from lakectl.produce import default_workers, stop_on_signals
         from lakectl.produce import produce as run
 
         out = Output(output)
@@ -40,7 +41,7 @@ def register(app: typer.Typer) -> None:
         if from_file is not None and workers:
             raise UsageError("--workers applies to synthetic trades, not --from-file")
         kafka = app_ctx.kafka()
-        with out.spinner(f"producing to {topic}"):
+        with out.spinner(f"producing to {topic}"), stop_on_signals():
             result = run(
                 client_config=kafka.config, kafka=kafka, registry=app_ctx.registry(), topic=topic,
                 count=count, rate=rate, duration=duration, from_file=from_file,
@@ -57,6 +58,9 @@ def register(app: typer.Typer) -> None:
             return text
 
         out.emit(result.to_dict(), table=table)
+        if result.interrupted:
+            out.info(f"interrupted: stopped early, the {result.sent} records sent were delivered")
+            raise typer.Exit(ExitCode.INTERRUPTED)
         if result.rejected:
             raise typer.Exit(ExitCode.FAILED)
 

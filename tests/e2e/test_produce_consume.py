@@ -1,6 +1,10 @@
 """Stock trades from the producer to Kafka and back: counts, ids, the DLQ, delivery guarantees."""
 
 import json
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -84,3 +88,27 @@ def test_rate_and_duration(stack, trades_topic):
     # paced: about 4,000 records in about 2 s, never wildly above the rate
     assert 2_000 <= summary["sent"] <= 6_000
     assert summary["records_per_s"] <= 3_000
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_stopped_run_delivers_what_it_accepted(stack, signum):
+    """Ctrl-C (or a supervisor's SIGTERM, sent to lakectl alone, not to its two workers) stops a long
+    run early: exit 130, a summary flagged interrupted, and exactly the records it reports in Kafka."""
+    topic = f"e2e-stopped-{signum.name.lower()}"
+    stack.ok("schema", "register", str(SCHEMAS / "trade.avsc"), "-s", f"{topic}-value")
+    stack.ok("topic", "create", topic, "--partitions", "3")
+    producer = subprocess.Popen(
+        [sys.executable, "-m", "lakectl", "produce", topic, "--count", "5000000", "--rate", "20000",
+         "--workers", "2", "-o", "json"],
+        cwd=stack.project, env=stack.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(6)
+    assert producer.poll() is None, producer.stderr.read()
+    producer.send_signal(signum)
+    out, err = producer.communicate(timeout=120)
+    assert producer.returncode == 130, err
+    assert "Traceback" not in err and "interrupted" in err
+    summary = json.loads(out)
+    assert summary["interrupted"] is True and summary["failed"] == 0 and summary["rejected"] == 0
+    assert 0 < summary["sent"] < 5_000_000
+    described = stack.ok("topic", "describe", topic, "-o", "json").json()
+    assert described["messages"] == summary["sent"]
