@@ -11,7 +11,8 @@ from functools import cache
 from lakectl.runtime.base import ServiceSpec
 
 # display and default start order; dependencies are resolved from each spec
-SERVICE_MODULES = ("postgres", "kafka", "schema_registry", "object_store", "flink", "trino", "prometheus", "airflow")
+SERVICE_MODULES = ("postgres", "kafka", "schema_registry", "object_store", "flink", "trino", "prometheus", "airflow",
+                   "superset")
 
 
 def _modules():
