@@ -219,6 +219,8 @@ def test_browser_renders_the_gold_dashboard(stack, gold, api, tmp_path_factory, 
         rendered_s = time.monotonic() - started
     finally:
         driver.quit()
+    report_artifact(request.config, f"dashboard rendered in {rendered_s:.0f}s: " + ", ".join(
+        f"{s['name']}: {s['colored']} coloured px, {s['rows']} rows" for s in slices))
     assert shot.stat().st_size > 20_000  # a real picture, not a blank page
     assert {s["name"]: s["viz"] for s in slices} == CHARTS, slices
     for s in slices:
