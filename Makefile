@@ -10,13 +10,16 @@ export PIP_CACHE_DIR ?= $(HOME)/.cache/pip
 
 # Debian packages the native runtime uses (installed only when missing; needs root or sudo)
 # (prometheus: without its recommended node exporter; lakectl runs the binary, never the package's service)
-SYSTEM_PACKAGES := postgresql maven prometheus
+# (chromium + chromium-driver: the headless browser the Superset dashboard test drives through Selenium)
+SYSTEM_PACKAGES := postgresql maven prometheus chromium chromium-driver
 system-deps:
 	@missing=""; \
 	[ -x "$$(ls -d /usr/lib/postgresql/*/bin/postgres 2>/dev/null | head -1)" ] || missing="$$missing postgresql"; \
 	command -v mvn >/dev/null || missing="$$missing maven"; \
 	[ -x /usr/bin/prometheus ] || missing="$$missing prometheus"; \
 	command -v java >/dev/null || missing="$$missing openjdk-17-jre-headless"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	command -v chromedriver >/dev/null || missing="$$missing chromium-driver"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from lakectl.cli.common import AppContext, OutputOpt, app_context
-from lakectl.errors import LakectlError, UsageError
+from lakectl.errors import LakectlError, ServiceUnavailable, UsageError
 from lakectl.output import Output, OutputFormat, simple_table
 
 # services whose URL a profile may point elsewhere (the local stack's otherwise)
@@ -106,6 +106,11 @@ def register(app: typer.Typer) -> None:
             raise unknown_service(name, rt.catalog)
         getter = REMOTE_URLS.get(name)
         url = getattr(app_ctx, getter)() if getter else rt.url(name)
+        if not getter:  # only this stack runs it (no URL setting can point elsewhere): is it up?
+            state = rt.status([rt.catalog[name]])[0].state
+            if state != "running":
+                raise ServiceUnavailable(f"{name} is not running ({state}) at {url}",
+                                         hint=f"lakectl up {service}")
         web = url.startswith(("http://", "https://"))
         opened = False
         if browser and web and sys.stdout.isatty():

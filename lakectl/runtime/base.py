@@ -74,7 +74,8 @@ class StackContext:
 
 # every secret the local stack generates on first use (compose gets all of them in its env file)
 STACK_SECRETS = ("postgres_password", "object_store_key_id", "object_store_secret", "airflow_admin_password",
-                 "airflow_jwt_secret", "airflow_secret_key", "grafana_admin_password")
+                 "airflow_jwt_secret", "airflow_secret_key", "grafana_admin_password", "superset_admin_password",
+                 "superset_secret_key")
 
 
 def _access_key() -> str:

@@ -13,7 +13,7 @@ from lakectl.runtime.base import RuntimeKind, ServiceSpec
 
 # display and default start order; dependencies are resolved from each spec
 SERVICE_MODULES = ("postgres", "kafka", "schema_registry", "object_store", "flink", "trino", "prometheus", "airflow",
-                   "grafana")
+                   "grafana", "superset")
 
 
 def _modules():

@@ -5,6 +5,21 @@ from __future__ import annotations
 
 import pytest
 
+_ARTIFACTS = pytest.StashKey[list]()
+
+
+def report_artifact(config: pytest.Config, line: str) -> None:
+    """A line for the end of pytest's output (kept with -q and without -s): artifacts, measurements."""
+    config.stash.setdefault(_ARTIFACTS, []).append(line)
+
+
+def pytest_terminal_summary(terminalreporter, config) -> None:
+    lines = config.stash.get(_ARTIFACTS, [])
+    if lines:
+        terminalreporter.section("e2e artifacts")
+        for line in lines:
+            terminalreporter.write_line(line)
+
 
 def cancel_active_jobs(stack) -> None:
     listed = stack.lakectl("job", "list", "-o", "json")

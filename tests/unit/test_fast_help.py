@@ -4,7 +4,8 @@ import subprocess
 import sys
 
 HEAVY = ["pyflink", "dbt", "pandas", "trino", "confluent_kafka", "fastavro", "python_on_whales",
-         "pydantic_settings", "httpx", "psutil", "pyarrow"]
+         "pydantic_settings", "httpx", "psutil", "pyarrow", "superset", "selenium", "playwright", "yaml",
+         "lakectl.runtime.services.superset"]
 
 
 def test_help_imports_no_heavy_module():
