@@ -82,6 +82,10 @@ bench: install
 	$(BIN)/python bench/p1_produce.py
 	$(BIN)/lakectl up
 	$(BIN)/python bench/p2_p3_bronze.py
+	$(BIN)/python bench/serve.py
+	$(BIN)/lakectl down
+	$(BIN)/python bench/p4_up.py
+	$(BIN)/python bench/p6_demo.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
