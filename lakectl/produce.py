@@ -85,7 +85,12 @@ _HANDLER_OWNER: list[int] = []  # pid of the process that installed the handlers
 def _request_stop(signum, frame) -> None:
     STOP.set()
     if os.getpid() not in _HANDLER_OWNER:
-        return  # a worker: it finishes its loop and delivers; a second signal must not kill it
+        # a worker: it finishes its loop and delivers. Ctrl-C reaches it twice (from the terminal and
+        # forwarded by the parent), so SIGINT stays handled; a second SIGTERM (the pool terminating
+        # on an error) ends it
+        if signum == signal.SIGTERM:
+            signal.signal(signum, signal.SIG_DFL)
+        return
     signal.signal(signum, signal.SIG_DFL if signum == signal.SIGTERM else signal.default_int_handler)
     for child in multiprocessing.active_children():  # a signal sent to the parent alone reaches the workers
         with suppress(ProcessLookupError):
@@ -382,6 +387,10 @@ def produce(
         else:
             with multiprocessing.get_context("fork").Pool(workers) as pool:
                 outcomes = pool.map(_synthetic_worker, jobs)
+                # workers leave on the pool's sentinels: the context's terminate() would signal them,
+                # and a worker takes a first SIGTERM as "stop producing", not as "exit"
+                pool.close()
+                pool.join()
         result.workers = workers
         result.generator = generator
 

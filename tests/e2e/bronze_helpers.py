@@ -34,14 +34,23 @@ def trades_flowing(stack, topic: str, job_name: str, count: int, rate: int) -> I
     prepare_topic(stack, topic)
     job = submit(stack, job_name, topic)
     assert job["state"] == "RUNNING"
-    producer = subprocess.Popen(
-        [sys.executable, "-m", "lakectl", "produce", topic, "--count", str(count), "--rate", str(rate), "-o", "json"],
-        cwd=stack.project, env=stack.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    # stderr to a file: a pipe nobody reads fills up and blocks the producer
+    log = stack.project / f"produce-{topic}.log"
+    with log.open("w") as err:
+        producer = subprocess.Popen(
+            [sys.executable, "-m", "lakectl", "produce", topic, "--count", str(count), "--rate", str(rate),
+             "-o", "json"], cwd=stack.project, env=stack.env, stdout=subprocess.DEVNULL, stderr=err, text=True)
     try:
         yield job
     finally:
-        producer.terminate()
-        producer.wait(timeout=30)
+        producer.terminate()  # stops early and delivers what it accepted
+        try:
+            code = producer.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            producer.kill()
+            tail = log.read_text()[-2000:]
+            raise AssertionError(f"lakectl produce did not stop within 60 s of SIGTERM: {tail}") from None
+        assert code in (0, 130), f"lakectl produce exited {code}: {log.read_text()[-2000:]}"
 
 
 def row_counts(stack, table: str) -> dict[str, int]:
