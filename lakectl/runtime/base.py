@@ -63,13 +63,18 @@ class StackContext:
             return current
         for name in wanted:
             current.setdefault(name, secrets.token_urlsafe(24) if not name.endswith("_key_id") else _access_key())
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # create 0600 from the first byte: never a moment where the file is world-readable
-        fd = os.open(path.with_suffix(".tmp"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            json.dump(current, handle, indent=2)
-        os.replace(path.with_suffix(".tmp"), path)
+        write_private(path, json.dumps(current, indent=2))
         return current
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write a file that holds secrets: 0600 from the first byte (never a moment where it is
+    world-readable), through a temp file and a rename, so a reader never sees half of it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path.with_suffix(".tmp"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+    os.replace(path.with_suffix(".tmp"), path)
 
 
 # every secret the local stack generates on first use (compose gets all of them in its env file)

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from lakectl.artifacts import _locked, python_venv
 from lakectl.errors import ComponentError
-from lakectl.runtime.base import LOCALHOST, ServiceSpec, StackContext
+from lakectl.runtime.base import LOCALHOST, ServiceSpec, StackContext, write_private
 from lakectl.runtime.native.process import Launch
 from lakectl.runtime.native.recipe import NativeRecipe
 from lakectl.runtime.services import postgres
@@ -131,21 +131,13 @@ def config(stack: StackContext) -> dict[str, dict[str, object]]:
     }
 
 
-def _write_private(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path.with_suffix(".tmp"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
-    os.replace(path.with_suffix(".tmp"), path)
-
-
 def write_config(stack: StackContext) -> None:
     root = home(stack)
     sections = config(stack)
     text = "".join(f"[{name}]\n" + "".join(f"{k} = {v}\n" for k, v in values.items()) + "\n"
                    for name, values in sections.items())
-    _write_private(root / "airflow.cfg", text)
-    _write_private(root / "passwords.json", json.dumps({ADMIN: stack.secret(PASSWORD)}))
+    write_private(root / "airflow.cfg", text)
+    write_private(root / "passwords.json", json.dumps({ADMIN: stack.secret(PASSWORD)}))
     (root / "logs").mkdir(parents=True, exist_ok=True)
 
 

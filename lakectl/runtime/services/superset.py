@@ -31,7 +31,7 @@ from pathlib import Path
 from lakectl.artifacts import _locked, cached_build, python_venv
 from lakectl.errors import ComponentError
 from lakectl.paths import deploy_dir
-from lakectl.runtime.base import LOCALHOST, ServiceSpec, StackContext
+from lakectl.runtime.base import LOCALHOST, ServiceSpec, StackContext, write_private
 from lakectl.runtime.native.process import Launch
 from lakectl.runtime.native.recipe import NativeRecipe
 from lakectl.runtime.services import trino
@@ -136,14 +136,6 @@ def config_text(stack: StackContext) -> str:
     return "# written by lakectl on every `up`\n" + "".join(f"{k} = {v!r}\n" for k, v in values.items())
 
 
-def _write_private(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path.with_suffix(".tmp"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
-    os.replace(path.with_suffix(".tmp"), path)
-
-
 def process_env(stack: StackContext, config: Path | None = None) -> dict[str, str]:
     root = home(stack)
     return {**os.environ, "SUPERSET_CONFIG_PATH": str(config or root / "superset_config.py"),
@@ -216,7 +208,7 @@ def ensure_migrated(stack: StackContext) -> None:
 
 def write_config(stack: StackContext) -> None:
     root = home(stack)
-    _write_private(root / "superset_config.py", config_text(stack))
+    write_private(root / "superset_config.py", config_text(stack))
     render_bundle(bundle_dir(), root / "gold-bundle.zip", trino_uri(stack))
 
 

@@ -26,7 +26,7 @@ from pathlib import Path
 from lakectl.artifacts import _locked, _mvn, _write_manifest, is_complete
 from lakectl.errors import ComponentError
 from lakectl.paths import deploy_dir
-from lakectl.runtime.base import LOCALHOST, ServiceSpec, StackContext
+from lakectl.runtime.base import LOCALHOST, ServiceSpec, StackContext, write_private
 from lakectl.runtime.native.java import find_java
 from lakectl.runtime.native.process import Launch
 from lakectl.runtime.native.recipe import NativeRecipe
@@ -114,13 +114,6 @@ def render(template: str, values: dict[str, str]) -> str:
     return PLACEHOLDER.sub(one, template)
 
 
-def _write_private(path: Path, text: str) -> None:
-    fd = os.open(path.with_suffix(".tmp"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
-    os.replace(path.with_suffix(".tmp"), path)
-
-
 class TrinoRecipe(NativeRecipe):
     def fetch(self) -> None:
         server_home(self.stack.cache_dir)
@@ -137,7 +130,7 @@ class TrinoRecipe(NativeRecipe):
         (self.data_dir / "data").mkdir(exist_ok=True)
         values = catalog_values(self.stack)
         for template in sorted((deploy_dir() / "trino" / "catalog").glob("*.properties")):
-            _write_private(catalogs / template.name, render(template.read_text(), values))
+            write_private(catalogs / template.name, render(template.read_text(), values))
         node_id = self.data_dir / "node-id"
         if not node_id.exists():  # a node keeps its id across restarts
             node_id.write_text(str(uuid.uuid4()))
@@ -159,7 +152,7 @@ class TrinoRecipe(NativeRecipe):
             "task.max-worker-threads": 4,
             "query.client.timeout": "5m",
         }
-        _write_private(self.etc / "config.properties", "".join(f"{k}={v}\n" for k, v in properties.items()))
+        write_private(self.etc / "config.properties", "".join(f"{k}={v}\n" for k, v in properties.items()))
 
     def launch(self) -> Launch:
         home = server_home(self.stack.cache_dir)
