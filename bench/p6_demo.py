@@ -23,10 +23,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results"
 TARGET_S = 180
-PORTS = {"kafka": 49092, "kafka.controller": 49093, "schema-registry": 49085, "schema-registry.management": 49086,
-         "postgres": 45433, "object-store": 49000, "flink-jobmanager": 49081, "flink-jobmanager.rpc": 46124,
-         "flink-jobmanager.metrics": 49249, "flink-taskmanager.metrics": 49250, "flink-sql-gateway": 49083,
-         "trino": 49080}
+# below the ephemeral range (32768+), where any outgoing connection may hold a port for a while
+PORTS = {"kafka": 17092, "kafka.controller": 17093, "schema-registry": 17085, "schema-registry.management": 17086,
+         "postgres": 17433, "object-store": 17000, "flink-jobmanager": 17081, "flink-jobmanager.rpc": 17124,
+         "flink-jobmanager.metrics": 17249, "flink-taskmanager.metrics": 17250, "flink-sql-gateway": 17083,
+         "trino": 17080}
 
 
 def main() -> None:

@@ -26,7 +26,8 @@ _BASE_PORTS = {"kafka": 29092, "kafka.controller": 29093, "schema-registry": 280
              "flink-taskmanager.metrics": 29250, "flink-sql-gateway": 28083, "trino": 28080,
              "kafka.metrics": 29308, "prometheus": 29090, "airflow-api-server": 28088,
              "superset": 28091}
-TEST_PORTS = {name: port - int(os.environ.get("LAKECTL_TEST_PORT_OFFSET") or 0) for name, port in _BASE_PORTS.items()}
+PORT_OFFSET = int(os.environ.get("LAKECTL_TEST_PORT_OFFSET") or 0)
+TEST_PORTS = {name: port - PORT_OFFSET for name, port in _BASE_PORTS.items()}
 
 
 @dataclass

@@ -60,6 +60,27 @@ def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
     return True
 
 
+def port_holder(port: int) -> str:
+    """Who holds ``port`` locally, for the error that refuses it: a listener, or the local end of a
+    connection (a port in the ephemeral range can be either), with pid and name when visible."""
+    import psutil
+
+    try:
+        connections = psutil.net_connections("tcp")
+    except (psutil.Error, OSError):  # other users' sockets need privileges on some systems
+        return "another process"
+    for conn in sorted(connections, key=lambda c: c.status != psutil.CONN_LISTEN):
+        if not conn.laddr or conn.laddr.port != port:
+            continue
+        role = "listening" if conn.status == psutil.CONN_LISTEN else f"local end of a connection ({conn.status})"
+        try:
+            owner = f"pid {conn.pid} ({psutil.Process(conn.pid).name()})" if conn.pid else "another process"
+        except psutil.Error:
+            owner = f"pid {conn.pid}"
+        return f"{owner}, {role}"
+    return "another process"
+
+
 def tcp_probe(host: str, port: int) -> Probe:
     def check(timeout: float) -> ProbeResult:
         try:

@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import Stack, stack_processes
+from tests.conftest import PORT_OFFSET, Stack, stack_processes
 
 pytestmark = pytest.mark.e2e
 
-# every port distinct from the session stack's (tests/conftest.py), which keeps running meanwhile
-DEMO_PORTS = {"kafka": 39092, "kafka.controller": 39093, "schema-registry": 39085,
-              "schema-registry.management": 39086, "postgres": 35433, "object-store": 39000,
-              "flink-jobmanager": 39081, "flink-jobmanager.rpc": 36124, "flink-jobmanager.metrics": 39249,
-              "flink-taskmanager.metrics": 39250, "flink-sql-gateway": 39083, "trino": 39080}
+# every port distinct from the session stack's (tests/conftest.py), which keeps running meanwhile, and
+# below the kernel's ephemeral range (32768+): a port up there can be the local end of any outgoing
+# connection of the running session stack, and then the demo's port check rightly refuses it
+_BASE_DEMO_PORTS = {"kafka": 23092, "kafka.controller": 23093, "schema-registry": 23085,
+                    "schema-registry.management": 23086, "postgres": 23433, "object-store": 23000,
+                    "flink-jobmanager": 23081, "flink-jobmanager.rpc": 23124, "flink-jobmanager.metrics": 23249,
+                    "flink-taskmanager.metrics": 23250, "flink-sql-gateway": 23083, "trino": 23080}
+DEMO_PORTS = {name: port - PORT_OFFSET for name, port in _BASE_DEMO_PORTS.items()}
 COUNT = 20_000
 STAGES = ["up", "schema", "topic", "bronze_job", "produce", "bronze", "dbt", "gold", "down"]
 

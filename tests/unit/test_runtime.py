@@ -1,15 +1,17 @@
 import os
 import signal
+import socket
 import sys
 import time
 
+import psutil
 import pytest
 
 from lakectl.errors import UsageError
 from lakectl.runtime.base import ServiceSpec, resolve_order
 from lakectl.runtime.catalog import load_catalog
 from lakectl.runtime.native.process import Launch, ProcessManager
-from lakectl.runtime.waiting import Deadline, Probe, ProbeResult, all_of
+from lakectl.runtime.waiting import Deadline, Probe, ProbeResult, all_of, port_holder, port_is_free
 
 
 def spec(name, *deps):
@@ -82,3 +84,17 @@ def test_stale_record_is_replaced(tmp_path):
     again = manager.start("short", Launch(["sleep", "5"]))
     assert again.pid != record.pid
     os.killpg(again.pid, signal.SIGKILL)
+
+
+def test_a_port_held_by_a_listener_or_a_connection_is_refused_naming_the_holder():
+    # a port in the ephemeral range can be the local end of an outgoing connection: that is what made
+    # the demo test's stack refuse to start once; the error must say who holds the port, either way
+    me = f"pid {os.getpid()} ({psutil.Process().name()})"
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        listening = server.getsockname()[1]
+        assert not port_is_free(listening)
+        assert port_holder(listening) == f"{me}, listening"
+        with socket.create_connection(("127.0.0.1", listening)) as client, server.accept()[0]:
+            local_end = client.getsockname()[1]
+            assert not port_is_free(local_end)
+            assert port_holder(local_end) == f"{me}, local end of a connection (ESTABLISHED)"

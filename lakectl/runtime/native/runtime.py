@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from lakectl.errors import ServiceUnavailable
 from lakectl.runtime.base import LOCALHOST, Runtime, ServiceSpec, ServiceStatus
 from lakectl.runtime.native.process import ProcessManager
-from lakectl.runtime.waiting import Deadline, port_is_free
+from lakectl.runtime.waiting import Deadline, port_holder, port_is_free
 
 POLL_INTERVAL_S = 0.2
 STATUS_PROBE_TIMEOUT_S = 0.8
@@ -90,7 +90,7 @@ class NativeRuntime(Runtime):
             port = self.stack.port(spec, port_name)
             if not port_is_free(port):
                 raise ServiceUnavailable(
-                    f"{spec.name}: port {port} on {LOCALHOST} is taken by another process",
+                    f"{spec.name}: port {port} on {LOCALHOST} is taken by {port_holder(port)}",
                     hint=f"stop it, or set ports.\"{spec.name}{'' if port_name == 'main' else '.' + port_name}\" "
                     "in lakectl.toml",
                 )
