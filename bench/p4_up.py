@@ -61,8 +61,30 @@ def timed_up(lakectl: list[str], project: str, env: dict[str, str]) -> dict:
     if proc.returncode != 0:
         sys.exit(f"lakectl up failed ({proc.returncode}): {''.join(lines)[-2000:]}")
     services = [s["name"] for s in json.loads(out)["services"]]
+    cpu = cpu_seconds(project)
     return {"wall_s": wall, "ratio_to_target": round(wall / TARGET_UP_S, 2), "services": len(services),
-            "ready_at_s": dict(sorted(ready.items(), key=lambda kv: kv[1]))}
+            "ready_at_s": dict(sorted(ready.items(), key=lambda kv: kv[1])),
+            "cpu_s_at_ready": cpu, "cpu_s_total": round(sum(cpu.values()), 1)}
+
+
+def cpu_seconds(project: str) -> dict[str, float]:
+    """CPU seconds (user + system) each service's process group has used so far: right after `up`, what
+    starting it cost; on 2 cores, the sum over services bounds how fast `up` can be."""
+    import psutil
+
+    used: dict[str, float] = {}
+    for record in (Path(project) / ".lakectl" / "run").glob("*.json"):
+        leader = json.loads(record.read_text())["pid"]
+        total = 0.0
+        for proc in psutil.process_iter(["pid"]):
+            try:
+                if os.getpgid(proc.pid) == leader:
+                    times = proc.cpu_times()
+                    total += times.user + times.system + times.children_user + times.children_system
+            except (ProcessLookupError, psutil.Error):
+                continue
+        used[record.stem] = round(total, 1)
+    return dict(sorted(used.items(), key=lambda kv: -kv[1]))
 
 
 def main() -> None:

@@ -131,6 +131,8 @@ class Settings(BaseSettings):
     state_dir: Path | None = None
     cache_dir: Path = Path("~/.cache/lakectl")
     ports: dict[str, int] = {}
+    # native JVMs start from a class-data-sharing archive of their classes kept in the cache
+    class_data_sharing: bool = True
     kafka: KafkaSettings = KafkaSettings()
     registry: RegistrySettings = RegistrySettings()
     object_store: ObjectStoreSettings = ObjectStoreSettings()

@@ -98,7 +98,11 @@ class ServiceSpec:
     probe: Callable[[StackContext], Probe]
     # None: the service runs only in compose (no registry serves it natively, e.g. Grafana)
     native: Callable[[StackContext], NativeRecipe] | None
+    # started with it, and ready before it is reported ready (and its after_ready runs)
     depends_on: tuple[str, ...] = ()
+    # the part of depends_on that must be ready before it starts at all (None: all of it); the rest
+    # starts alongside, so that a slow-starting JVM does not wait on a service it needs only later
+    starts_after: tuple[str, ...] | None = None
     compose_service: str | None = None
     # done once the service answers, e.g. setting the registry's default compatibility
     after_ready: Callable[[StackContext], None] | None = None
@@ -106,6 +110,10 @@ class ServiceSpec:
     compose_env: Callable[[StackContext], dict[str, str]] | None = None
     # why a compose-only service (``native`` None) has no native runtime: the error natively
     not_native: str = ""
+
+    @property
+    def start_dependencies(self) -> tuple[str, ...]:
+        return self.depends_on if self.starts_after is None else self.starts_after
 
     @property
     def compose_name(self) -> str:

@@ -98,3 +98,43 @@ def test_a_port_held_by_a_listener_or_a_connection_is_refused_naming_the_holder(
             local_end = client.getsockname()[1]
             assert not port_is_free(local_end)
             assert port_holder(local_end) == f"{me}, local end of a connection (ESTABLISHED)"
+
+
+def test_starts_after_starts_early_but_is_ready_only_after_all_it_depends_on(tmp_path):
+    # "engine" needs "db" to start and "store" to be ready: it must start while "store" is still
+    # starting, and be reported ready (its after_ready run) only once "store" is
+    from lakectl.runtime.base import StackContext
+    from lakectl.runtime.native.recipe import NativeRecipe
+    from lakectl.runtime.native.runtime import NativeRuntime
+    from lakectl.settings import load_settings
+
+    events: list[str] = []
+
+    class Sleeper(NativeRecipe):
+        def launch(self) -> Launch:
+            return Launch(["sleep", "60"])
+
+    def probe_for(name):
+        def check(_timeout):
+            if name == "store" and "starting engine" not in events:  # slow: ready only once the engine started
+                return ProbeResult(False, "starting")
+            return ProbeResult(True, "up")
+        return lambda stack: Probe(name, check)
+
+    def make(name, depends_on=(), starts_after=None):
+        return ServiceSpec(name=name, summary="", ports={}, url=lambda s: "", probe=probe_for(name),
+                           native=lambda stack: Sleeper(stack, catalog[name]), depends_on=depends_on,
+                           starts_after=starts_after,
+                           after_ready=lambda stack: events.append(f"after_ready {name}"))
+
+    catalog = {s.name: s for s in (make("db"), make("store"),
+                                   make("engine", ("db", "store"), starts_after=("db",)))}
+    stack = StackContext(load_settings(), "native")
+    runtime = NativeRuntime(stack, catalog)
+    try:
+        runtime.up(resolve_order(catalog, ["engine"]), timeout=15, progress=events.append)
+    finally:
+        runtime.down(list(catalog.values()), purge=True, progress=lambda _m: None)
+    assert events.index("starting engine") < events.index("store ready")
+    assert events.index("store ready") < events.index("engine ready")
+    assert events.index("after_ready store") < events.index("after_ready engine")

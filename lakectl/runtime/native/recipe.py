@@ -25,6 +25,15 @@ class NativeRecipe(ABC):
     def port(self, name: str = "main") -> int:
         return self.stack.port(self.spec, name)
 
+    def class_data_sharing(self, java: str, classpath: list[Path], java_agent: bool = False) -> list[str]:
+        """JVM flags for this service's CDS archive (see java.class_data_sharing); none when the
+        ``class_data_sharing`` setting is off."""
+        from lakectl.runtime.native.java import class_data_sharing
+
+        if not self.stack.settings.class_data_sharing:
+            return []
+        return class_data_sharing(self.stack.cache_dir, self.spec.name, java, classpath, java_agent)
+
     def fetch(self) -> None:
         """Download and verify what the service needs into the cache (no-op when cached)."""
 

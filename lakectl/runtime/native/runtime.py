@@ -45,7 +45,7 @@ class NativeRuntime(Runtime):
             # start everything whose dependencies are ready, then probe all started ones at once:
             # a slow probe of one service never delays the start of another
             for spec in pending:
-                if spec.name in started or not all(dep in ready for dep in spec.depends_on):
+                if spec.name in started or not all(dep in ready for dep in spec.start_dependencies):
                     continue
                 if not manager.running(spec.name):
                     self._check_ports(spec)
@@ -54,7 +54,9 @@ class NativeRuntime(Runtime):
                     recipe.prepare()
                     manager.start(spec.name, recipe.launch())
                 started.add(spec.name)
-            probing = [spec for spec in pending if spec.name in started]
+            # answering is not enough: what a service depends on must be ready before it counts as ready
+            probing = [spec for spec in pending if spec.name in started
+                       and all(dep in ready for dep in spec.depends_on)]
             budget = min(2.0, max(0.2, deadline.remaining()))
             with ThreadPoolExecutor(max_workers=max(1, len(probing))) as pool:
                 results = list(pool.map(lambda spec, t=budget: spec.probe(self.stack)(t), probing))

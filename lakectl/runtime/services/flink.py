@@ -193,6 +193,9 @@ def write_config(stack: StackContext) -> Path:
         # a lost TaskManager is noticed in ~10 s instead of 50 s
         "heartbeat.interval": 2000,
         "heartbeat.timeout": 10000,
+        # a TaskManager that starts alongside its JobManager retries every second, not every 10 s
+        "cluster.registration.error-delay": 1000,
+        "cluster.registration.max-timeout": 2000,
         "restart-strategy.type": "exponential-delay",
         "restart-strategy.exponential-delay.initial-backoff": "1 s",
         "restart-strategy.exponential-delay.max-backoff": "20 s",
@@ -258,11 +261,13 @@ class _FlinkRecipe(NativeRecipe):
         # the JobManager and the SQL Gateway do no data processing: C1 only starts them faster on
         # 2 cores; the TaskManager keeps the optimising compiler
         quick = "" if self.process == "taskmanager" else "-XX:TieredStopAtLevel=1"
+        cds = " ".join(self.class_data_sharing(str(java), [home / "lib"]))
         return Launch(
             [str(home / "bin" / f"{self.process}.sh"), "start-foreground", *dynamic],
             env={**os.environ, "FLINK_HOME": str(home), "FLINK_CONF_DIR": str(conf_dir(self.stack)),
                  "FLINK_LOG_DIR": str(self.data_dir), "JAVA_HOME": str(java.parent.parent),
-                 "FLINK_ENV_JAVA_OPTS_JM": quick, "FLINK_ENV_JAVA_OPTS_SQL_GATEWAY": f"-Xmx384m {quick}",
+                 "FLINK_ENV_JAVA_OPTS_JM": f"{quick} {cds}", "FLINK_ENV_JAVA_OPTS_TM": cds,
+                 "FLINK_ENV_JAVA_OPTS_SQL_GATEWAY": f"-Xmx384m {quick} {cds}",
                  "PATH": f"{java.parent}:{os.environ.get('PATH', '')}"},
             cwd=self.data_dir,
         )
@@ -315,6 +320,8 @@ JOBMANAGER = ServiceSpec(
     probe=lambda stack: http_probe(rest_url(stack) + "/config"),
     native=lambda stack: JobManagerRecipe(stack, JOBMANAGER),
     depends_on=("postgres", "object-store"),
+    # checkpoints reach the object store only once a job runs
+    starts_after=("postgres",),
     compose_service="flink-jobmanager",
     compose_env=_compose_env,
 )
@@ -327,6 +334,8 @@ TASKMANAGER = ServiceSpec(
     probe=_taskmanager_probe,
     native=lambda stack: TaskManagerRecipe(stack, TASKMANAGER),
     depends_on=("flink-jobmanager",),
+    # it keeps trying to register with the JobManager (cluster.registration.*): both start together
+    starts_after=(),
     compose_service="flink-taskmanager",
 )
 
@@ -342,6 +351,8 @@ SQL_GATEWAY = ServiceSpec(
     probe=lambda stack: http_probe(sql_gateway_url(stack) + "/v1/info"),
     native=lambda stack: SqlGatewayRecipe(stack, SQL_GATEWAY),
     depends_on=("flink-jobmanager",),
+    # it reaches the JobManager only when a session runs a statement
+    starts_after=(),
     compose_service="flink-sql-gateway",
 )
 

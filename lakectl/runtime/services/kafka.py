@@ -47,8 +47,12 @@ def jmx_rules() -> Path:
     return deploy_dir() / "prometheus" / "kafka-jmx.yml"
 
 
+def lib_dir(stack: StackContext) -> Path:
+    return maven_classpath(stack.cache_dir, f"kafka-{versions.KAFKA}", DEPENDENCIES) / "lib"
+
+
 def classpath(stack: StackContext) -> str:
-    return str(maven_classpath(stack.cache_dir, f"kafka-{versions.KAFKA}", DEPENDENCIES) / "lib" / "*")
+    return str(lib_dir(stack) / "*")
 
 
 class KafkaRecipe(NativeRecipe):
@@ -85,8 +89,10 @@ class KafkaRecipe(NativeRecipe):
 
     def launch(self) -> Launch:
         agent = f"-javaagent:{jmx_agent(self.stack)}={LOCALHOST}:{self.port('metrics')}:{jmx_rules()}"
+        java = find_java(17)
         return Launch(self._java(
-            agent, "-Xms256m", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20", "-XX:InitiatingHeapOccupancyPercent=35",
+            agent, *self.class_data_sharing(java, [lib_dir(self.stack), jmx_agent(self.stack)], java_agent=True),
+            "-Xms256m", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20", "-XX:InitiatingHeapOccupancyPercent=35",
             "kafka.Kafka", str(self.config_dir / "server.properties"), heap="1g"))
 
 

@@ -69,8 +69,10 @@ class S3ProxyRecipe(NativeRecipe):
             handle.writelines(f"{key}={value}\n" for key, value in properties.items())
 
     def launch(self) -> Launch:
+        java = find_java(17)
         return Launch(
-            [find_java(17), "-Xms64m", "-Xmx512m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
+            [java, "-Xms64m", "-Xmx512m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
+             *self.class_data_sharing(java, [self.jar()]),
              "-jar", str(self.jar()), "--properties", str(self.data_dir / "s3proxy.conf")],
             cwd=self.data_dir,
         )

@@ -59,8 +59,10 @@ class ApicurioRecipe(NativeRecipe):
             "apicurio.import.work-dir": work,
             "apicurio.storage.snapshot.location": work,
         }
+        java = find_java(21)
         return Launch(
-            argv=[find_java(21), "-Xms64m", "-Xmx256m", "-XX:MaxMetaspaceSize=160m", "-XX:+UseSerialGC",
+            argv=[java, *self.class_data_sharing(java, [self.app_dir() / "quarkus-run.jar"]),
+                  "-Xms64m", "-Xmx256m", "-XX:MaxMetaspaceSize=160m", "-XX:+UseSerialGC",
                   "-XX:TieredStopAtLevel=1", "-Djava.util.logging.manager=org.jboss.logmanager.LogManager",
                   *(f"-D{k}={v}" for k, v in properties.items()),
                   "-jar", str(self.app_dir() / "quarkus-run.jar")],

@@ -124,7 +124,6 @@ class TrinoRecipe(NativeRecipe):
         return self.data_dir / "etc"
 
     def prepare(self) -> None:
-        postgres.ensure_database(self.stack, flink.CATALOG_DATABASE)
         catalogs = self.etc / "catalog"
         catalogs.mkdir(parents=True, exist_ok=True)
         (self.data_dir / "data").mkdir(exist_ok=True)
@@ -156,8 +155,10 @@ class TrinoRecipe(NativeRecipe):
 
     def launch(self) -> Launch:
         home = server_home(self.stack.cache_dir)
+        java = find_java(JAVA)
         return Launch(
-            [find_java(JAVA), *JVM_OPTIONS, f"-Djava.io.tmpdir={self.data_dir / 'data'}",
+            [java, *JVM_OPTIONS, *self.class_data_sharing(java, [home / "lib"]),
+             f"-Djava.io.tmpdir={self.data_dir / 'data'}",
              f"-Dconfig={self.etc / 'config.properties'}", "-cp", f"{home / 'lib'}/*", "io.trino.server.TrinoServer"],
             cwd=self.data_dir,
         )
@@ -185,9 +186,11 @@ def _probe(stack: StackContext) -> Probe:
 
 
 def _after_ready(stack: StackContext) -> None:
-    """Register the Bronze Delta tables that exist already (lakectl query registers later ones)."""
+    """Create the Iceberg catalog's database if need be, and register the Bronze Delta tables that
+    exist already (lakectl query registers later ones)."""
     from lakectl.components.trino import TrinoClient, register_delta_tables
 
+    postgres.ensure_database(stack, flink.CATALOG_DATABASE)
     register_delta_tables(TrinoClient.connect(url(stack), timeout=60), object_store.location(stack))
 
 
@@ -205,6 +208,9 @@ SPEC = ServiceSpec(
     probe=_probe,
     native=lambda stack: TrinoRecipe(stack, SPEC),
     depends_on=("postgres", "object-store"),
+    # its catalogs reach PostgreSQL and the object store only when queried: it starts (the slowest
+    # of all) at once, and creates the Iceberg catalog's database once PostgreSQL is ready
+    starts_after=(),
     after_ready=_after_ready,
     compose_env=_compose_env,
 )
