@@ -5,11 +5,22 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results"
 JOB = str(REPO / "flink_jobs" / "bronze_trades" / "job.py")
+
+
+def save_result(name: str, result: dict) -> Path:
+    """Write a benchmark's result to bench/results/<name>_<UTC time>.json and print it."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out = RESULTS / f"{name}_{datetime.now(UTC):%Y%m%dT%H%M%S}.json"
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+    print(f"written to {out}", file=sys.stderr)
+    return out
 
 
 def lakectl(*args: str, check: bool = True, timeout: float = 1800) -> dict:

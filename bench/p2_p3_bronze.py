@@ -23,7 +23,7 @@ import sys
 import time
 from datetime import UTC
 
-from common import JOB, REPO, RESULTS, lakectl
+from common import JOB, REPO, lakectl, save_result
 
 TARGET_RATE = 50_000
 
@@ -161,11 +161,7 @@ def main() -> None:
     for job in lakectl("job", "list")["jobs"]:
         if job["name"].startswith("bench_p2_"):
             lakectl("job", "cancel", job["job_id"], check=False)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / f"p2_p3_{time.strftime('%Y%m%dT%H%M%S')}.json"
-    out.write_text(json.dumps(report, indent=2))
-    print(json.dumps(report, indent=2))
-    print(f"written to {out}", file=sys.stderr)
+    save_result("p2_p3", report)
 
 
 if __name__ == "__main__":

@@ -24,8 +24,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-RESULTS = REPO / "bench" / "results"
+from common import save_result
+
 TARGET_UP_S = 60
 TARGET_RSS_MB = 6 * 1024
 # private ports (1xxxx: below the ephemeral range, apart from the test suites' 2xxxx)
@@ -113,10 +113,7 @@ def main() -> None:
               "up_from_empty_state": first, "up_after_down": restart, "target_up_s": TARGET_UP_S,
               "idle_rss_mb": dict(sorted(rss.items(), key=lambda kv: -kv[1])), "idle_rss_total_mb": total,
               "target_rss_mb": TARGET_RSS_MB, "rss_ratio_to_target": round(total / TARGET_RSS_MB, 2)}
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / f"p4_{datetime.now(UTC):%Y%m%dT%H%M%S}.json"
-    out.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
+    save_result("p4", result)
 
 
 if __name__ == "__main__":

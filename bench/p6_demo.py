@@ -20,8 +20,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-RESULTS = REPO / "bench" / "results"
+from common import save_result
+
 TARGET_S = 180
 # below the ephemeral range (32768+), where any outgoing connection may hold a port for a while
 PORTS = {"kafka": 17092, "kafka.controller": 17093, "schema-registry": 17085, "schema-registry.management": 17086,
@@ -52,10 +52,7 @@ def main() -> None:
               "wall_s": round(wall, 1), "target_s": TARGET_S, "ratio_to_target": round(wall / TARGET_S, 2),
               "stage_seconds": report["stage_seconds"], "produced": report["produced"],
               "silver_rows": report["silver_rows"], "gold_rows": report["gold_rows"]}
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / f"p6_{datetime.now(UTC):%Y%m%dT%H%M%S}.json"
-    out.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
+    save_result("p6", result)
 
 
 if __name__ == "__main__":

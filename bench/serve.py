@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import statistics
 import subprocess
 import sys
@@ -26,7 +25,7 @@ import threading
 import time
 from datetime import UTC, datetime
 
-from common import JOB, REPO, RESULTS, lakectl
+from common import JOB, REPO, lakectl, save_result
 
 QUERY = "SELECT count(*), sum(totalprice) FROM tpch.tiny.orders"
 
@@ -150,11 +149,7 @@ def main() -> None:
     args = parser.parse_args()
     results = {"when": datetime.now(UTC).isoformat(timespec="seconds"),
                "query_overhead": query_overhead(args.runs), "p3_trino": p3_trino(args.rate, args.duration)}
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / f"serve_{datetime.now(UTC):%Y%m%dT%H%M%S}.json"
-    out.write_text(json.dumps(results, indent=2) + "\n")
-    print(json.dumps(results, indent=2))
-    print(f"written to {out}", file=sys.stderr)
+    save_result("serve", results)
 
 
 if __name__ == "__main__":
