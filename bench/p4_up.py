@@ -72,18 +72,20 @@ def cpu_seconds(project: str) -> dict[str, float]:
     starting it cost; on 2 cores, the sum over services bounds how fast `up` can be."""
     import psutil
 
+    from lakectl.runtime.native.process import ProcessManager
+
+    manager = ProcessManager(Path(project) / ".lakectl")
     used: dict[str, float] = {}
-    for record in (Path(project) / ".lakectl" / "run").glob("*.json"):
-        leader = json.loads(record.read_text())["pid"]
+    for path in (Path(project) / ".lakectl" / "run").glob("*.json"):
+        record = manager.record(path.stem)
         total = 0.0
-        for proc in psutil.process_iter(["pid"]):
+        for proc in record.group_members() if record else []:
             try:
-                if os.getpgid(proc.pid) == leader:
-                    times = proc.cpu_times()
-                    total += times.user + times.system + times.children_user + times.children_system
-            except (ProcessLookupError, psutil.Error):
+                times = proc.cpu_times()
+                total += times.user + times.system + times.children_user + times.children_system
+            except psutil.Error:
                 continue
-        used[record.stem] = round(total, 1)
+        used[path.stem] = round(total, 1)
     return dict(sorted(used.items(), key=lambda kv: -kv[1]))
 
 

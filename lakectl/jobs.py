@@ -13,7 +13,6 @@ stops the old job with a savepoint and starts the new one from it (nothing lost,
 from __future__ import annotations
 
 import json
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from lakectl.components.flink import PYTHON_DRIVER, TERMINAL_STATES, FlinkClient
 from lakectl.errors import ComponentError, UsageError
+from lakectl.runtime.base import write_private
 
 if TYPE_CHECKING:
     from lakectl.context import AppContext
@@ -62,10 +62,7 @@ def job_context(app: AppContext) -> dict[str, Any]:
 
 def write_context(app: AppContext, name: str) -> Path:
     path = app.loaded.state_dir / "jobs" / f"{name}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # it holds credentials
-    with os.fdopen(fd, "w") as handle:
-        json.dump(job_context(app), handle, indent=1)
+    write_private(path, json.dumps(job_context(app), indent=1))  # it holds credentials
     return path
 
 

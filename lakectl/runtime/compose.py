@@ -6,7 +6,6 @@ Readiness uses the same probes as the native runtime, against the ports publishe
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import time
@@ -17,7 +16,7 @@ from typing import Any
 
 from lakectl.errors import ComponentError, ServiceUnavailable
 from lakectl.paths import deploy_dir
-from lakectl.runtime.base import Runtime, ServiceSpec, ServiceStatus, StackContext
+from lakectl.runtime.base import Runtime, ServiceSpec, ServiceStatus, StackContext, write_private
 from lakectl.runtime.waiting import Deadline
 
 PROJECT = "lakectl"
@@ -30,13 +29,9 @@ def compose_file() -> Path:
 def write_env_file(stack: StackContext, extra: dict[str, str] | None = None) -> Path:
     secrets = {**stack.stack_secrets(), **(extra or {})}
     path = stack.state_dir / "compose.env"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        # single quotes: compose interpolates $ inside double quotes
-        for name, value in sorted(secrets.items()):
-            key = name if name.startswith("LAKECTL_") else f"LAKECTL_{name.upper()}"
-            handle.write(f"{key}='{value}'\n")
+    # single quotes: compose interpolates $ inside double quotes
+    write_private(path, "".join(f"{name if name.startswith('LAKECTL_') else 'LAKECTL_' + name.upper()}='{value}'\n"
+                                for name, value in sorted(secrets.items())))
     return path
 
 

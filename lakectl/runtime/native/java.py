@@ -76,15 +76,15 @@ def class_data_sharing(cache_dir: Path, service: str, java: str, classpath: Sequ
     archive = cache_dir / "cds" / f"{service}-{key.hexdigest()[:16]}.jsa"
     archive.parent.mkdir(parents=True, exist_ok=True)
     # one warning per class the archive skips would flood the service's log
-    quiet = "-Xlog:cds*=off"
+    common = ["-Xlog:cds*=off"]
     if java_agent:
-        quiet += " -XX:+UnlockDiagnosticVMOptions -XX:+AllowArchivingWithJavaAgent"
+        common += ["-XX:+UnlockDiagnosticVMOptions", "-XX:+AllowArchivingWithJavaAgent"]
     if major >= 19:
-        return ["-XX:+AutoCreateSharedArchive", f"-XX:SharedArchiveFile={archive}", *quiet.split()]
+        return ["-XX:+AutoCreateSharedArchive", f"-XX:SharedArchiveFile={archive}", *common]
     if _complete_archive(archive):
-        return [f"-XX:SharedArchiveFile={archive}", *quiet.split()]
+        return [f"-XX:SharedArchiveFile={archive}", *common]
     archive.unlink(missing_ok=True)
-    return [f"-XX:ArchiveClassesAtExit={archive}", *quiet.split()]
+    return [f"-XX:ArchiveClassesAtExit={archive}", *common]
 
 
 def _complete_archive(archive: Path) -> bool:

@@ -29,7 +29,7 @@ from lakectl.artifacts import (
 from lakectl.errors import ComponentError
 from lakectl.paths import deploy_dir
 from lakectl.runtime import versions
-from lakectl.runtime.base import LOCALHOST, ServiceSpec, StackContext
+from lakectl.runtime.base import LOCALHOST, ServiceSpec, StackContext, write_private
 from lakectl.runtime.native.java import find_java
 from lakectl.runtime.native.process import Launch
 from lakectl.runtime.native.recipe import NativeRecipe
@@ -226,9 +226,8 @@ def write_config(stack: StackContext) -> Path:
     config["env.java.opts.all"] = java_opts
     for name in ("log4j-console.properties", "log4j-cli.properties", "log4j.properties"):
         shutil.copy(dist_conf / name, path / name)
-    fd = os.open(path / "config.yaml", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # holds the S3 secret
-    with os.fdopen(fd, "w") as handle:
-        handle.writelines(f"{key}: {_yaml_scalar(value)}\n" for key, value in config.items())
+    # it holds the S3 secret
+    write_private(path / "config.yaml", "".join(f"{key}: {_yaml_scalar(value)}\n" for key, value in config.items()))
     return path
 
 

@@ -9,12 +9,10 @@ bucket in both runtimes.
 
 from __future__ import annotations
 
-import os
-
 from lakectl.artifacts import Dependency, maven_classpath
 from lakectl.components.object_store import S3Location
 from lakectl.runtime import versions
-from lakectl.runtime.base import LOCALHOST, ServiceSpec, StackContext
+from lakectl.runtime.base import LOCALHOST, ServiceSpec, StackContext, write_private
 from lakectl.runtime.native.java import find_java
 from lakectl.runtime.native.process import Launch
 from lakectl.runtime.native.recipe import NativeRecipe
@@ -62,11 +60,8 @@ class S3ProxyRecipe(NativeRecipe):
             "jclouds.filesystem.basedir": str(self.data_dir / "data"),
             "jclouds.region": s3.region,
         }
-        conf = self.data_dir / "s3proxy.conf"
-        # it holds the secret key: 0600 from the first byte
-        fd = os.open(conf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.writelines(f"{key}={value}\n" for key, value in properties.items())
+        # it holds the secret key
+        write_private(self.data_dir / "s3proxy.conf", "".join(f"{key}={value}\n" for key, value in properties.items()))
 
     def launch(self) -> Launch:
         java = find_java(17)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from lakectl.artifacts import debian_package
 from lakectl.errors import ComponentError
-from lakectl.runtime.base import LOCALHOST, ServiceSpec, StackContext
+from lakectl.runtime.base import LOCALHOST, ServiceSpec, StackContext, write_private
 from lakectl.runtime.native.process import Launch
 from lakectl.runtime.native.recipe import NativeRecipe
 from lakectl.runtime.waiting import exec_probe
@@ -82,9 +82,7 @@ class PostgresRecipe(NativeRecipe):
         assert bindir is not None
         cluster.mkdir(parents=True, exist_ok=True)
         pwfile = cluster.parent / ".pgpass-init"
-        fd = os.open(pwfile, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(self.stack.secret("postgres_password"))
+        write_private(pwfile, self.stack.secret("postgres_password"))
         try:
             if self.run_as:
                 account = pwd.getpwnam(self.run_as)
