@@ -66,6 +66,7 @@ demo: install
 
 test: install
 	$(BIN)/ruff check lakectl tests bench dags
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/pytest tests/unit -q
 	$(BIN)/pytest tests/integration tests/e2e -q
 
@@ -77,6 +78,7 @@ test-integration: install
 
 lint: install
 	$(BIN)/ruff check lakectl tests bench dags
+	$(BIN)/lint-imports --no-cache
 
 bench: install
 	$(BIN)/python bench/p1_produce.py
