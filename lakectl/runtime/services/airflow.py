@@ -25,15 +25,16 @@ import subprocess
 import sys
 from pathlib import Path
 
-from lakectl.artifacts import _locked, python_venv
+from lakectl.artifacts import cache_lock, pinned_venv
 from lakectl.errors import ComponentError
+from lakectl.runtime import versions
 from lakectl.runtime.base import LOCALHOST, ServiceSpec, StackContext, write_private
 from lakectl.runtime.native.process import Launch
 from lakectl.runtime.native.recipe import NativeRecipe
 from lakectl.runtime.services import postgres
 from lakectl.runtime.waiting import Probe, ProbeResult
 
-VERSION = "3.1.8"
+VERSION = versions.AIRFLOW
 # what the official constraints file would pin and pip would otherwise resolve differently
 REQUIREMENTS = (f"apache-airflow=={VERSION}", "apache-airflow-providers-standard==1.21.0",
                 "psycopg2-binary==2.9.13", "asyncpg==0.32.0", "sqlalchemy[asyncio]>=2.0.40,<2.1")
@@ -46,8 +47,7 @@ PARALLELISM = 2
 
 
 def venv(stack: StackContext) -> Path:
-    key = hashlib.sha256(repr(REQUIREMENTS).encode()).hexdigest()[:8]
-    return python_venv(stack.cache_dir, f"airflow-{VERSION}-{key}", list(REQUIREMENTS))
+    return pinned_venv(stack.cache_dir, f"airflow-{VERSION}", REQUIREMENTS)
 
 
 def airflow_bin(stack: StackContext) -> Path:
@@ -99,7 +99,7 @@ def _fernet_key(secret: str) -> str:
 
 
 def config(stack: StackContext) -> dict[str, dict[str, object]]:
-    secrets = stack.stack_secrets(PASSWORD, JWT_SECRET, SECRET_KEY, "postgres_password")
+    secrets = stack.secrets(PASSWORD, JWT_SECRET, SECRET_KEY, "postgres_password")
     root = home(stack)
     api = url(stack)
     return {
@@ -132,6 +132,7 @@ def config(stack: StackContext) -> dict[str, dict[str, object]]:
 
 
 def write_config(stack: StackContext) -> None:
+    stack.ensure_secrets()
     root = home(stack)
     sections = config(stack)
     text = "".join(f"[{name}]\n" + "".join(f"{k} = {v}\n" for k, v in values.items()) + "\n"
@@ -146,7 +147,7 @@ def ensure_migrated(stack: StackContext) -> None:
     the last migration by this Airflow version (a cheap psql query instead of a ~20 s CLI start)."""
     postgres.ensure_database(stack, DATABASE)
     marker = home(stack) / f".migrated-{VERSION}"
-    with _locked(stack.cache_dir, f"airflow-migrate-{hashlib.sha256(str(home(stack)).encode()).hexdigest()[:8]}"):
+    with cache_lock(stack.cache_dir, f"airflow-migrate-{hashlib.sha256(str(home(stack)).encode()).hexdigest()[:8]}"):
         if marker.is_file() and marker.read_text().strip() == _revision(stack):
             return
         done = subprocess.run([str(airflow_bin(stack)), "db", "migrate"], env=process_env(stack),
@@ -236,38 +237,29 @@ def heartbeat_probe(stack: StackContext, job_type: str) -> Probe:
     return Probe(f"airflow {job_type} heartbeat in the metadata database", check)
 
 
-API_SERVER = ServiceSpec(
-    name="airflow-api-server",
-    summary="Airflow api-server (REST API v2, UI, task execution API)",
-    ports={"main": 8088},
-    url=url,
-    probe=health_probe,
-    native=lambda stack: ApiServerRecipe(stack, API_SERVER),
-    depends_on=("postgres",),
-    compose_service="airflow-api-server",
-)
+def _process(name: str, summary: str, recipe: type[AirflowRecipe], probe, ports=None) -> ServiceSpec:
+    """The spec of one of Airflow's processes: all three share the metadata database, secrets, version."""
+    spec = ServiceSpec(
+        name=f"airflow-{name}",
+        summary=summary,
+        ports=ports or {},
+        url=url,
+        probe=probe,
+        native=lambda stack: recipe(stack, spec),
+        depends_on=("postgres",),
+        compose_service=f"airflow-{name}",
+        secrets=(PASSWORD, JWT_SECRET, SECRET_KEY),
+        version=VERSION,
+        group="airflow",
+    )
+    return spec
 
-SCHEDULER = ServiceSpec(
-    name="airflow-scheduler",
-    summary="Airflow scheduler (LocalExecutor, parallelism 2)",
-    ports={},
-    url=url,
-    probe=lambda stack: heartbeat_probe(stack, "SchedulerJob"),
-    native=lambda stack: SchedulerRecipe(stack, SCHEDULER),
-    depends_on=("postgres",),
-    compose_service="airflow-scheduler",
-)
 
-DAG_PROCESSOR = ServiceSpec(
-    name="airflow-dag-processor",
-    summary="Airflow dag-processor (parses dags/)",
-    ports={},
-    url=url,
-    probe=lambda stack: heartbeat_probe(stack, "DagProcessorJob"),
-    native=lambda stack: DagProcessorRecipe(stack, DAG_PROCESSOR),
-    depends_on=("postgres",),
-    compose_service="airflow-dag-processor",
-)
+API_SERVER = _process("api-server", "Airflow api-server (REST API v2, UI, task execution API)", ApiServerRecipe,
+                      health_probe, ports={"main": 8088})
+SCHEDULER = _process("scheduler", "Airflow scheduler (LocalExecutor, parallelism 2)", SchedulerRecipe,
+                     lambda stack: heartbeat_probe(stack, "SchedulerJob"))
+DAG_PROCESSOR = _process("dag-processor", "Airflow dag-processor (parses dags/)", DagProcessorRecipe,
+                         lambda stack: heartbeat_probe(stack, "DagProcessorJob"))
 
 SPECS = (API_SERVER, SCHEDULER, DAG_PROCESSOR)
-ALIASES = {"airflow": ("airflow-api-server", "airflow-scheduler", "airflow-dag-processor")}

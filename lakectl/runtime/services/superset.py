@@ -28,16 +28,17 @@ import subprocess
 import zipfile
 from pathlib import Path
 
-from lakectl.artifacts import _locked, cached_build, python_venv
+from lakectl.artifacts import cache_lock, cached_build, pinned_venv
 from lakectl.errors import ComponentError
 from lakectl.paths import deploy_dir
+from lakectl.runtime import versions
 from lakectl.runtime.base import LOCALHOST, ServiceSpec, StackContext, write_private
 from lakectl.runtime.native.process import Launch
 from lakectl.runtime.native.recipe import NativeRecipe
 from lakectl.runtime.services import trino
 from lakectl.runtime.waiting import Probe, ProbeResult
 
-VERSION = "6.1.0"
+VERSION = versions.SUPERSET
 # flask-caching 2.5 passes an argument Superset 6.1's metastore cache does not take; Superset 6.1
 # imports rich (its CLI) and cachetools (every engine spec, through aws_iam) without requiring them
 REQUIREMENTS = (f"apache-superset=={VERSION}", "trino==0.340.0", "flask-caching==2.3.1", "gunicorn==23.0.0",
@@ -53,8 +54,7 @@ BOOT_DIR = Path(__file__).resolve().parents[2] / "superset_app"  # lakectl_super
 
 
 def venv(stack: StackContext) -> Path:
-    key = hashlib.sha256(repr(REQUIREMENTS).encode()).hexdigest()[:8]
-    return python_venv(stack.cache_dir, f"superset-{VERSION}-{key}", list(REQUIREMENTS))
+    return pinned_venv(stack.cache_dir, f"superset-{VERSION}", REQUIREMENTS)
 
 
 def superset_bin(stack: StackContext) -> Path:
@@ -66,11 +66,7 @@ def home(stack: StackContext) -> Path:
 
 
 def url(stack: StackContext) -> str:
-    return f"http://{LOCALHOST}:{stack.port(SPEC)}"
-
-
-def dashboard_url(stack: StackContext) -> str:
-    return f"{url(stack)}/superset/dashboard/{DASHBOARD_SLUG}/"
+    return SPEC.url(stack)
 
 
 def bundle_dir() -> Path:
@@ -117,7 +113,7 @@ def render_bundle(source: Path, target: Path, uri: str) -> Path:
 
 def config_text(stack: StackContext) -> str:
     """superset_config.py: Python, since that is what Superset reads (values through repr)."""
-    secrets = stack.stack_secrets(PASSWORD, SECRET_KEY)
+    secrets = stack.secrets(PASSWORD, SECRET_KEY)
     root = home(stack)
     values = {
         "SECRET_KEY": secrets[SECRET_KEY],
@@ -192,7 +188,7 @@ def ensure_migrated(stack: StackContext) -> None:
     root = home(stack)
     database = root / "superset.db"
     marker = root / f".migrated-{VERSION}"
-    with _locked(stack.cache_dir, f"superset-migrate-{hashlib.sha256(str(root).encode()).hexdigest()[:8]}"):
+    with cache_lock(stack.cache_dir, f"superset-migrate-{hashlib.sha256(str(root).encode()).hexdigest()[:8]}"):
         if not database.exists():
             template = template_db(stack)
             shutil.copyfile(template, database.with_suffix(".tmp"))
@@ -207,6 +203,7 @@ def ensure_migrated(stack: StackContext) -> None:
 
 
 def write_config(stack: StackContext) -> None:
+    stack.ensure_secrets()
     root = home(stack)
     write_private(root / "superset_config.py", config_text(stack))
     render_bundle(bundle_dir(), root / "gold-bundle.zip", trino_uri(stack))
@@ -271,8 +268,9 @@ SPEC = ServiceSpec(
     name="superset",
     summary="Superset (the Gold dashboard over Trino)",
     ports={"main": 8091},
-    url=url,
     probe=_probe,
     native=lambda stack: SupersetRecipe(stack, SPEC),
     depends_on=(),
+    secrets=(PASSWORD, SECRET_KEY),
+    version=VERSION,
 )
