@@ -21,15 +21,14 @@ import hashlib
 import json
 import os
 import shlex
-import subprocess
 import sys
 from pathlib import Path
 
-from lakectl.artifacts import cache_lock, pinned_venv
 from lakectl.errors import ComponentError
 from lakectl.runtime import versions
 from lakectl.runtime.base import LOCALHOST, ServiceSpec, StackContext, write_private
 from lakectl.runtime.native.process import Launch
+from lakectl.runtime.native.python_app import PythonApp
 from lakectl.runtime.native.recipe import NativeRecipe
 from lakectl.runtime.services import postgres
 from lakectl.runtime.waiting import Probe, ProbeResult
@@ -46,20 +45,12 @@ SECRET_KEY = "airflow_secret_key"
 PARALLELISM = 2
 
 
-def venv(stack: StackContext) -> Path:
-    return pinned_venv(stack.cache_dir, f"airflow-{VERSION}", REQUIREMENTS)
-
-
-def airflow_bin(stack: StackContext) -> Path:
-    return venv(stack) / "bin" / "airflow"
-
-
-def home(stack: StackContext) -> Path:
-    return stack.state_dir / "native" / "airflow"
+APP = PythonApp("airflow", VERSION, REQUIREMENTS)
+venv, home = APP.venv, APP.home
 
 
 def url(stack: StackContext) -> str:
-    return f"http://{LOCALHOST}:{stack.port(API_SERVER)}"
+    return API_SERVER.url(stack)
 
 
 def dags_dir() -> Path:
@@ -146,16 +137,7 @@ def ensure_migrated(stack: StackContext) -> None:
     """``airflow db migrate`` when the database's schema revision is not the one recorded after
     the last migration by this Airflow version (a cheap psql query instead of a ~20 s CLI start)."""
     postgres.ensure_database(stack, DATABASE)
-    marker = home(stack) / f".migrated-{VERSION}"
-    with cache_lock(stack.cache_dir, f"airflow-migrate-{hashlib.sha256(str(home(stack)).encode()).hexdigest()[:8]}"):
-        if marker.is_file() and marker.read_text().strip() == _revision(stack):
-            return
-        done = subprocess.run([str(airflow_bin(stack)), "db", "migrate"], env=process_env(stack),
-                              capture_output=True, text=True, check=False)
-        if done.returncode != 0:
-            tail = [ln for ln in (done.stderr or done.stdout).strip().splitlines() if ln.strip()][-2:]
-            raise ComponentError(f"airflow: db migrate failed: {' | '.join(tail)[:500]}")
-        marker.write_text(_revision(stack))
+    APP.ensure_migrated(stack, lambda: _revision(stack), lambda: APP.run(stack, ["db", "migrate"], process_env(stack)))
 
 
 def _revision(stack: StackContext) -> str:
@@ -176,7 +158,7 @@ class AirflowRecipe(NativeRecipe):
         ensure_migrated(self.stack)
 
     def launch(self) -> Launch:
-        return Launch([str(airflow_bin(self.stack)), *self.command], env=process_env(self.stack),
+        return Launch([str(APP.bin(self.stack)), *self.command], env=process_env(self.stack),
                       cwd=home(self.stack))
 
     def purge(self) -> None:

@@ -19,21 +19,20 @@ the state dir. Nothing at start needs another service: Trino is queried only whe
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import shutil
 import sqlite3
-import subprocess
 import zipfile
 from pathlib import Path
 
-from lakectl.artifacts import cache_lock, cached_build, pinned_venv
+from lakectl.artifacts import cached_build
 from lakectl.errors import ComponentError
 from lakectl.paths import deploy_dir
 from lakectl.runtime import versions
 from lakectl.runtime.base import LOCALHOST, ServiceSpec, StackContext, write_private
 from lakectl.runtime.native.process import Launch
+from lakectl.runtime.native.python_app import PythonApp
 from lakectl.runtime.native.recipe import NativeRecipe
 from lakectl.runtime.services import trino
 from lakectl.runtime.waiting import Probe, ProbeResult
@@ -53,16 +52,8 @@ WORKERS, THREADS = 1, 4
 BOOT_DIR = Path(__file__).resolve().parents[2] / "superset_app"  # lakectl_superset.py
 
 
-def venv(stack: StackContext) -> Path:
-    return pinned_venv(stack.cache_dir, f"superset-{VERSION}", REQUIREMENTS)
-
-
-def superset_bin(stack: StackContext) -> Path:
-    return venv(stack) / "bin" / "superset"
-
-
-def home(stack: StackContext) -> Path:
-    return stack.state_dir / "native" / "superset"
+APP = PythonApp("superset", VERSION, REQUIREMENTS)
+venv, home = APP.venv, APP.home
 
 
 def url(stack: StackContext) -> str:
@@ -151,16 +142,9 @@ def db_revision(database: Path) -> str:
     return row[0] if row else ""
 
 
-def _superset(stack: StackContext, env: dict[str, str], *args: str) -> None:
-    done = subprocess.run([str(superset_bin(stack)), *args], env=env, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        tail = [ln for ln in (done.stderr or done.stdout).strip().splitlines() if ln.strip()][-2:]
-        raise ComponentError(f"superset: superset {' '.join(args)} failed: {' | '.join(tail)[:500]}")
-
-
 def migrate(stack: StackContext, env: dict[str, str]) -> None:
-    _superset(stack, env, "db", "upgrade")
-    _superset(stack, env, "init")  # roles and permissions; idempotent
+    APP.run(stack, ["db", "upgrade"], env)
+    APP.run(stack, ["init"], env)  # roles and permissions; idempotent
 
 
 def template_db(stack: StackContext) -> Path:
@@ -185,21 +169,18 @@ def template_db(stack: StackContext) -> Path:
 def ensure_migrated(stack: StackContext) -> None:
     """A new stack copies the template database; one whose revision is not the one recorded after the
     last migration by this Superset version is upgraded and initialised again."""
-    root = home(stack)
-    database = root / "superset.db"
-    marker = root / f".migrated-{VERSION}"
-    with cache_lock(stack.cache_dir, f"superset-migrate-{hashlib.sha256(str(root).encode()).hexdigest()[:8]}"):
-        if not database.exists():
-            template = template_db(stack)
-            shutil.copyfile(template, database.with_suffix(".tmp"))
-            os.chmod(database.with_suffix(".tmp"), 0o600)
-            os.replace(database.with_suffix(".tmp"), database)
-            marker.write_text(db_revision(database))
-            return
-        if marker.is_file() and marker.read_text().strip() == db_revision(database):
-            return
-        migrate(stack, process_env(stack))
-        marker.write_text(db_revision(database))
+    database = home(stack) / "superset.db"
+
+    def from_template() -> bool:
+        if database.exists():
+            return False
+        shutil.copyfile(template_db(stack), database.with_suffix(".tmp"))
+        os.chmod(database.with_suffix(".tmp"), 0o600)
+        os.replace(database.with_suffix(".tmp"), database)
+        return True
+
+    APP.ensure_migrated(stack, lambda: db_revision(database), lambda: migrate(stack, process_env(stack)),
+                        create=from_template)
 
 
 def write_config(stack: StackContext) -> None:
@@ -219,7 +200,7 @@ class SupersetRecipe(NativeRecipe):
         ensure_migrated(self.stack)
 
     def launch(self) -> Launch:
-        gunicorn = venv(self.stack) / "bin" / "gunicorn"
+        gunicorn = APP.bin(self.stack, "gunicorn")
         # the worker loads the app (and imports the bundle) after the fork: allow it the time
         return Launch([str(gunicorn), "--bind", f"{LOCALHOST}:{self.port()}", "--workers", str(WORKERS),
                        "--worker-class", "gthread", "--threads", str(THREADS), "--timeout", "180",
