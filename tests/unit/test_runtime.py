@@ -139,3 +139,14 @@ def test_starts_after_starts_early_but_is_ready_only_after_all_it_depends_on(tmp
     assert events.index("starting engine") < events.index("store ready")
     assert events.index("store ready") < events.index("engine ready")
     assert events.index("after_ready store") < events.index("after_ready engine")
+
+
+def test_every_service_has_a_url_and_a_probe_on_either_runtime(isolated):
+    from lakectl.runtime.base import StackContext
+    from lakectl.settings import load_settings
+
+    for kind in ("native", "compose"):
+        stack = StackContext(load_settings(), kind)
+        for spec in all_services().values():
+            assert "127.0.0.1:" in spec.url(stack), spec.name
+            assert spec.probe(stack).description, spec.name

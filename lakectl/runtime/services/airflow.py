@@ -50,7 +50,8 @@ venv, home = APP.venv, APP.home
 
 
 def url(stack: StackContext) -> str:
-    return API_SERVER.url(stack)
+    """The api-server's; also the URL of the scheduler and the dag-processor, which serve none."""
+    return f"http://{LOCALHOST}:{stack.port(API_SERVER)}"
 
 
 def dags_dir() -> Path:
