@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from secrets import choice, token_urlsafe
 from typing import TYPE_CHECKING, Any, Literal
 
 from lakectl.errors import ServiceUnavailable, UsageError
@@ -65,7 +65,7 @@ class StackContext:
         missing = [name for name in stack_secret_names() if name not in current]
         if missing:
             for name in missing:
-                current[name] = _access_key() if name.endswith("_key_id") else secrets.token_urlsafe(24)
+                current[name] = _access_key() if name.endswith("_key_id") else token_urlsafe(24)
             write_private(self.secrets_file, json.dumps(current, indent=2))
         return current
 
@@ -101,7 +101,7 @@ def write_private(path: Path, text: str) -> None:
 def _access_key() -> str:
     """An S3 access key id: 20 upper-case alphanumerics, the shape S3 clients expect."""
     alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
-    return "LK" + "".join(secrets.choice(alphabet) for _ in range(18))
+    return "LK" + "".join(choice(alphabet) for _ in range(18))
 
 
 @dataclass(frozen=True)
