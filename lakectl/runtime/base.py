@@ -119,7 +119,7 @@ class ServiceSpec:
     # the part of depends_on that must be ready before it starts at all (None: all of it); the rest
     # starts alongside, so that a slow-starting JVM does not wait on a service it needs only later
     starts_after: tuple[str, ...] | None = None
-    compose_service: str | None = None
+    compose_service: str | None = None  # its name in deploy/docker-compose.yml when not ``name``
     # done once the service answers, e.g. setting the registry's default compatibility
     after_ready: Callable[[StackContext], None] | None = None
     # variables the compose file needs from lakectl before `up` (e.g. a directory of cached jars)

@@ -230,7 +230,6 @@ def _process(name: str, summary: str, recipe: type[AirflowRecipe], probe, ports=
         probe=probe,
         native=lambda stack: recipe(stack, spec),
         depends_on=("postgres",),
-        compose_service=f"airflow-{name}",
         secrets=(PASSWORD, JWT_SECRET, SECRET_KEY),
         version=VERSION,
         group="airflow",

@@ -324,7 +324,6 @@ JOBMANAGER = ServiceSpec(
     depends_on=("postgres", "object-store"),
     # checkpoints reach the object store only once a job runs
     starts_after=("postgres",),
-    compose_service="flink-jobmanager",
     compose_env=_compose_env,
     remote_url="flink.url",
     **FLINK,
@@ -340,7 +339,6 @@ TASKMANAGER = ServiceSpec(
     depends_on=("flink-jobmanager",),
     # it keeps trying to register with the JobManager (cluster.registration.*): both start together
     starts_after=(),
-    compose_service="flink-taskmanager",
     remote_url="flink.url",
     **FLINK,
 )
@@ -355,7 +353,6 @@ SQL_GATEWAY = ServiceSpec(
     depends_on=("flink-jobmanager",),
     # it reaches the JobManager only when a session runs a statement
     starts_after=(),
-    compose_service="flink-sql-gateway",
     **FLINK,
 )
 
