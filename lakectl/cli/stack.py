@@ -125,8 +125,7 @@ def open_(
     from lakectl.ops import stack
 
     out = Output(output)
-    app_ctx = app_context(ctx)
-    found = stack.service_url(app_ctx.settings, app_ctx.runtime, service)
+    found = stack.service_url(app_context(ctx).runtime, service)
     opened = False
     if browser and found.web and sys.stdout.isatty():
         import webbrowser

@@ -82,7 +82,7 @@ def logs(rt: Runtime, service: str, tail: int | None, follow: bool) -> Iterator[
     return rt.logs(rt.services[service], tail, follow)
 
 
-def service_url(settings: Any, rt: Runtime, service: str) -> ServiceUrl:
+def service_url(rt: Runtime, service: str) -> ServiceUrl:
     """Where ``service`` answers: the URL its remote setting names (``ServiceSpec.remote_url``), else
     the local stack's, which must be running (ServiceUnavailable otherwise)."""
     from lakectl.runtime.service_table import expand, unknown_service
@@ -91,7 +91,7 @@ def service_url(settings: Any, rt: Runtime, service: str) -> ServiceUrl:
     if name not in rt.services:
         raise unknown_service(name, rt.services)
     spec = rt.services[name]
-    url = spec.remote(settings) or rt.url(name)
+    url = rt.endpoint(name)
     if spec.remote_url is None:  # only this stack runs it (no URL setting can point elsewhere): is it up?
         state = rt.status([spec])[0].state
         if state != "running":

@@ -235,4 +235,10 @@ class Runtime(ABC):
     def logs(self, spec: ServiceSpec, tail: int | None, follow: bool) -> Iterator[str]: ...
 
     def url(self, name: str) -> str:
+        """Where this stack's ``name`` answers."""
         return self.services[name].url(self.stack)
+
+    def endpoint(self, name: str) -> str:
+        """Where lakectl reaches ``name``: the URL its remote setting names (``ServiceSpec.remote_url``,
+        e.g. ``trino.url``) when set, else this stack's."""
+        return self.services[name].remote(self.stack.settings) or self.url(name)
