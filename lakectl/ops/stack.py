@@ -83,8 +83,8 @@ def logs(rt: Runtime, service: str, tail: int | None, follow: bool) -> Iterator[
 
 
 def service_url(rt: Runtime, service: str) -> ServiceUrl:
-    """Where ``service`` answers: the URL its remote setting names (``ServiceSpec.remote_url``), else
-    the local stack's, which must be running (ServiceUnavailable otherwise)."""
+    """Where ``service`` answers (``Runtime.endpoint``). One that no setting can point elsewhere
+    (``ServiceSpec.remote_url`` None) must be running on this stack: ServiceUnavailable otherwise."""
     from lakectl.runtime.service_table import expand, unknown_service
 
     name = (expand([service]) or [service])[0]

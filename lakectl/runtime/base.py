@@ -234,6 +234,19 @@ class Runtime(ABC):
     @abstractmethod
     def logs(self, spec: ServiceSpec, tail: int | None, follow: bool) -> Iterator[str]: ...
 
+    # what the one readiness loop (runtime/readiness.py) needs from each runtime
+    @abstractmethod
+    def start_service(self, spec: ServiceSpec, progress: Callable[[str], None]) -> None:
+        """Start ``spec`` unless it runs already (idempotent)."""
+
+    @abstractmethod
+    def exited(self, specs: Sequence[ServiceSpec]) -> dict[str, str]:
+        """Of ``specs`` (started, not ready yet): name -> why it is gone, for each that stopped running."""
+
+    @abstractmethod
+    def log_location(self, spec: ServiceSpec) -> str:
+        """Where to read ``spec``'s log (a path, or the command that prints it)."""
+
     def url(self, name: str) -> str:
         """Where this stack's ``name`` answers."""
         return self.services[name].url(self.stack)

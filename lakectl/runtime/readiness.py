@@ -19,38 +19,21 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Protocol
 
 from lakectl.errors import ServiceUnavailable
 from lakectl.polling import Deadline
-from lakectl.runtime.base import ServiceSpec, StackContext
+from lakectl.runtime.base import Runtime, ServiceSpec
 
 POLL_INTERVAL_S = 0.2
 # a probe gets at most this long per round (less when the deadline is nearer)
 PROBE_BUDGET_S = 2.0
 
 
-class ReadinessTarget(Protocol):
-    """What a runtime supplies to the loop: how to start one service, whether it is gone, its log."""
-
-    stack: StackContext
-
-    def start_service(self, spec: ServiceSpec, progress: Callable[[str], None]) -> None:
-        """Start ``spec`` unless it runs already (idempotent)."""
-
-    def exited(self, specs: Sequence[ServiceSpec]) -> dict[str, str]:
-        """Of ``specs`` (started, not ready yet): name -> why it is gone, for each that is no longer running."""
-        ...
-
-    def log_location(self, spec: ServiceSpec) -> str:
-        """Where to read ``spec``'s log (a path, or the command that prints it)."""
-        ...
-
-
-def bring_up(target: ReadinessTarget, services: Sequence[ServiceSpec], timeout: float,
+def bring_up(target: Runtime, services: Sequence[ServiceSpec], timeout: float,
              progress: Callable[[str], None]) -> None:
     """Start ``services`` (dependencies first, as resolve_order lists them) and return once every one
-    is ready; ServiceUnavailable when one exits before, or the deadline passes first."""
+    is ready; ServiceUnavailable when one exits before, or the deadline passes first. The runtime
+    supplies the parts that differ: ``start_service``, ``exited`` and ``log_location``."""
     stack = target.stack
     deadline = Deadline(timeout)  # one deadline for the whole stack, shared by every probe
     pending = list(services)
