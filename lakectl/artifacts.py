@@ -28,8 +28,9 @@ MANIFEST = ".lakectl-manifest.json"
 
 
 @contextmanager
-def _locked(cache_dir: Path, name: str) -> Iterator[None]:
-    """Serialise fetches of one entry across concurrent lakectl processes."""
+def cache_lock(cache_dir: Path, name: str) -> Iterator[None]:
+    """Serialise the making of one cache entry (or any one-time step named ``name``) across
+    concurrent lakectl processes and threads."""
     lock_dir = cache_dir / "locks"
     lock_dir.mkdir(parents=True, exist_ok=True)
     with open(lock_dir / f"{name}.lock", "w") as handle:
@@ -74,7 +75,7 @@ def cached_build(cache_dir: Path, target: Path, build: Callable[[Path], Path], s
     shared by every lakectl process. Returns ``target``."""
     if is_complete(target):
         return target
-    with _locked(cache_dir, target.name):
+    with cache_lock(cache_dir, target.name):
         if is_complete(target):
             return target
         work = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=_ensure(target.parent)))
@@ -88,7 +89,8 @@ def cached_build(cache_dir: Path, target: Path, build: Callable[[Path], Path], s
     return target
 
 
-def _mvn(args: Sequence[str], cwd: Path, what: str) -> None:
+def run_maven(args: Sequence[str], cwd: Path, what: str) -> None:
+    """``mvn args`` in ``cwd``, checksums enforced; ComponentError naming ``what`` when it fails."""
     mvn = shutil.which("mvn")
     if mvn is None:
         raise ComponentError(f"{what}: Maven (mvn) is needed to fetch jars", hint="apt-get install maven")
@@ -137,26 +139,29 @@ def maven_classpath(cache_dir: Path, name: str, dependencies: Sequence[Dependenc
 
     def build(work: Path) -> Path:
         (work / "pom.xml").write_text(_pom(dependencies))
-        _mvn(["dependency:copy-dependencies", "-DincludeScope=runtime", "-DoutputDirectory=lib"], work, name)
+        run_maven(["dependency:copy-dependencies", "-DincludeScope=runtime", "-DoutputDirectory=lib"], work, name)
         return work
 
     return cached_build(cache_dir, cache_dir / "maven" / name, build, {"maven": [d.coords for d in dependencies]})
 
 
-def maven_archive(cache_dir: Path, name: str, coords: str) -> Path:
-    """One archive artifact (``group:artifact:version:tar.gz:classifier``), unpacked."""
+def maven_archive(cache_dir: Path, name: str, coords: str, keep: Callable[[str], bool] | None = None,
+                  source: dict | None = None) -> Path:
+    """One archive artifact (``group:artifact:version:tar.gz:classifier``), unpacked; only the
+    members whose path ``keep`` accepts when it is given (``source``: more for the manifest)."""
 
     def build(work: Path) -> Path:
-        _mvn(["dependency:copy", f"-Dartifact={coords}", "-DoutputDirectory=download"], work, name)
+        run_maven(["dependency:copy", f"-Dartifact={coords}", "-DoutputDirectory=download"], work, name)
         archives = list((work / "download").iterdir())
         unpacked = work / "unpacked"
         with tarfile.open(archives[0]) as tar:
-            tar.extractall(unpacked, filter="data")
+            members = [m for m in tar.getmembers() if keep(m.name)] if keep else None
+            tar.extractall(unpacked, members=members, filter="data")
         # most archives hold one top-level directory: make that the entry itself
         children = list(unpacked.iterdir())
         return children[0] if len(children) == 1 and children[0].is_dir() else unpacked
 
-    return cached_build(cache_dir, cache_dir / "dist" / name, build, {"maven": coords})
+    return cached_build(cache_dir, cache_dir / "dist" / name, build, {"maven": coords, **(source or {})})
 
 
 def debian_package(package: str, probe: Path | str, *, recommends: bool = True) -> None:
@@ -181,6 +186,12 @@ def _ensure(path: Path) -> Path:
     return path
 
 
+def pinned_venv(cache_dir: Path, name: str, requirements: Sequence[str]) -> Path:
+    """``python_venv`` named ``<name>-<hash of the requirements>``: a change of any pin makes a new one."""
+    key = hashlib.sha256(repr(tuple(requirements)).encode()).hexdigest()[:8]
+    return python_venv(cache_dir, f"{name}-{key}", list(requirements))
+
+
 def python_venv(cache_dir: Path, name: str, requirements: Sequence[str], python: str | None = None) -> Path:
     """A virtualenv in the cache with ``requirements`` installed by pip (which checks the index hashes).
 
@@ -193,7 +204,7 @@ def python_venv(cache_dir: Path, name: str, requirements: Sequence[str], python:
     marker = target / ".lakectl-complete"
     if marker.is_file():
         return target
-    with _locked(cache_dir, f"venv-{name}"):
+    with cache_lock(cache_dir, f"venv-{name}"):
         if marker.is_file():
             return target
         shutil.rmtree(target, ignore_errors=True)  # a half-built venv from an interrupted run
@@ -246,7 +257,7 @@ def maven_shaded_jar(
             '"org.apache.maven.plugins.shade.resource.ServicesResourceTransformer"/></transformers>'
             "</configuration></execution></executions></plugin></plugins></build></project>"
         )
-        _mvn(["package"], work, name)
+        run_maven(["package"], work, name)
         result = _ensure(work / "result")
         shutil.move(str(work / "target" / f"{name}.jar"), result / f"{name}.jar")
         return result

@@ -73,7 +73,7 @@ def run(app, *, count: int, keep: bool, timeout: float, progress: Callable[[str]
         result.update(_counts_and_result(app))
     if not keep:
         with stages.stage("down", "stopping the stack (--keep leaves it up)"):
-            app.runtime.down(list(app.runtime.catalog.values()), False, lambda _msg: None)  # all: nothing left
+            app.runtime.down(list(app.runtime.services.values()), False, lambda _msg: None)  # all: nothing left
     result["stage_seconds"] = stages.seconds
     result["total_seconds"] = round(time.perf_counter() - started, 2)
     return result

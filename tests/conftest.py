@@ -17,17 +17,32 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+EPHEMERAL_PORTS = range(32768, 61000)
+
+
+def native_ports() -> dict[str, int]:
+    """Every port of every native service, by its lakectl.toml key ("kafka", "kafka.metrics"), read
+    from the ServiceSpecs: a new service gets its test ports without an edit here."""
+    from lakectl.runtime.service_table import for_runtime
+
+    return {spec.name if port == "main" else f"{spec.name}.{port}": number
+            for spec in for_runtime("native").values() for port, number in spec.ports.items()}
+
+
+def private_ports(base: dict[str, int], offset: int) -> dict[str, int]:
+    """``base`` moved down by ``offset``; every port distinct and below the ephemeral range, where a
+    port can be the local end of any outgoing connection (and then the port check rightly refuses it)."""
+    ports = {name: port - offset for name, port in base.items()}
+    assert len(set(ports.values())) == len(ports), ports
+    assert not [p for p in ports.values() if p in EPHEMERAL_PORTS or p < 1024], ports
+    return ports
+
+
+# the session stack's ports: each service's own moved up by 20000 (9092 -> 29092 for Kafka), in 2xxxx.
 # LAKECTL_TEST_PORT_OFFSET moves every port down by that much, so that two checkouts can run their
-# suites side by side (e.g. 5000 -> 24092 for Kafka); the default keeps them in 2xxxx, below the
-# ephemeral range.
-_BASE_PORTS = {"kafka": 29092, "kafka.controller": 29093, "schema-registry": 28085,
-             "schema-registry.management": 29085, "postgres": 25432, "object-store": 29000,
-             "flink-jobmanager": 28081, "flink-jobmanager.rpc": 26123, "flink-jobmanager.metrics": 29249,
-             "flink-taskmanager.metrics": 29250, "flink-sql-gateway": 28083, "trino": 28080,
-             "kafka.metrics": 29308, "prometheus": 29090, "airflow-api-server": 28088,
-             "superset": 28091}
+# suites side by side (e.g. 5000 -> 24092 for Kafka).
 PORT_OFFSET = int(os.environ.get("LAKECTL_TEST_PORT_OFFSET") or 0)
-TEST_PORTS = {name: port - PORT_OFFSET for name, port in _BASE_PORTS.items()}
+TEST_PORTS = private_ports({name: port + 20000 for name, port in native_ports().items()}, PORT_OFFSET)
 
 
 @dataclass

@@ -60,7 +60,7 @@ def version(ctx: typer.Context, output: OutputOpt = OutputFormat.table) -> None:
     app_context(ctx)
 
 
-stack_cli.register(app)
+app.add_typer(stack_cli.app)
 produce_cli.register(app)
 tables_cli.register(app)
 query_cli.register(app)

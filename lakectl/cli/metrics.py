@@ -1,8 +1,7 @@
-"""``lakectl metrics`` (Prometheus: a query, or a curated summary) and ``lakectl open`` (a service's URL)."""
+"""``lakectl metrics`` (Prometheus: a query, or a curated summary)."""
 
 from __future__ import annotations
 
-import sys
 import time
 from datetime import datetime
 from typing import Annotated, Any
@@ -10,12 +9,8 @@ from typing import Annotated, Any
 import typer
 
 from lakectl.cli.common import AppContext, OutputOpt, app_context
-from lakectl.errors import LakectlError, ServiceUnavailable, UsageError
+from lakectl.errors import LakectlError, UsageError
 from lakectl.output import Output, OutputFormat, simple_table
-
-# services whose URL a profile may point elsewhere (the local stack's otherwise)
-REMOTE_URLS = {"flink-jobmanager": "flink_url", "flink-taskmanager": "flink_url", "trino": "trino_url",
-               "prometheus": "prometheus_url", "schema-registry": "registry_url"}
 
 
 def bronze_freshness(app: AppContext, now: float | None = None) -> list[dict[str, Any]]:
@@ -86,37 +81,3 @@ def register(app: typer.Typer) -> None:
         data = {"prometheus": app_ctx.prometheus_url(), "metrics": rows}
         out.emit(data, table=lambda d: simple_table(summary_table_rows(d["metrics"]), ["metric", "of", "value"],
                                                     title=f"prometheus: {d['prometheus']}"))
-
-    @app.command("open")
-    def open_(
-        ctx: typer.Context,
-        service: Annotated[str, typer.Argument(help="Service name, e.g. flink, trino, prometheus.")],
-        browser: Annotated[bool, typer.Option("--browser", help="Also open it in a web browser (only when "
-                                              "stdout is a terminal).")] = False,
-        output: OutputOpt = OutputFormat.table,
-    ) -> None:
-        """Print a service's URL (its web UI where it has one)."""
-        from lakectl.runtime.catalog import expand, unknown_service
-
-        out = Output(output)
-        app_ctx = app_context(ctx)
-        rt = app_ctx.runtime
-        name = (expand([service]) or [service])[0]
-        if name not in rt.catalog:
-            raise unknown_service(name, rt.catalog)
-        getter = REMOTE_URLS.get(name)
-        url = getattr(app_ctx, getter)() if getter else rt.url(name)
-        if not getter:  # only this stack runs it (no URL setting can point elsewhere): is it up?
-            state = rt.status([rt.catalog[name]])[0].state
-            if state != "running":
-                raise ServiceUnavailable(f"{name} is not running ({state}) at {url}",
-                                         hint=f"lakectl up {service}")
-        web = url.startswith(("http://", "https://"))
-        opened = False
-        if browser and web and sys.stdout.isatty():
-            import webbrowser
-
-            opened = webbrowser.open(url, new=2)
-        elif browser and not web:
-            out.info(f"{name} has no web UI; {url} is its address")
-        out.emit({"service": name, "url": url, "web": web, "opened": opened}, table=lambda d: d["url"])

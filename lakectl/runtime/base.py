@@ -1,22 +1,23 @@
 """The service description both runtimes read, and the runtime interface.
 
 A service is described once (``ServiceSpec``): name, dependencies, ports, how to build its URL,
-its readiness probe, its compose service name and its native recipe. ``NativeRuntime`` and
-``ComposeRuntime`` both start from these descriptions.
+its readiness probe, the secrets it needs, its Java and version, the setting that points it
+elsewhere, its compose service name and its native recipe. ``NativeRuntime`` and ``ComposeRuntime``
+both start from these descriptions; the list of them is ``lakectl.runtime.services.SERVICES``.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import secrets
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from secrets import choice, token_urlsafe
 from typing import TYPE_CHECKING, Any, Literal
 
-from lakectl.errors import UsageError
+from lakectl.errors import ServiceUnavailable, UsageError
 from lakectl.runtime.waiting import Probe
 from lakectl.settings import LoadedSettings
 
@@ -50,21 +51,41 @@ class StackContext:
         key = spec.name if name == "main" else f"{spec.name}.{name}"
         return self.settings.port(key, spec.ports[name])
 
-    def secret(self, name: str) -> str:
-        """A generated secret of the local stack, kept in ``<state>/secrets.json`` (mode 0600)."""
-        return self.stack_secrets(name)[name]
+    @property
+    def secrets_file(self) -> Path:
+        return self.state_dir / "secrets.json"
 
-    def stack_secrets(self, *wanted: str) -> dict[str, str]:
-        """The stack's generated secrets; any name in ``wanted`` that does not exist yet is created."""
-        path = self.state_dir / "secrets.json"
-        wanted = wanted or STACK_SECRETS
-        current: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
-        if all(name in current for name in wanted):
-            return current
-        for name in wanted:
-            current.setdefault(name, secrets.token_urlsafe(24) if not name.endswith("_key_id") else _access_key())
-        write_private(path, json.dumps(current, indent=2))
+    def ensure_secrets(self) -> dict[str, str]:
+        """Generate every secret the stack's services declare (``ServiceSpec.secrets``) that
+        ``<state>/secrets.json`` (mode 0600) does not hold yet; called when the stack is started and
+        when the compose env file is written. Returns all of them."""
+        from lakectl.runtime.service_table import stack_secret_names
+
+        current = self._read_secrets()
+        missing = [name for name in stack_secret_names() if name not in current]
+        if missing:
+            for name in missing:
+                current[name] = _access_key() if name.endswith("_key_id") else token_urlsafe(24)
+            write_private(self.secrets_file, json.dumps(current, indent=2))
         return current
+
+    def secret(self, name: str) -> str:
+        """A generated secret of the local stack; read only: ServiceUnavailable when the stack never
+        generated it (it was never started here)."""
+        return self.secrets(name)[name]
+
+    def secrets(self, *names: str) -> dict[str, str]:
+        """The named generated secrets (read only; see ``secret``)."""
+        current = self._read_secrets()
+        missing = [name for name in names if name not in current]
+        if missing:
+            raise ServiceUnavailable(f"the local stack has no {', '.join(missing)} in {self.secrets_file}: "
+                                     "it was never started with this state dir", hint="lakectl up")
+        return {name: current[name] for name in names}
+
+    def _read_secrets(self) -> dict[str, str]:
+        path = self.secrets_file
+        return json.loads(path.read_text()) if path.exists() else {}
 
 
 def write_private(path: Path, text: str) -> None:
@@ -77,16 +98,10 @@ def write_private(path: Path, text: str) -> None:
     os.replace(path.with_suffix(".tmp"), path)
 
 
-# every secret the local stack generates on first use (compose gets all of them in its env file)
-STACK_SECRETS = ("postgres_password", "object_store_key_id", "object_store_secret", "airflow_admin_password",
-                 "airflow_jwt_secret", "airflow_secret_key", "grafana_admin_password", "superset_admin_password",
-                 "superset_secret_key")
-
-
 def _access_key() -> str:
     """An S3 access key id: 20 upper-case alphanumerics, the shape S3 clients expect."""
     alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
-    return "LK" + "".join(secrets.choice(alphabet) for _ in range(18))
+    return "LK" + "".join(choice(alphabet) for _ in range(18))
 
 
 @dataclass(frozen=True)
@@ -94,22 +109,37 @@ class ServiceSpec:
     name: str
     summary: str
     ports: Mapping[str, int]
-    url: Callable[[StackContext], str]
     probe: Callable[[StackContext], Probe]
     # None: the service runs only in compose (no registry serves it natively, e.g. Grafana)
     native: Callable[[StackContext], NativeRecipe] | None
+    # None: http://127.0.0.1:<its main port> (set in __post_init__), what most services serve
+    url: Callable[[StackContext], str] = None  # type: ignore[assignment]
     # started with it, and ready before it is reported ready (and its after_ready runs)
     depends_on: tuple[str, ...] = ()
     # the part of depends_on that must be ready before it starts at all (None: all of it); the rest
     # starts alongside, so that a slow-starting JVM does not wait on a service it needs only later
     starts_after: tuple[str, ...] | None = None
-    compose_service: str | None = None
+    compose_service: str | None = None  # its name in deploy/docker-compose.yml when not ``name``
     # done once the service answers, e.g. setting the registry's default compatibility
     after_ready: Callable[[StackContext], None] | None = None
     # variables the compose file needs from lakectl before `up` (e.g. a directory of cached jars)
     compose_env: Callable[[StackContext], dict[str, str]] | None = None
     # why a compose-only service (``native`` None) has no native runtime: the error natively
     not_native: str = ""
+    # the generated secrets it needs (kept in <state>/secrets.json; compose gets them in its env file)
+    secrets: tuple[str, ...] = ()
+    # the Java majors its native process runs on: (minimum, maximum or None); None: not a JVM
+    java: tuple[int, int | None] | None = None
+    # the version it runs (lakectl.runtime.versions); "" where a distribution package decides
+    version: str = ""
+    # the setting that points lakectl at another instance instead of the local one, e.g. "trino.url"
+    remote_url: str | None = None
+    # the alias naming the services one component runs as (``lakectl up flink``)
+    group: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.url is None:
+            object.__setattr__(self, "url", lambda stack: f"http://{LOCALHOST}:{stack.port(self)}")
 
     @property
     def start_dependencies(self) -> tuple[str, ...]:
@@ -118,6 +148,13 @@ class ServiceSpec:
     @property
     def compose_name(self) -> str:
         return self.compose_service or self.name
+
+    def remote(self, settings: Any) -> str | None:
+        """The URL ``remote_url`` names in ``settings`` (None when unset, or the service has none)."""
+        if self.remote_url is None:
+            return None
+        section, field_name = self.remote_url.split(".")
+        return getattr(getattr(settings, section), field_name)
 
 
 @dataclass
@@ -151,7 +188,7 @@ class ServiceStatus:
         return data
 
 
-def resolve_order(catalog: Mapping[str, ServiceSpec], names: Sequence[str]) -> list[ServiceSpec]:
+def resolve_order(services: Mapping[str, ServiceSpec], names: Sequence[str]) -> list[ServiceSpec]:
     """The named services and everything they depend on, dependencies first."""
     ordered: list[ServiceSpec] = []
     seen: set[str] = set()
@@ -161,14 +198,14 @@ def resolve_order(catalog: Mapping[str, ServiceSpec], names: Sequence[str]) -> l
             raise UsageError(f"dependency cycle: {' -> '.join((*path, name))}")
         if name in seen:
             return
-        if name not in catalog:
-            from lakectl.runtime.catalog import unknown_service
+        if name not in services:
+            from lakectl.runtime.service_table import unknown_service
 
-            raise unknown_service(name, catalog)
-        for dependency in catalog[name].depends_on:
+            raise unknown_service(name, services)
+        for dependency in services[name].depends_on:
             visit(dependency, (*path, name))
         seen.add(name)
-        ordered.append(catalog[name])
+        ordered.append(services[name])
 
     for name in names:
         visit(name, ())
@@ -178,9 +215,10 @@ def resolve_order(catalog: Mapping[str, ServiceSpec], names: Sequence[str]) -> l
 class Runtime(ABC):
     kind: RuntimeKind
 
-    def __init__(self, stack: StackContext, catalog: Mapping[str, ServiceSpec]) -> None:
+    def __init__(self, stack: StackContext, services: Mapping[str, ServiceSpec]) -> None:
         self.stack = stack
-        self.catalog = catalog
+        # every service this runtime can run, by name
+        self.services = services
 
     @abstractmethod
     def up(
@@ -196,5 +234,24 @@ class Runtime(ABC):
     @abstractmethod
     def logs(self, spec: ServiceSpec, tail: int | None, follow: bool) -> Iterator[str]: ...
 
+    # what the one readiness loop (runtime/readiness.py) needs from each runtime
+    @abstractmethod
+    def start_service(self, spec: ServiceSpec, progress: Callable[[str], None]) -> None:
+        """Start ``spec`` unless it runs already (idempotent)."""
+
+    @abstractmethod
+    def exited(self, specs: Sequence[ServiceSpec]) -> dict[str, str]:
+        """Of ``specs`` (started, not ready yet): name -> why it is gone, for each that stopped running."""
+
+    @abstractmethod
+    def log_location(self, spec: ServiceSpec) -> str:
+        """Where to read ``spec``'s log (a path, or the command that prints it)."""
+
     def url(self, name: str) -> str:
-        return self.catalog[name].url(self.stack)
+        """Where this stack's ``name`` answers."""
+        return self.services[name].url(self.stack)
+
+    def endpoint(self, name: str) -> str:
+        """Where lakectl reaches ``name``: the URL its remote setting names (``ServiceSpec.remote_url``,
+        e.g. ``trino.url``) when set, else this stack's."""
+        return self.services[name].remote(self.stack.settings) or self.url(name)

@@ -17,9 +17,10 @@ from typing import Any
 from lakectl.errors import ComponentError, ServiceUnavailable
 from lakectl.paths import deploy_dir
 from lakectl.runtime.base import Runtime, ServiceSpec, ServiceStatus, StackContext, write_private
-from lakectl.runtime.waiting import Deadline
+from lakectl.runtime.readiness import bring_up
 
 PROJECT = "lakectl"
+EXITED_CHECK_S = 1.0
 
 
 def compose_file() -> Path:
@@ -27,7 +28,7 @@ def compose_file() -> Path:
 
 
 def write_env_file(stack: StackContext, extra: dict[str, str] | None = None) -> Path:
-    secrets = {**stack.stack_secrets(), **(extra or {})}
+    secrets = {**stack.ensure_secrets(), **(extra or {})}
     path = stack.state_dir / "compose.env"
     # single quotes: compose interpolates $ inside double quotes
     write_private(path, "".join(f"{name if name.startswith('LAKECTL_') else 'LAKECTL_' + name.upper()}='{value}'\n"
@@ -80,6 +81,8 @@ def validate(stack: StackContext) -> dict[str, Any]:
 
 class ComposeRuntime(Runtime):
     kind = "compose"
+    _up_client: Any = None
+    _states_read_at = 0.0
 
     def _call(self, what: str, fn: Callable[[], Any]) -> Any:
         from python_on_whales.exceptions import DockerException
@@ -92,6 +95,7 @@ class ComposeRuntime(Runtime):
     def up(
         self, services: Sequence[ServiceSpec], timeout: float, progress: Callable[[str], None]
     ) -> list[ServiceStatus]:
+        self.stack.ensure_secrets()  # before compose_env: some of it is rendered from them
         extra_env: dict[str, str] = {}
         for spec in services:
             if spec.compose_env:
@@ -99,32 +103,41 @@ class ComposeRuntime(Runtime):
         client = docker_client(self.stack, extra_env)
         progress("docker compose up " + " ".join(s.compose_name for s in services))
         self._call("up", lambda: client.compose.up([s.compose_name for s in services], detach=True))
-        deadline = Deadline(timeout)
-        pending = list(services)
-        last: dict[str, str] = {}
-        while pending:
-            for spec in list(pending):
-                result = spec.probe(self.stack)(min(2.0, max(0.2, deadline.remaining())))
-                last[spec.name] = result.detail
-                if result.ok:
-                    if spec.after_ready:
-                        spec.after_ready(self.stack)
-                    pending.remove(spec)
-                    progress(f"{spec.name} ready")
-            if pending and deadline.expired:
-                spec = pending[0]
-                raise ServiceUnavailable(
-                    f"{spec.name} not ready after {deadline.seconds:.0f}s (probe: "
-                    f"{spec.probe(self.stack).description}; last: {last.get(spec.name)}; "
-                    f"log: lakectl logs {spec.name})"
-                )
-            if pending:
-                time.sleep(0.5)  # poll interval of the probe loop, bounded by the deadline
+        # compose starts them in the order its own depends_on gives; the loop waits for readiness
+        self._up_client, self._states_read_at = client, 0.0
+        bring_up(self, services, timeout, progress)
         return self.status(services)
+
+    # what the readiness loop needs from this runtime
+    def start_service(self, spec: ServiceSpec, progress: Callable[[str], None]) -> None:
+        """Nothing: the one ``docker compose up`` of ``up`` started every service already."""
+
+    def exited(self, specs: Sequence[ServiceSpec]) -> dict[str, str]:
+        """Services whose container stopped (exited, dead) before they were ready. Asked of compose at
+        most every EXITED_CHECK_S: each `docker compose ps` is a process of its own."""
+        if time.monotonic() - self._states_read_at < EXITED_CHECK_S:
+            return {}
+        self._states_read_at = time.monotonic()
+        states = self._container_states(self._up_client)
+        gone = {}
+        for spec in specs:
+            state = states.get(spec.compose_name)
+            if state is not None and state[0] in ("exited", "dead"):
+                gone[spec.name] = (f"{spec.name}: its container exited while starting (exit code {state[1]}); "
+                                   f"see lakectl logs {spec.name}")
+        return gone
+
+    def log_location(self, spec: ServiceSpec) -> str:
+        return f"lakectl logs {spec.name}"
+
+    def _container_states(self, client) -> dict[str, tuple[str, int | None]]:
+        """compose service name -> (container state, exit code)."""
+        return {c.config.labels.get("com.docker.compose.service"): (c.state.status or "unknown", c.state.exit_code)
+                for c in self._call("ps", lambda: client.compose.ps(all=True))}
 
     def down(self, services: Sequence[ServiceSpec], purge: bool, progress: Callable[[str], None]) -> None:
         client = docker_client(self.stack)
-        if len(services) < len(self.catalog):
+        if len(services) < len(self.services):
             names = [s.compose_name for s in services]
             progress("docker compose rm --stop " + " ".join(names))
             self._call("rm", lambda: client.compose.rm(names, stop=True, volumes=purge))

@@ -40,7 +40,7 @@ def choose_kind(loaded: LoadedSettings, requested: str | None = None) -> Runtime
 
 
 def make_runtime(loaded: LoadedSettings, kind: RuntimeKind) -> Runtime:
-    from lakectl.runtime.catalog import for_runtime
+    from lakectl.runtime.service_table import for_runtime
 
     stack = StackContext(loaded, kind)
     if kind == "compose":
@@ -55,10 +55,10 @@ def make_runtime(loaded: LoadedSettings, kind: RuntimeKind) -> Runtime:
 def start(loaded: LoadedSettings, services: list[str] | None, progress) -> tuple[RuntimeKind, list]:
     """Start ``services`` (all when None) and their dependencies; the statuses once every one is ready."""
     from lakectl.runtime.base import resolve_order
-    from lakectl.runtime.catalog import expand
+    from lakectl.runtime.service_table import expand
 
     kind = choose_kind(loaded)
     rt = make_runtime(loaded, kind)
-    specs = resolve_order(rt.catalog, expand(services) if services else list(rt.catalog))
+    specs = resolve_order(rt.services, expand(services) if services else list(rt.services))
     record_kind(loaded, kind)
     return kind, rt.up(specs, loaded.settings.timeout, progress)

@@ -1,4 +1,4 @@
-"""Every version of a native artifact, pinned in one place."""
+"""Every version of a native artifact, pinned in one place (each ServiceSpec names its own)."""
 
 KAFKA = "4.1.2"
 # Kafka 4.1 is built against SLF4J 1.7: the binding must be log4j-slf4j-impl, not -slf4j2-impl
@@ -6,7 +6,6 @@ LOG4J = "2.25.3"
 APICURIO_REGISTRY = "3.3.3"
 POSTGRESQL_JDBC = "42.7.8"
 S3PROXY = "4.1.0"
-MINIO_IMAGE = "minio/minio:RELEASE.2025-09-07T16-13-09Z"
 FLINK = "1.20.5"  # the PyPI apache-flink distribution: bin/, lib/, opt/, plugins/
 # Maven Central lacks some 1.20.5 modules: these are the nearest patch releases it serves
 FLINK_S3_PLUGIN = "1.20.1"
@@ -17,3 +16,6 @@ ICEBERG = "1.10.1"
 HADOOP = "3.4.3"
 # the Prometheus JMX exporter's java agent that serves Kafka's MBeans (natively and in compose)
 JMX_EXPORTER = "1.0.1"
+TRINO = "476"
+AIRFLOW = "3.1.8"
+SUPERSET = "6.1.0"

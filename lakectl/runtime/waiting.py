@@ -1,14 +1,13 @@
-"""Readiness: one deadline per ``up`` shared by every probe, and probes that say what they saw.
+"""Readiness probes that say what they saw, and the port checks ``up`` and ``doctor`` make.
 
-Modelled on testcontainers' wait strategies: a probe returns (ok, what it observed); the waiting
-loop backs off, and a timeout names the service, the probe, the last observation and the log.
+Modelled on testcontainers' wait strategies: a probe returns (ok, what it observed); the one loop
+that waits on them is runtime/readiness.py.
 """
 
 from __future__ import annotations
 
 import socket
 import subprocess
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -35,19 +34,6 @@ class Probe:
             return self.check(timeout)
         except Exception as exc:  # a probe reports failures, it never raises: the loop decides
             return ProbeResult(False, f"{type(exc).__name__}: {exc}")
-
-
-class Deadline:
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
-        self.expires_at = time.monotonic() + seconds
-
-    def remaining(self) -> float:
-        return max(0.0, self.expires_at - time.monotonic())
-
-    @property
-    def expired(self) -> bool:
-        return self.remaining() <= 0
 
 
 def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
@@ -79,17 +65,6 @@ def port_holder(port: int) -> str:
             owner = f"pid {conn.pid}"
         return f"{owner}, {role}"
     return "another process"
-
-
-def tcp_probe(host: str, port: int) -> Probe:
-    def check(timeout: float) -> ProbeResult:
-        try:
-            with socket.create_connection((host, port), timeout=timeout):
-                return ProbeResult(True, f"{host}:{port} accepts connections")
-        except OSError as exc:
-            return ProbeResult(False, f"{host}:{port}: {exc.strerror or exc}")
-
-    return Probe(f"tcp {host}:{port}", check)
 
 
 def http_probe(url: str, *, expect: Callable[[httpx.Response], bool] | None = None) -> Probe:

@@ -5,18 +5,19 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import PORT_OFFSET, Stack, stack_processes
+from tests.conftest import PORT_OFFSET, TEST_PORTS, Stack, native_ports, private_ports, stack_processes
 
 pytestmark = pytest.mark.e2e
 
 # every port distinct from the session stack's (tests/conftest.py), which keeps running meanwhile, and
 # below the kernel's ephemeral range (32768+): a port up there can be the local end of any outgoing
-# connection of the running session stack, and then the demo's port check rightly refuses it
-_BASE_DEMO_PORTS = {"kafka": 23092, "kafka.controller": 23093, "schema-registry": 23085,
-                    "schema-registry.management": 23086, "postgres": 23433, "object-store": 23000,
-                    "flink-jobmanager": 23081, "flink-jobmanager.rpc": 23124, "flink-jobmanager.metrics": 23249,
-                    "flink-taskmanager.metrics": 23250, "flink-sql-gateway": 23083, "trino": 23080}
-DEMO_PORTS = {name: port - PORT_OFFSET for name, port in _BASE_DEMO_PORTS.items()}
+# connection of the running session stack, and then the demo's port check rightly refuses it.
+# Rule: 23000 + the last three digits of the service's own port; these three were chosen before the
+# rule (or would collide: 9085 and 8085) and keep their numbers
+_DEMO_PORTS_KEPT = {"schema-registry.management": 23086, "postgres": 23433, "flink-jobmanager.rpc": 23124}
+DEMO_PORTS = private_ports({name: _DEMO_PORTS_KEPT.get(name, 23000 + port % 1000)
+                            for name, port in native_ports().items()}, PORT_OFFSET)
+assert not set(DEMO_PORTS.values()) & set(TEST_PORTS.values())
 COUNT = 20_000
 STAGES = ["up", "schema", "topic", "bronze_job", "produce", "bronze", "dbt", "gold", "down"]
 

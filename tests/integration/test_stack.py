@@ -10,7 +10,7 @@ pytestmark = pytest.mark.integration
 
 
 def test_status_reports_every_service_healthy(stack):
-    from lakectl.runtime.catalog import for_runtime
+    from lakectl.runtime.service_table import for_runtime
 
     services = {s["name"]: s for s in stack.ok("status", "-o", "json").json()["services"]}
     assert set(services) == set(for_runtime("native"))  # Grafana runs only in compose

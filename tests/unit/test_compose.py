@@ -7,8 +7,8 @@ import pytest
 from lakectl.errors import ComponentError
 from lakectl.paths import deploy_dir
 from lakectl.runtime.base import StackContext
-from lakectl.runtime.catalog import load_catalog
 from lakectl.runtime.compose import validate
+from lakectl.runtime.service_table import all_services
 from lakectl.settings import load_settings
 
 
@@ -23,7 +23,7 @@ def config(stack):
 
 
 def test_every_service_is_in_compose(config):
-    assert {spec.compose_name for spec in load_catalog().values()} <= set(config["services"])
+    assert {spec.compose_name for spec in all_services().values()} <= set(config["services"])
 
 
 def test_images_are_pinned(config):
@@ -45,7 +45,7 @@ def test_every_service_has_a_healthcheck(config):
 
 
 def test_published_ports_match_the_service_description(config, stack):
-    for spec in load_catalog().values():
+    for spec in all_services().values():
         if "main" not in spec.ports:
             continue
         published = {int(p["published"]) for p in config["services"][spec.compose_name].get("ports", [])}

@@ -15,7 +15,7 @@ from lakectl.components.prometheus import (
     summary_table_rows,
 )
 from lakectl.runtime.base import StackContext
-from lakectl.runtime.catalog import load_catalog
+from lakectl.runtime.service_table import all_services
 from lakectl.runtime.services import prometheus
 from lakectl.settings import load_settings
 
@@ -48,7 +48,7 @@ def test_compose_config_uses_service_names():
 
 
 def test_prometheus_spec_and_kafka_metrics_port():
-    catalog = load_catalog()
+    catalog = all_services()
     spec = catalog["prometheus"]
     assert spec.ports == {"main": 9090} and spec.depends_on == ()
     assert catalog["kafka"].ports["metrics"] == 9308

@@ -8,10 +8,11 @@ import psutil
 import pytest
 
 from lakectl.errors import UsageError
+from lakectl.polling import Deadline
 from lakectl.runtime.base import ServiceSpec, resolve_order
-from lakectl.runtime.catalog import load_catalog
 from lakectl.runtime.native.process import Launch, ProcessManager
-from lakectl.runtime.waiting import Deadline, Probe, ProbeResult, all_of, port_holder, port_is_free
+from lakectl.runtime.service_table import all_services
+from lakectl.runtime.waiting import Probe, ProbeResult, all_of, port_holder, port_is_free
 
 
 def spec(name, *deps):
@@ -33,8 +34,8 @@ def test_unknown_and_cycles():
         resolve_order(catalog, ["z"])
 
 
-def test_real_catalog_registry_needs_postgres():
-    names = [s.name for s in resolve_order(load_catalog(), ["schema-registry"])]
+def test_real_services_registry_needs_postgres():
+    names = [s.name for s in resolve_order(all_services(), ["schema-registry"])]
     assert names == ["postgres", "schema-registry"]
 
 
@@ -138,3 +139,14 @@ def test_starts_after_starts_early_but_is_ready_only_after_all_it_depends_on(tmp
     assert events.index("starting engine") < events.index("store ready")
     assert events.index("store ready") < events.index("engine ready")
     assert events.index("after_ready store") < events.index("after_ready engine")
+
+
+def test_every_service_has_a_url_and_a_probe_on_either_runtime(isolated):
+    from lakectl.runtime.base import StackContext
+    from lakectl.settings import load_settings
+
+    for kind in ("native", "compose"):
+        stack = StackContext(load_settings(), kind)
+        for spec in all_services().values():
+            assert "127.0.0.1:" in spec.url(stack), spec.name
+            assert spec.probe(stack).description, spec.name

@@ -148,11 +148,12 @@ def test_db_revision(tmp_path):
     assert superset.db_revision(database) == "abc123"
 
 
-def test_superset_is_in_the_catalog_after_airflow():
-    from lakectl.runtime.catalog import SERVICE_MODULES, load_catalog
+def test_superset_is_in_the_service_table_after_airflow():
+    from lakectl.runtime.service_table import all_services
 
-    assert SERVICE_MODULES.index("superset") > SERVICE_MODULES.index("airflow")
-    spec = load_catalog()["superset"]
+    names = list(all_services())
+    assert names.index("superset") > names.index("airflow-api-server")
+    spec = all_services()["superset"]
     assert spec.depends_on == () and spec.compose_name == "superset"
 
 

@@ -25,7 +25,8 @@ def _version(java: str) -> str | None:
     return done.stderr
 
 
-def _major(java: str) -> int | None:
+def java_major(java: str) -> int | None:
+    """The major version of the Java at ``java`` (None when it does not run)."""
     match = re.search(r'version "(\d+)', _version(java) or "")
     return int(match.group(1)) if match else None
 
@@ -38,7 +39,7 @@ def find_java(minimum: int, maximum: int | None = None) -> str:
         candidates.append(shutil.which("java"))  # type: ignore[arg-type]
     candidates += [str(p) for p in sorted(Path("/usr/lib/jvm").glob("*/bin/java"))]
     for java in candidates:
-        major = _major(java)
+        major = java_major(java)
         if major is not None and major >= minimum and (maximum is None or major <= maximum):
             return java
     wanted = f"{minimum}+" if maximum is None else f"{minimum}-{maximum}"
@@ -65,7 +66,7 @@ def class_data_sharing(cache_dir: Path, service: str, java: str, classpath: Sequ
     (``java_agent``: true of the metrics exporters).
     """
     version = _version(java)
-    major = _major(java)
+    major = java_major(java)
     if version is None or major is None or major < 17:
         return []
     key = hashlib.sha256(os.path.realpath(java).encode() + version.encode())

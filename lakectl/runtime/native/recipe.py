@@ -25,6 +25,13 @@ class NativeRecipe(ABC):
     def port(self, name: str = "main") -> int:
         return self.stack.port(self.spec, name)
 
+    def java(self) -> str:
+        """The Java its spec asks for (``ServiceSpec.java``: minimum and maximum major)."""
+        from lakectl.runtime.native.java import find_java
+
+        assert self.spec.java is not None, f"{self.spec.name} declares no Java"
+        return find_java(*self.spec.java)
+
     def class_data_sharing(self, java: str, classpath: list[Path], java_agent: bool = False) -> list[str]:
         """JVM flags for this service's CDS archive (see java.class_data_sharing); none when the
         ``class_data_sharing`` setting is off."""

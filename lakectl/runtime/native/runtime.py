@@ -10,9 +10,9 @@ from concurrent.futures import ThreadPoolExecutor
 from lakectl.errors import ServiceUnavailable
 from lakectl.runtime.base import LOCALHOST, Runtime, ServiceSpec, ServiceStatus
 from lakectl.runtime.native.process import ProcessManager
-from lakectl.runtime.waiting import Deadline, port_holder, port_is_free
+from lakectl.runtime.readiness import POLL_INTERVAL_S, bring_up
+from lakectl.runtime.waiting import port_holder, port_is_free
 
-POLL_INTERVAL_S = 0.2
 STATUS_PROBE_TIMEOUT_S = 0.8
 
 
@@ -35,57 +35,29 @@ class NativeRuntime(Runtime):
         self, services: Sequence[ServiceSpec], timeout: float, progress: Callable[[str], None]
     ) -> list[ServiceStatus]:
         self.fetch(services, progress)
-        deadline = Deadline(timeout)  # one deadline for the whole stack, shared by every probe
-        manager = self.processes
-        pending = list(services)
-        started: set[str] = set()
-        ready: set[str] = set()
-        last_seen: dict[str, str] = {}
-        while pending:
-            # start everything whose dependencies are ready, then probe all started ones at once:
-            # a slow probe of one service never delays the start of another
-            for spec in pending:
-                if spec.name in started or not all(dep in ready for dep in spec.start_dependencies):
-                    continue
-                if not manager.running(spec.name):
-                    self._check_ports(spec)
-                    recipe = spec.native(self.stack)
-                    progress(f"starting {spec.name}")
-                    recipe.prepare()
-                    manager.start(spec.name, recipe.launch())
-                started.add(spec.name)
-            # answering is not enough: what a service depends on must be ready before it counts as ready
-            probing = [spec for spec in pending if spec.name in started
-                       and all(dep in ready for dep in spec.depends_on)]
-            budget = min(2.0, max(0.2, deadline.remaining()))
-            with ThreadPoolExecutor(max_workers=max(1, len(probing))) as pool:
-                results = list(pool.map(lambda spec, t=budget: spec.probe(self.stack)(t), probing))
-            for spec, result in zip(probing, results, strict=True):
-                last_seen[spec.name] = result.detail
-                if result.ok:
-                    if spec.after_ready:
-                        spec.after_ready(self.stack)
-                    ready.add(spec.name)
-                    pending.remove(spec)
-                    progress(f"{spec.name} ready")
-                    continue
-                if manager.running(spec.name) is None:
-                    raise ServiceUnavailable(
-                        f"{spec.name} exited while starting; last lines of {manager.log_path(spec.name)}: "
-                        + " | ".join(manager.tail(spec.name, 5).splitlines())
-                    )
-            if pending and deadline.expired:
-                spec = pending[0]
-                waiting_on = [d for d in spec.depends_on if d not in ready]
-                observed = last_seen.get(spec.name, f"not started, waiting for {', '.join(waiting_on)}")
-                raise ServiceUnavailable(
-                    f"{spec.name} not ready after {deadline.seconds:.0f}s "
-                    f"(probe: {spec.probe(self.stack).description}; last: {observed}; "
-                    f"log: {manager.log_path(spec.name)})"
-                )
-            if pending:
-                time.sleep(POLL_INTERVAL_S)  # poll interval of the probe loop, bounded by the deadline
+        self.stack.ensure_secrets()
+        bring_up(self, services, timeout, progress)  # artifacts are fetched: the deadline counts from here
         return self.status(services)
+
+    # what the readiness loop needs from this runtime
+    def start_service(self, spec: ServiceSpec, progress: Callable[[str], None]) -> None:
+        manager = self.processes
+        if manager.running(spec.name):
+            return
+        self._check_ports(spec)
+        recipe = spec.native(self.stack)
+        progress(f"starting {spec.name}")
+        recipe.prepare()
+        manager.start(spec.name, recipe.launch())
+
+    def exited(self, specs: Sequence[ServiceSpec]) -> dict[str, str]:
+        manager = self.processes
+        return {spec.name: f"{spec.name} exited while starting; last lines of {manager.log_path(spec.name)}: "
+                + " | ".join(manager.tail(spec.name, 5).splitlines())
+                for spec in specs if manager.running(spec.name) is None}
+
+    def log_location(self, spec: ServiceSpec) -> str:
+        return str(self.processes.log_path(spec.name))
 
     def _check_ports(self, spec: ServiceSpec) -> None:
         for port_name in spec.ports:
@@ -107,7 +79,7 @@ class NativeRuntime(Runtime):
             for spec in services:
                 spec.native(self.stack).purge()
                 manager.log_path(spec.name).unlink(missing_ok=True)
-            if len(services) == len(self.catalog):
+            if len(services) == len(self.services):
                 shutil.rmtree(self.stack.state_dir / "native", ignore_errors=True)
 
     def status(self, services: Sequence[ServiceSpec]) -> list[ServiceStatus]:

@@ -21,19 +21,19 @@ import hashlib
 import json
 import os
 import shlex
-import subprocess
 import sys
 from pathlib import Path
 
-from lakectl.artifacts import _locked, python_venv
 from lakectl.errors import ComponentError
+from lakectl.runtime import versions
 from lakectl.runtime.base import LOCALHOST, ServiceSpec, StackContext, write_private
 from lakectl.runtime.native.process import Launch
+from lakectl.runtime.native.python_app import PythonApp
 from lakectl.runtime.native.recipe import NativeRecipe
 from lakectl.runtime.services import postgres
 from lakectl.runtime.waiting import Probe, ProbeResult
 
-VERSION = "3.1.8"
+VERSION = versions.AIRFLOW
 # what the official constraints file would pin and pip would otherwise resolve differently
 REQUIREMENTS = (f"apache-airflow=={VERSION}", "apache-airflow-providers-standard==1.21.0",
                 "psycopg2-binary==2.9.13", "asyncpg==0.32.0", "sqlalchemy[asyncio]>=2.0.40,<2.1")
@@ -45,20 +45,12 @@ SECRET_KEY = "airflow_secret_key"
 PARALLELISM = 2
 
 
-def venv(stack: StackContext) -> Path:
-    key = hashlib.sha256(repr(REQUIREMENTS).encode()).hexdigest()[:8]
-    return python_venv(stack.cache_dir, f"airflow-{VERSION}-{key}", list(REQUIREMENTS))
-
-
-def airflow_bin(stack: StackContext) -> Path:
-    return venv(stack) / "bin" / "airflow"
-
-
-def home(stack: StackContext) -> Path:
-    return stack.state_dir / "native" / "airflow"
+APP = PythonApp("airflow", VERSION, REQUIREMENTS)
+venv, home = APP.venv, APP.home
 
 
 def url(stack: StackContext) -> str:
+    """The api-server's; also the URL of the scheduler and the dag-processor, which serve none."""
     return f"http://{LOCALHOST}:{stack.port(API_SERVER)}"
 
 
@@ -99,7 +91,7 @@ def _fernet_key(secret: str) -> str:
 
 
 def config(stack: StackContext) -> dict[str, dict[str, object]]:
-    secrets = stack.stack_secrets(PASSWORD, JWT_SECRET, SECRET_KEY, "postgres_password")
+    secrets = stack.secrets(PASSWORD, JWT_SECRET, SECRET_KEY, "postgres_password")
     root = home(stack)
     api = url(stack)
     return {
@@ -132,6 +124,7 @@ def config(stack: StackContext) -> dict[str, dict[str, object]]:
 
 
 def write_config(stack: StackContext) -> None:
+    stack.ensure_secrets()
     root = home(stack)
     sections = config(stack)
     text = "".join(f"[{name}]\n" + "".join(f"{k} = {v}\n" for k, v in values.items()) + "\n"
@@ -145,16 +138,7 @@ def ensure_migrated(stack: StackContext) -> None:
     """``airflow db migrate`` when the database's schema revision is not the one recorded after
     the last migration by this Airflow version (a cheap psql query instead of a ~20 s CLI start)."""
     postgres.ensure_database(stack, DATABASE)
-    marker = home(stack) / f".migrated-{VERSION}"
-    with _locked(stack.cache_dir, f"airflow-migrate-{hashlib.sha256(str(home(stack)).encode()).hexdigest()[:8]}"):
-        if marker.is_file() and marker.read_text().strip() == _revision(stack):
-            return
-        done = subprocess.run([str(airflow_bin(stack)), "db", "migrate"], env=process_env(stack),
-                              capture_output=True, text=True, check=False)
-        if done.returncode != 0:
-            tail = [ln for ln in (done.stderr or done.stdout).strip().splitlines() if ln.strip()][-2:]
-            raise ComponentError(f"airflow: db migrate failed: {' | '.join(tail)[:500]}")
-        marker.write_text(_revision(stack))
+    APP.ensure_migrated(stack, lambda: _revision(stack), lambda: APP.run(stack, ["db", "migrate"], process_env(stack)))
 
 
 def _revision(stack: StackContext) -> str:
@@ -175,7 +159,7 @@ class AirflowRecipe(NativeRecipe):
         ensure_migrated(self.stack)
 
     def launch(self) -> Launch:
-        return Launch([str(airflow_bin(self.stack)), *self.command], env=process_env(self.stack),
+        return Launch([str(APP.bin(self.stack)), *self.command], env=process_env(self.stack),
                       cwd=home(self.stack))
 
     def purge(self) -> None:
@@ -236,38 +220,28 @@ def heartbeat_probe(stack: StackContext, job_type: str) -> Probe:
     return Probe(f"airflow {job_type} heartbeat in the metadata database", check)
 
 
-API_SERVER = ServiceSpec(
-    name="airflow-api-server",
-    summary="Airflow api-server (REST API v2, UI, task execution API)",
-    ports={"main": 8088},
-    url=url,
-    probe=health_probe,
-    native=lambda stack: ApiServerRecipe(stack, API_SERVER),
-    depends_on=("postgres",),
-    compose_service="airflow-api-server",
-)
+def _process(name: str, summary: str, recipe: type[AirflowRecipe], probe, ports=None) -> ServiceSpec:
+    """The spec of one of Airflow's processes: all three share the metadata database, secrets, version."""
+    spec = ServiceSpec(
+        name=f"airflow-{name}",
+        summary=summary,
+        ports=ports or {},
+        url=url,
+        probe=probe,
+        native=lambda stack: recipe(stack, spec),
+        depends_on=("postgres",),
+        secrets=(PASSWORD, JWT_SECRET, SECRET_KEY),
+        version=VERSION,
+        group="airflow",
+    )
+    return spec
 
-SCHEDULER = ServiceSpec(
-    name="airflow-scheduler",
-    summary="Airflow scheduler (LocalExecutor, parallelism 2)",
-    ports={},
-    url=url,
-    probe=lambda stack: heartbeat_probe(stack, "SchedulerJob"),
-    native=lambda stack: SchedulerRecipe(stack, SCHEDULER),
-    depends_on=("postgres",),
-    compose_service="airflow-scheduler",
-)
 
-DAG_PROCESSOR = ServiceSpec(
-    name="airflow-dag-processor",
-    summary="Airflow dag-processor (parses dags/)",
-    ports={},
-    url=url,
-    probe=lambda stack: heartbeat_probe(stack, "DagProcessorJob"),
-    native=lambda stack: DagProcessorRecipe(stack, DAG_PROCESSOR),
-    depends_on=("postgres",),
-    compose_service="airflow-dag-processor",
-)
+API_SERVER = _process("api-server", "Airflow api-server (REST API v2, UI, task execution API)", ApiServerRecipe,
+                      health_probe, ports={"main": 8088})
+SCHEDULER = _process("scheduler", "Airflow scheduler (LocalExecutor, parallelism 2)", SchedulerRecipe,
+                     lambda stack: heartbeat_probe(stack, "SchedulerJob"))
+DAG_PROCESSOR = _process("dag-processor", "Airflow dag-processor (parses dags/)", DagProcessorRecipe,
+                         lambda stack: heartbeat_probe(stack, "DagProcessorJob"))
 
 SPECS = (API_SERVER, SCHEDULER, DAG_PROCESSOR)
-ALIASES = {"airflow": ("airflow-api-server", "airflow-scheduler", "airflow-dag-processor")}

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from lakectl.artifacts import (
     Dependency,
-    _locked,
+    cache_lock,
     cached_build,
     maven_classpath,
     maven_shaded_jar,
@@ -77,7 +77,7 @@ def loopback_reporter(stack: StackContext) -> Path:
         dist = pyflink_dir(stack)
         classpath = ":".join(str(p) for p in [*(dist / "plugins" / "metrics-prometheus").glob("*.jar"),
                                               *(dist / "lib").glob("flink-dist-*.jar")])
-        java = Path(find_java(11, 17))
+        java = Path(find_java(*JAVA))
         javac, jar_tool = java.parent / "javac", java.parent / "jar"
         if not javac.exists():
             raise ComponentError(f"flink: no javac next to {java}", hint="apt-get install openjdk-17-jdk-headless")
@@ -137,7 +137,7 @@ def flink_home(stack: StackContext) -> Path:
     home = stack.cache_dir / "flink" / f"home-{versions.FLINK}-{key}"
     if (home / ".complete").exists():
         return home
-    with _locked(stack.cache_dir, home.name):  # both Flink services fetch in parallel
+    with cache_lock(stack.cache_dir, home.name):  # both Flink services fetch in parallel
         if not (home / ".complete").exists():
             _assemble(home, dist, layout)
     return home
@@ -159,7 +159,7 @@ def _assemble(home: Path, dist: Path, layout: dict[str, list[Path]]) -> None:
 
 
 def rest_url(stack: StackContext) -> str:
-    return f"http://{LOCALHOST}:{stack.port(JOBMANAGER)}"
+    return JOBMANAGER.url(stack)
 
 
 def conf_dir(stack: StackContext) -> Path:
@@ -241,7 +241,7 @@ class _FlinkRecipe(NativeRecipe):
 
     def fetch(self) -> None:
         flink_home(self.stack)
-        find_java(11, 17)
+        self.java()
 
     def prepare(self) -> None:
         if self.process == "jobmanager":
@@ -251,7 +251,7 @@ class _FlinkRecipe(NativeRecipe):
 
     def launch(self) -> Launch:
         home = flink_home(self.stack)
-        java = Path(find_java(11, 17))
+        java = Path(self.java())
         dynamic = []
         if self.process == "taskmanager":
             dynamic = ["-D", f"metrics.reporter.prom.port={self.port('metrics')}",
@@ -311,18 +311,22 @@ def _compose_env(stack: StackContext) -> dict[str, str]:
     return {"LAKECTL_FLINK_LIB": str(target)}
 
 
+# what the three Flink services share: Java, version, the alias that starts them together
+JAVA = (11, 17)
+FLINK = {"java": JAVA, "version": versions.FLINK, "group": "flink"}
+
 JOBMANAGER = ServiceSpec(
     name="flink-jobmanager",
     summary="Flink JobManager (REST API, session cluster)",
     ports={"main": 8081, "rpc": 6123, "metrics": 9249},
-    url=rest_url,
     probe=lambda stack: http_probe(rest_url(stack) + "/config"),
     native=lambda stack: JobManagerRecipe(stack, JOBMANAGER),
     depends_on=("postgres", "object-store"),
     # checkpoints reach the object store only once a job runs
     starts_after=("postgres",),
-    compose_service="flink-jobmanager",
     compose_env=_compose_env,
+    remote_url="flink.url",
+    **FLINK,
 )
 
 TASKMANAGER = ServiceSpec(
@@ -335,25 +339,21 @@ TASKMANAGER = ServiceSpec(
     depends_on=("flink-jobmanager",),
     # it keeps trying to register with the JobManager (cluster.registration.*): both start together
     starts_after=(),
-    compose_service="flink-taskmanager",
+    remote_url="flink.url",
+    **FLINK,
 )
-
-def sql_gateway_url(stack: StackContext) -> str:
-    return f"http://{LOCALHOST}:{stack.port(SQL_GATEWAY)}"
 
 
 SQL_GATEWAY = ServiceSpec(
     name="flink-sql-gateway",
     summary="Flink SQL Gateway (REST; runs .sql jobs)",
     ports={"main": 8083},
-    url=sql_gateway_url,
-    probe=lambda stack: http_probe(sql_gateway_url(stack) + "/v1/info"),
+    probe=lambda stack: http_probe(SQL_GATEWAY.url(stack) + "/v1/info"),
     native=lambda stack: SqlGatewayRecipe(stack, SQL_GATEWAY),
     depends_on=("flink-jobmanager",),
     # it reaches the JobManager only when a session runs a statement
     starts_after=(),
-    compose_service="flink-sql-gateway",
+    **FLINK,
 )
 
 SPECS = (JOBMANAGER, TASKMANAGER, SQL_GATEWAY)
-ALIASES = {"flink": ("flink-jobmanager", "flink-taskmanager", "flink-sql-gateway")}

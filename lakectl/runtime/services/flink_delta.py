@@ -16,7 +16,7 @@ import hashlib
 import shutil
 from pathlib import Path
 
-from lakectl.artifacts import Dependency, _ensure, _mvn, cached_build
+from lakectl.artifacts import Dependency, cached_build, run_maven
 from lakectl.errors import ComponentError
 from lakectl.paths import _shipped
 from lakectl.runtime import versions
@@ -71,8 +71,9 @@ def build_delta_sink_jar(cache_dir: Path | None = None) -> Path:
             shutil.copy2(path, dest)
         if source_digest(copy) != digest:
             raise ComponentError("Delta sink: flink_jobs/delta_sink changed while it was being built; run again")
-        _mvn(["package"], copy, "Delta sink")
-        result = _ensure(work / "result")
+        run_maven(["package"], copy, "Delta sink")
+        result = work / "result"
+        result.mkdir()
         shutil.move(str(copy / "target" / JAR), result / JAR)
         return result
 

@@ -11,24 +11,20 @@ schema, tests/e2e/test_grafana_panels.py against the native stack's live Prometh
 
 from __future__ import annotations
 
-from lakectl.runtime.base import LOCALHOST, ServiceSpec, StackContext
+from lakectl.runtime.base import ServiceSpec
 from lakectl.runtime.waiting import http_probe
 
 WHY_NOT_NATIVE = ("grafana runs only in the compose runtime (lakectl up --runtime compose): no package registry "
                   "serves Grafana, so the native stack has none")
 
 
-def url(stack: StackContext) -> str:
-    return f"http://{LOCALHOST}:{stack.port(SPEC)}"
-
-
 SPEC = ServiceSpec(
     name="grafana",
     summary="Grafana (dashboards: pipeline health, Kafka, Trino; compose only)",
     ports={"main": 3000},
-    url=url,
-    probe=lambda stack: http_probe(url(stack) + "/api/health"),
+    probe=lambda stack: http_probe(SPEC.url(stack) + "/api/health"),
     native=None,
     depends_on=("prometheus",),
     not_native=WHY_NOT_NATIVE,
+    secrets=("grafana_admin_password",),
 )

@@ -20,7 +20,6 @@ from lakectl.errors import ComponentError
 from lakectl.paths import deploy_dir
 from lakectl.runtime import versions
 from lakectl.runtime.base import LOCALHOST, ServiceSpec, StackContext
-from lakectl.runtime.native.java import find_java
 from lakectl.runtime.native.process import Launch
 from lakectl.runtime.native.recipe import NativeRecipe
 from lakectl.runtime.waiting import kafka_probe
@@ -63,9 +62,10 @@ class KafkaRecipe(NativeRecipe):
     def fetch(self) -> None:
         classpath(self.stack)
         jmx_agent(self.stack)
+        self.java()
 
     def _java(self, *args: str, heap: str = "256m") -> list[str]:
-        return [find_java(17), f"-Xmx{heap}", "-Djava.awt.headless=true",
+        return [self.java(), f"-Xmx{heap}", "-Djava.awt.headless=true",
                 f"-Dlog4j2.configurationFile={self.config_dir / 'log4j2.yaml'}",
                 # log4j must not stop before Kafka finishes its controlled shutdown
                 "-Dlog4j2.shutdownHookEnabled=false", "-cp", classpath(self.stack), *args]
@@ -89,7 +89,7 @@ class KafkaRecipe(NativeRecipe):
 
     def launch(self) -> Launch:
         agent = f"-javaagent:{jmx_agent(self.stack)}={LOCALHOST}:{self.port('metrics')}:{jmx_rules()}"
-        java = find_java(17)
+        java = self.java()
         return Launch(self._java(
             agent, *self.class_data_sharing(java, [lib_dir(self.stack), jmx_agent(self.stack)], java_agent=True),
             "-Xms256m", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20", "-XX:InitiatingHeapOccupancyPercent=35",
@@ -117,4 +117,6 @@ SPEC = ServiceSpec(
     probe=lambda stack: kafka_probe({"bootstrap.servers": bootstrap(stack), "reconnect.backoff.max.ms": 200}),
     native=lambda stack: KafkaRecipe(stack, SPEC),
     compose_env=_compose_env,
+    java=(17, None),
+    version=versions.KAFKA,
 )

@@ -13,7 +13,6 @@ from lakectl.artifacts import Dependency, maven_classpath
 from lakectl.components.object_store import S3Location
 from lakectl.runtime import versions
 from lakectl.runtime.base import LOCALHOST, ServiceSpec, StackContext, write_private
-from lakectl.runtime.native.java import find_java
 from lakectl.runtime.native.process import Launch
 from lakectl.runtime.native.recipe import NativeRecipe
 from lakectl.runtime.waiting import http_probe
@@ -22,14 +21,10 @@ KEY_ID = "object_store_key_id"
 SECRET = "object_store_secret"
 
 
-def url(stack: StackContext) -> str:
-    return f"http://{LOCALHOST}:{stack.port(SPEC)}"
-
-
 def location(stack: StackContext) -> S3Location:
     """The local stack's object store, bucket and credentials."""
-    secrets = stack.stack_secrets(KEY_ID, SECRET)
-    return S3Location(endpoint=url(stack), bucket=stack.settings.object_store.bucket,
+    secrets = stack.secrets(KEY_ID, SECRET)
+    return S3Location(endpoint=SPEC.url(stack), bucket=stack.settings.object_store.bucket,
                       access_key=secrets[KEY_ID], secret_key=secrets[SECRET],
                       region=stack.settings.object_store.region)
 
@@ -44,7 +39,7 @@ class S3ProxyRecipe(NativeRecipe):
 
     def fetch(self) -> None:
         self.jar()
-        find_java(17)
+        self.java()
 
     def prepare(self) -> None:
         (self.data_dir / "data").mkdir(parents=True, exist_ok=True)
@@ -64,7 +59,7 @@ class S3ProxyRecipe(NativeRecipe):
         write_private(self.data_dir / "s3proxy.conf", "".join(f"{key}={value}\n" for key, value in properties.items()))
 
     def launch(self) -> Launch:
-        java = find_java(17)
+        java = self.java()
         return Launch(
             [java, "-Xms64m", "-Xmx512m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
              *self.class_data_sharing(java, [self.jar()]),
@@ -81,9 +76,11 @@ SPEC = ServiceSpec(
     name="object-store",
     summary="S3-compatible object store (S3Proxy natively, MinIO in compose)",
     ports={"main": 9000, "console": 9001},
-    url=url,
     # an anonymous request is refused (403) once the server answers: that is the readiness signal
-    probe=lambda stack: http_probe(url(stack) + "/", expect=lambda r: r.status_code in (200, 403)),
+    probe=lambda stack: http_probe(SPEC.url(stack) + "/", expect=lambda r: r.status_code in (200, 403)),
     native=lambda stack: S3ProxyRecipe(stack, SPEC),
     after_ready=_after_ready,
+    secrets=(KEY_ID, SECRET),
+    java=(17, None),
+    version=versions.S3PROXY,
 )

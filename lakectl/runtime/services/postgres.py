@@ -135,4 +135,5 @@ SPEC = ServiceSpec(
     url=lambda stack: f"postgresql://{SUPERUSER}@{LOCALHOST}:{stack.port(SPEC)}/postgres",
     probe=_probe,
     native=lambda stack: PostgresRecipe(stack, SPEC),
+    secrets=("postgres_password",),
 )

@@ -40,19 +40,15 @@ COMPOSE_TARGETS = {
 }
 
 
-def url(stack: StackContext) -> str:
-    return f"http://{LOCALHOST}:{stack.port(SPEC)}"
-
-
 def binary() -> str:
     return shutil.which("prometheus") or BINARY
 
 
 def native_targets(stack: StackContext) -> dict[str, str]:
     """host:port of every scrape target of the native stack (its ports, maybe moved in lakectl.toml)."""
-    from lakectl.runtime.catalog import load_catalog
+    from lakectl.runtime.service_table import all_services
 
-    specs = load_catalog()
+    specs = all_services()
 
     def at(service: str, port: str = "main") -> str:
         return f"{LOCALHOST}:{stack.port(specs[service], port)}"
@@ -92,7 +88,7 @@ class PrometheusRecipe(NativeRecipe):
         return Launch(
             [binary(), f"--config.file={self.config_file}", f"--storage.tsdb.path={self.data_dir / 'tsdb'}",
              f"--storage.tsdb.retention.time={RETENTION}", f"--web.listen-address={LOCALHOST}:{self.port()}",
-             f"--web.external-url={url(self.stack)}/"],
+             f"--web.external-url={SPEC.url(self.stack)}/"],
             cwd=self.data_dir,
         )
 
@@ -110,8 +106,8 @@ SPEC = ServiceSpec(
     name="prometheus",
     summary="Prometheus (metrics of Flink, Kafka, Trino, the registry)",
     ports={"main": 9090},
-    url=url,
-    probe=lambda stack: http_probe(url(stack) + "/-/ready"),
+    probe=lambda stack: http_probe(SPEC.url(stack) + "/-/ready"),
     native=lambda stack: PrometheusRecipe(stack, SPEC),
     compose_env=_compose_env,
+    remote_url="prometheus.url",
 )

@@ -10,7 +10,6 @@ from __future__ import annotations
 from lakectl.artifacts import maven_archive
 from lakectl.runtime import versions
 from lakectl.runtime.base import LOCALHOST, ServiceSpec, StackContext
-from lakectl.runtime.native.java import find_java
 from lakectl.runtime.native.process import Launch
 from lakectl.runtime.native.recipe import NativeRecipe
 from lakectl.runtime.services import postgres
@@ -29,7 +28,7 @@ def url(stack: StackContext) -> str:
 class ApicurioRecipe(NativeRecipe):
     def fetch(self) -> None:
         self.app_dir()
-        find_java(21)
+        self.java()
 
     def app_dir(self):
         return maven_archive(
@@ -59,7 +58,7 @@ class ApicurioRecipe(NativeRecipe):
             "apicurio.import.work-dir": work,
             "apicurio.storage.snapshot.location": work,
         }
-        java = find_java(21)
+        java = self.java()
         return Launch(
             argv=[java, *self.class_data_sharing(java, [self.app_dir() / "quarkus-run.jar"]),
                   "-Xms64m", "-Xmx256m", "-XX:MaxMetaspaceSize=160m", "-XX:+UseSerialGC",
@@ -97,4 +96,7 @@ SPEC = ServiceSpec(
     native=lambda stack: ApicurioRecipe(stack, SPEC),
     depends_on=("postgres",),
     after_ready=_after_ready,
+    java=(21, None),  # Apicurio Registry 3 refuses older runtimes
+    version=versions.APICURIO_REGISTRY,
+    remote_url="registry.url",
 )

@@ -19,25 +19,25 @@ the state dir. Nothing at start needs another service: Trino is queried only whe
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import shutil
 import sqlite3
-import subprocess
 import zipfile
 from pathlib import Path
 
-from lakectl.artifacts import _locked, cached_build, python_venv
+from lakectl.artifacts import cached_build
 from lakectl.errors import ComponentError
 from lakectl.paths import deploy_dir
+from lakectl.runtime import versions
 from lakectl.runtime.base import LOCALHOST, ServiceSpec, StackContext, write_private
 from lakectl.runtime.native.process import Launch
+from lakectl.runtime.native.python_app import PythonApp
 from lakectl.runtime.native.recipe import NativeRecipe
 from lakectl.runtime.services import trino
 from lakectl.runtime.waiting import Probe, ProbeResult
 
-VERSION = "6.1.0"
+VERSION = versions.SUPERSET
 # flask-caching 2.5 passes an argument Superset 6.1's metastore cache does not take; Superset 6.1
 # imports rich (its CLI) and cachetools (every engine spec, through aws_iam) without requiring them
 REQUIREMENTS = (f"apache-superset=={VERSION}", "trino==0.340.0", "flask-caching==2.3.1", "gunicorn==23.0.0",
@@ -52,25 +52,12 @@ WORKERS, THREADS = 1, 4
 BOOT_DIR = Path(__file__).resolve().parents[2] / "superset_app"  # lakectl_superset.py
 
 
-def venv(stack: StackContext) -> Path:
-    key = hashlib.sha256(repr(REQUIREMENTS).encode()).hexdigest()[:8]
-    return python_venv(stack.cache_dir, f"superset-{VERSION}-{key}", list(REQUIREMENTS))
-
-
-def superset_bin(stack: StackContext) -> Path:
-    return venv(stack) / "bin" / "superset"
-
-
-def home(stack: StackContext) -> Path:
-    return stack.state_dir / "native" / "superset"
+APP = PythonApp("superset", VERSION, REQUIREMENTS)
+venv, home = APP.venv, APP.home
 
 
 def url(stack: StackContext) -> str:
-    return f"http://{LOCALHOST}:{stack.port(SPEC)}"
-
-
-def dashboard_url(stack: StackContext) -> str:
-    return f"{url(stack)}/superset/dashboard/{DASHBOARD_SLUG}/"
+    return SPEC.url(stack)
 
 
 def bundle_dir() -> Path:
@@ -117,7 +104,7 @@ def render_bundle(source: Path, target: Path, uri: str) -> Path:
 
 def config_text(stack: StackContext) -> str:
     """superset_config.py: Python, since that is what Superset reads (values through repr)."""
-    secrets = stack.stack_secrets(PASSWORD, SECRET_KEY)
+    secrets = stack.secrets(PASSWORD, SECRET_KEY)
     root = home(stack)
     values = {
         "SECRET_KEY": secrets[SECRET_KEY],
@@ -155,16 +142,9 @@ def db_revision(database: Path) -> str:
     return row[0] if row else ""
 
 
-def _superset(stack: StackContext, env: dict[str, str], *args: str) -> None:
-    done = subprocess.run([str(superset_bin(stack)), *args], env=env, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        tail = [ln for ln in (done.stderr or done.stdout).strip().splitlines() if ln.strip()][-2:]
-        raise ComponentError(f"superset: superset {' '.join(args)} failed: {' | '.join(tail)[:500]}")
-
-
 def migrate(stack: StackContext, env: dict[str, str]) -> None:
-    _superset(stack, env, "db", "upgrade")
-    _superset(stack, env, "init")  # roles and permissions; idempotent
+    APP.run(stack, ["db", "upgrade"], env)
+    APP.run(stack, ["init"], env)  # roles and permissions; idempotent
 
 
 def template_db(stack: StackContext) -> Path:
@@ -189,24 +169,22 @@ def template_db(stack: StackContext) -> Path:
 def ensure_migrated(stack: StackContext) -> None:
     """A new stack copies the template database; one whose revision is not the one recorded after the
     last migration by this Superset version is upgraded and initialised again."""
-    root = home(stack)
-    database = root / "superset.db"
-    marker = root / f".migrated-{VERSION}"
-    with _locked(stack.cache_dir, f"superset-migrate-{hashlib.sha256(str(root).encode()).hexdigest()[:8]}"):
-        if not database.exists():
-            template = template_db(stack)
-            shutil.copyfile(template, database.with_suffix(".tmp"))
-            os.chmod(database.with_suffix(".tmp"), 0o600)
-            os.replace(database.with_suffix(".tmp"), database)
-            marker.write_text(db_revision(database))
-            return
-        if marker.is_file() and marker.read_text().strip() == db_revision(database):
-            return
-        migrate(stack, process_env(stack))
-        marker.write_text(db_revision(database))
+    database = home(stack) / "superset.db"
+
+    def from_template() -> bool:
+        if database.exists():
+            return False
+        shutil.copyfile(template_db(stack), database.with_suffix(".tmp"))
+        os.chmod(database.with_suffix(".tmp"), 0o600)
+        os.replace(database.with_suffix(".tmp"), database)
+        return True
+
+    APP.ensure_migrated(stack, lambda: db_revision(database), lambda: migrate(stack, process_env(stack)),
+                        create=from_template)
 
 
 def write_config(stack: StackContext) -> None:
+    stack.ensure_secrets()
     root = home(stack)
     write_private(root / "superset_config.py", config_text(stack))
     render_bundle(bundle_dir(), root / "gold-bundle.zip", trino_uri(stack))
@@ -222,7 +200,7 @@ class SupersetRecipe(NativeRecipe):
         ensure_migrated(self.stack)
 
     def launch(self) -> Launch:
-        gunicorn = venv(self.stack) / "bin" / "gunicorn"
+        gunicorn = APP.bin(self.stack, "gunicorn")
         # the worker loads the app (and imports the bundle) after the fork: allow it the time
         return Launch([str(gunicorn), "--bind", f"{LOCALHOST}:{self.port()}", "--workers", str(WORKERS),
                        "--worker-class", "gthread", "--threads", str(THREADS), "--timeout", "180",
@@ -271,8 +249,9 @@ SPEC = ServiceSpec(
     name="superset",
     summary="Superset (the Gold dashboard over Trino)",
     ports={"main": 8091},
-    url=url,
     probe=_probe,
     native=lambda stack: SupersetRecipe(stack, SPEC),
     depends_on=(),
+    secrets=(PASSWORD, SECRET_KEY),
+    version=VERSION,
 )

@@ -15,26 +15,21 @@ Trino's own ``${ENV:...}`` substitution.
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import tarfile
-import tempfile
 import uuid
 from pathlib import Path
 
-from lakectl.artifacts import _locked, _mvn, _write_manifest, is_complete
+from lakectl.artifacts import maven_archive
 from lakectl.errors import ComponentError
 from lakectl.paths import deploy_dir
+from lakectl.runtime import versions
 from lakectl.runtime.base import LOCALHOST, ServiceSpec, StackContext, write_private
-from lakectl.runtime.native.java import find_java
 from lakectl.runtime.native.process import Launch
 from lakectl.runtime.native.recipe import NativeRecipe
 from lakectl.runtime.services import flink, object_store, postgres
 from lakectl.runtime.waiting import Probe, ProbeResult
 
-VERSION = "476"
-JAVA = 24  # Trino 476 refuses older runtimes
+VERSION = versions.TRINO
 PLUGINS = ("iceberg", "delta-lake", "memory", "tpch")
 HEAP = "2g"
 ENVIRONMENT = "lakectl"
@@ -49,34 +44,13 @@ JVM_OPTIONS = (
 
 
 def url(stack: StackContext) -> str:
-    return f"http://{LOCALHOST}:{stack.port(SPEC)}"
+    return SPEC.url(stack)
 
 
 def server_home(cache_dir: Path) -> Path:
     """bin/, lib/ and plugin/{PLUGINS} of the Trino server tarball, unpacked into the cache."""
-    name = f"trino-server-{VERSION}-" + "-".join(PLUGINS)
-    target = cache_dir / "dist" / name
-    if is_complete(target):
-        return target
-    with _locked(cache_dir, name):
-        if is_complete(target):
-            return target
-        (cache_dir / "dist").mkdir(parents=True, exist_ok=True)
-        work = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=cache_dir / "dist"))
-        try:
-            coords = f"io.trino:trino-server:{VERSION}:tar.gz"
-            _mvn(["dependency:copy", f"-Dartifact={coords}", "-DoutputDirectory=download"], work, name)
-            root = work / "unpacked"
-            with tarfile.open(next((work / "download").iterdir())) as tar:
-                members = [m for m in tar.getmembers() if _wanted(m.name)]
-                tar.extractall(root, members=members, filter="data")
-            home = next(root.iterdir())
-            _write_manifest(home, {"maven": coords, "plugins": list(PLUGINS)})
-            shutil.rmtree(target, ignore_errors=True)
-            os.replace(home, target)
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
-    return target
+    return maven_archive(cache_dir, f"trino-server-{VERSION}-" + "-".join(PLUGINS),
+                         f"io.trino:trino-server:{VERSION}:tar.gz", keep=_wanted, source={"plugins": list(PLUGINS)})
 
 
 def _wanted(member: str) -> bool:
@@ -117,7 +91,7 @@ def render(template: str, values: dict[str, str]) -> str:
 class TrinoRecipe(NativeRecipe):
     def fetch(self) -> None:
         server_home(self.stack.cache_dir)
-        find_java(JAVA)
+        self.java()
 
     @property
     def etc(self) -> Path:
@@ -155,7 +129,7 @@ class TrinoRecipe(NativeRecipe):
 
     def launch(self) -> Launch:
         home = server_home(self.stack.cache_dir)
-        java = find_java(JAVA)
+        java = self.java()
         return Launch(
             [java, *JVM_OPTIONS, *self.class_data_sharing(java, [home / "lib"]),
              f"-Djava.io.tmpdir={self.data_dir / 'data'}",
@@ -204,7 +178,6 @@ SPEC = ServiceSpec(
     name="trino",
     summary="Trino (SQL over Iceberg and Delta)",
     ports={"main": 8080},
-    url=url,
     probe=_probe,
     native=lambda stack: TrinoRecipe(stack, SPEC),
     depends_on=("postgres", "object-store"),
@@ -213,4 +186,7 @@ SPEC = ServiceSpec(
     starts_after=(),
     after_ready=_after_ready,
     compose_env=_compose_env,
+    java=(24, None),  # Trino 476 refuses older runtimes
+    version=VERSION,
+    remote_url="trino.url",
 )

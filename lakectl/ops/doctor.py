@@ -1,0 +1,100 @@
+"""Checks of this machine for the native stack: the Java each service asks for, Maven, PostgreSQL,
+ports, disk, Docker."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, field
+from typing import Any
+
+from lakectl.settings import LoadedSettings
+
+MIN_FREE_DISK_GB = 5
+
+
+@dataclass(frozen=True)
+class Check:
+    check: str
+    ok: bool
+    detail: str
+    required: bool = True
+
+    @property
+    def failed(self) -> bool:
+        return self.required and not self.ok
+
+
+@dataclass(frozen=True)
+class DoctorReport:
+    checks: list[Check] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+    @property
+    def failed(self) -> list[Check]:
+        return [c for c in self.checks if c.failed]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"ok": self.ok, "checks": [{"check": c.check, "ok": c.ok, "required": c.required, "detail": c.detail}
+                                          for c in self.checks]}
+
+
+def java_checks(specs) -> list[Check]:
+    """One check per Java range the native services ask for (``ServiceSpec.java``), naming them."""
+    from lakectl.errors import ComponentError
+    from lakectl.runtime.native.java import find_java
+
+    users: dict[tuple[int, int | None], list[str]] = {}
+    for spec in specs:
+        if spec.java is not None:
+            names = users.setdefault(spec.java, [])
+            if (spec.group or spec.name) not in names:
+                names.append(spec.group or spec.name)
+    checks = []
+    for (minimum, maximum), names in sorted(users.items()):
+        name = f"java {minimum}+" if maximum is None else f"java {minimum}-{maximum}"
+        try:
+            checks.append(Check(f"{name} ({', '.join(names)})", True, find_java(minimum, maximum)))
+        except ComponentError as exc:
+            checks.append(Check(f"{name} ({', '.join(names)})", False, exc.one_line()))
+    return checks
+
+
+def run_checks(loaded: LoadedSettings) -> DoctorReport:
+    from lakectl.runtime.base import StackContext
+    from lakectl.runtime.native.process import ProcessManager
+    from lakectl.runtime.select import docker_engine_answers
+    from lakectl.runtime.service_table import for_runtime
+    from lakectl.runtime.services.postgres import server_bindir
+    from lakectl.runtime.waiting import port_is_free
+
+    specs = for_runtime("native").values()
+    checks = java_checks(specs)
+    mvn = shutil.which("mvn")
+    checks.append(Check("maven", mvn is not None, mvn or "mvn not on PATH (apt-get install maven)"))
+    bindir = server_bindir()
+    checks.append(Check("postgresql server", bindir is not None,
+                        str(bindir) if bindir else "apt-get install postgresql"))
+
+    stack = StackContext(loaded, "native")
+    manager = ProcessManager(loaded.state_dir)
+    for spec in specs:
+        for port_name in spec.ports:
+            port = stack.port(spec, port_name)
+            ours = manager.running(spec.name) is not None
+            free = port_is_free(port)
+            checks.append(Check(f"port {port} ({spec.name})", free or ours, "in use by lakectl's " + spec.name
+                                if ours else ("free" if free else "in use by another process")))
+    cache = loaded.cache_dir
+    cache.mkdir(parents=True, exist_ok=True)
+    free_gb = shutil.disk_usage(cache).free / 2**30
+    checks.append(Check("disk", free_gb >= MIN_FREE_DISK_GB, f"{free_gb:.1f} GB free under {cache}"))
+    engine = docker_engine_answers()
+    checks.append(Check("docker engine", engine, "answers: compose runtime available" if engine else
+                        "no engine: the native runtime will be used", required=False))
+    return DoctorReport(checks)
+
+
+__all__ = ["Check", "DoctorReport", "run_checks"]
