@@ -142,7 +142,8 @@ class LakeContext:
         from lakectl.components.sql_gateway import SqlGateway
 
         conf = self.settings.flink
-        return SqlGateway.connect(self.local.sql_gateway_url(), token=_secret(conf.token), verify=conf.verify_tls)
+        return SqlGateway.connect(self.local.sql_gateway_url(), token=_secret(conf.token), verify=conf.verify_tls,
+                                  timeout=max(self.settings.request_timeout, 30.0))
 
     def job_cluster(self) -> JobCluster:
         """Where `job submit` / `job ensure` send jobs, and the connections a job is handed."""

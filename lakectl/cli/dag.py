@@ -11,6 +11,8 @@ from lakectl.output import Output, OutputFormat, key_value_table, list_table
 
 app = new_group("dag", "List and trigger Airflow DAGs, and follow their runs.")
 
+DagArg = Annotated[str, typer.Argument(help="The DAG.")]
+
 
 @app.command("list")
 def list_dags(ctx: typer.Context, output: OutputOpt = OutputFormat.table) -> None:
@@ -40,7 +42,7 @@ def _parse_conf(text: str | None) -> dict:
 @app.command("trigger")
 def trigger(
     ctx: typer.Context,
-    dag_id: Annotated[str, typer.Argument(help="The DAG to run.")],
+    dag_id: DagArg,
     wait: Annotated[bool, typer.Option("--wait", help="Wait for the run to finish; exit 0 on success, "
                                        "1 when it failed.")] = False,
     timeout: Annotated[float, typer.Option("--timeout", min=1, help="Seconds --wait waits (exit 3 after).")]
@@ -73,15 +75,13 @@ def _set_paused(ctx: typer.Context, dag_id: str, paused: bool, output: OutputFor
 
 
 @app.command("pause")
-def pause(ctx: typer.Context, dag_id: Annotated[str, typer.Argument(help="The DAG.")],
-          output: OutputOpt = OutputFormat.table) -> None:
+def pause(ctx: typer.Context, dag_id: DagArg, output: OutputOpt = OutputFormat.table) -> None:
     """Pause a DAG: the scheduler starts no new run and leaves its running ones where they are."""
     _set_paused(ctx, dag_id, True, output)
 
 
 @app.command("unpause")
-def unpause(ctx: typer.Context, dag_id: Annotated[str, typer.Argument(help="The DAG.")],
-            output: OutputOpt = OutputFormat.table) -> None:
+def unpause(ctx: typer.Context, dag_id: DagArg, output: OutputOpt = OutputFormat.table) -> None:
     """Unpause a DAG (``dag trigger`` does this itself)."""
     _set_paused(ctx, dag_id, False, output)
 
@@ -89,7 +89,7 @@ def unpause(ctx: typer.Context, dag_id: Annotated[str, typer.Argument(help="The 
 @app.command("runs")
 def runs(
     ctx: typer.Context,
-    dag_id: Annotated[str, typer.Argument(help="The DAG.")],
+    dag_id: DagArg,
     limit: Annotated[int, typer.Option("--limit", min=1, max=1000)] = 20,
     output: OutputOpt = OutputFormat.table,
 ) -> None:

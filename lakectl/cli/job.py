@@ -12,13 +12,23 @@ from lakectl.output import Output, OutputFormat, key_value_table, list_table, ro
 
 app = new_group("job", "Submit, list, inspect, savepoint and cancel Flink jobs.")
 
+# job options after --: passed to the job unchanged
+WITH_JOB_ARGS = {"allow_extra_args": True, "ignore_unknown_options": True}
+JobFileArg = Annotated[Path, typer.Argument(help="The job file (PyFlink .py or Flink SQL .sql). Job options go "
+                                            "after --.")]
+NameOpt = Annotated[str | None, typer.Option("--name", help="Job name (default: from the path).")]
+ParallelismOpt = Annotated[int | None, typer.Option("--parallelism", "-p", min=1)]
+JobArg = Annotated[str, typer.Argument(help="Job id or name.")]
+StopWithSavepointOpt = Annotated[bool, typer.Option("--savepoint", help="Stop with a savepoint (resume it with "
+                                                    "job submit --from-savepoint).")]
 
-@app.command("submit", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+
+@app.command("submit", context_settings=WITH_JOB_ARGS)
 def submit(
     ctx: typer.Context,
-    path: Annotated[Path, typer.Argument(help="The job file (PyFlink .py). Job options go after --.")],
-    name: Annotated[str | None, typer.Option("--name", help="Job name (default: from the path).")] = None,
-    parallelism: Annotated[int | None, typer.Option("--parallelism", "-p", min=1)] = None,
+    path: JobFileArg,
+    name: NameOpt = None,
+    parallelism: ParallelismOpt = None,
     from_savepoint: Annotated[str | None, typer.Option("--from-savepoint", help="Start from this savepoint "
                                                         "(or retained checkpoint) path.")] = None,
     replace: Annotated[bool, typer.Option("--replace", help="Stop a running job of the same name with a "
@@ -36,14 +46,9 @@ def submit(
     out.emit(result.to_dict(), table=row_table("job_id", "name", "state", "replaced"))
 
 
-@app.command("ensure", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
-def ensure(
-    ctx: typer.Context,
-    path: Annotated[Path, typer.Argument(help="The job file. Job options go after --.")],
-    name: Annotated[str | None, typer.Option("--name", help="Job name (default: from the path).")] = None,
-    parallelism: Annotated[int | None, typer.Option("--parallelism", "-p", min=1)] = None,
-    output: OutputOpt = OutputFormat.table,
-) -> None:
+@app.command("ensure", context_settings=WITH_JOB_ARGS)
+def ensure(ctx: typer.Context, path: JobFileArg, name: NameOpt = None, parallelism: ParallelismOpt = None,
+           output: OutputOpt = OutputFormat.table) -> None:
     """Make sure a job of this name runs: nothing to do when one does; otherwise submit it from the
     newest savepoint or retained checkpoint of that name (fresh when there is none)."""
     from lakectl.ops import jobs
@@ -70,11 +75,7 @@ def list_jobs(
 
 
 @app.command("status")
-def status(
-    ctx: typer.Context,
-    job: Annotated[str, typer.Argument(help="Job id or name.")],
-    output: OutputOpt = OutputFormat.table,
-) -> None:
+def status(ctx: typer.Context, job: JobArg, output: OutputOpt = OutputFormat.table) -> None:
     """A job's state, its tasks and its checkpoints. Exit 1 if it failed."""
     from lakectl.ops import jobs
 
@@ -93,13 +94,8 @@ def status(
 
 
 @app.command("cancel")
-def cancel(
-    ctx: typer.Context,
-    job: Annotated[str, typer.Argument(help="Job id or name.")],
-    savepoint: Annotated[bool, typer.Option("--savepoint", help="Stop with a savepoint (resume it with "
-                                            "job submit --from-savepoint).")] = False,
-    output: OutputOpt = OutputFormat.table,
-) -> None:
+def cancel(ctx: typer.Context, job: JobArg, savepoint: StopWithSavepointOpt = False,
+           output: OutputOpt = OutputFormat.table) -> None:
     """Cancel a job, or stop it with a savepoint. Exit 3 if it has not stopped within a minute."""
     from lakectl.ops import jobs
 
@@ -112,7 +108,7 @@ def cancel(
 @app.command("savepoint")
 def savepoint(
     ctx: typer.Context,
-    job: Annotated[str, typer.Argument(help="Job id or name.")],
+    job: JobArg,
     target: Annotated[str | None, typer.Option("--target", help="Directory (default: the cluster's).")] = None,
     output: OutputOpt = OutputFormat.table,
 ) -> None:

@@ -25,6 +25,7 @@ class AirflowError(HttpError):
 class AirflowClient(RestService):
     service = "airflow"
     up_hint = "lakectl up airflow"
+    error_type = AirflowError
 
     def __init__(self, client: httpx.Client, *, username: str, password: str, retries: int = 3) -> None:
         super().__init__(client, retries=retries)
@@ -46,9 +47,6 @@ class AirflowClient(RestService):
                 return "; ".join(f"{'.'.join(str(p) for p in d.get('loc', []))}: {d.get('msg')}" for d in detail)
             return str(detail)
         return super().error_message(response, body)
-
-    def error(self, response: httpx.Response, body: Any) -> AirflowError:
-        return AirflowError(f"airflow: {self.error_message(response, body)}", response.status_code, body)
 
     @staticmethod
     def error_message_of(exc: AirflowError) -> str:

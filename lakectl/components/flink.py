@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import httpx
 from pydantic import BaseModel, Field
@@ -53,15 +53,15 @@ def root_cause(text: str) -> str:
     return lines[0] if lines else "(no message)"
 
 
-class FlinkClient(RestService):
-    service = "flink"
-    up_hint = "lakectl up flink"
+class FlinkRest(RestService):
+    """What Flink's REST endpoints share (the JobManager's and the SQL Gateway's): a bearer token,
+    and errors as ``{"errors": [...]}`` holding Java stack traces."""
 
     @classmethod
-    def connect(cls, url: str, *, token: str | None = None, verify: bool = True, timeout: float = 10.0) -> FlinkClient:
+    def connect(cls, url: str, *, token: str | None = None, verify: bool = True, timeout: float = 10.0) -> Self:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         client = httpx.Client(base_url=url.rstrip("/"), headers=headers, verify=verify, timeout=timeout,
-                              transport=httpx.HTTPTransport(retries=2, verify=verify))
+                              transport=httpx.HTTPTransport(retries=2, verify=verify))  # connect errors only
         return cls(client)
 
     def error_message(self, response: httpx.Response, body: Any) -> str:
@@ -69,8 +69,11 @@ class FlinkClient(RestService):
             return root_cause("\n".join(str(e) for e in body["errors"]))
         return super().error_message(response, body)
 
-    def error(self, response: httpx.Response, body: Any) -> FlinkError:
-        return FlinkError(f"flink: {self.error_message(response, body)}", response.status_code, body)
+
+class FlinkClient(FlinkRest):
+    service = "flink"
+    up_hint = "lakectl up flink"
+    error_type = FlinkError
 
     # -- cluster ---------------------------------------------------------------------------
     def overview(self) -> dict[str, Any]:

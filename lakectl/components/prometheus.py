@@ -13,17 +13,16 @@ from typing import Any, NotRequired, TypedDict
 
 import httpx
 
-from lakectl.components.http import RestService
-from lakectl.errors import ComponentError
+from lakectl.components.http import HttpError, RestService
 
 FLINK_TM = "flink_taskmanager_job_task_operator_"
 
 
-class PrometheusError(ComponentError):
-    def __init__(self, message: str, status: int, error_type: str | None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.error_type = error_type
+class PrometheusError(HttpError):
+    @property
+    def kind(self) -> str | None:
+        """Prometheus' errorType: bad_data, execution, timeout, ..."""
+        return self.detail("errorType")
 
 
 class MetricRow(TypedDict):
@@ -81,6 +80,7 @@ CURATED: tuple[Curated, ...] = (
 class Prometheus(RestService):
     service = "prometheus"
     up_hint = "lakectl up prometheus"
+    error_type = PrometheusError
 
     @classmethod
     def connect(cls, url: str, *, verify: bool = True, timeout: float = 10.0) -> Prometheus:
@@ -93,10 +93,6 @@ class Prometheus(RestService):
         if isinstance(body, dict) and body.get("error"):
             return str(body["error"])
         return response.text.strip()[:300] or response.reason_phrase
-
-    def error(self, response: httpx.Response, body: Any) -> PrometheusError:
-        kind = body.get("errorType") if isinstance(body, dict) else None
-        return PrometheusError(f"prometheus: {self.error_message(response, body)}", response.status_code, kind)
 
     def query(self, promql: str) -> dict[str, Any]:
         """An instant query: ``{"result_type", "result": [{"metric", "value", "timestamp"} | ...]}``."""

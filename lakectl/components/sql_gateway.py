@@ -7,10 +7,8 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
-import httpx
-
-from lakectl.components.flink import root_cause
-from lakectl.components.http import HttpError, RestService
+from lakectl.components.flink import FlinkRest
+from lakectl.components.http import HttpError
 from lakectl.errors import ComponentError, ServiceUnavailable
 from lakectl.polling import Observation, poll_until
 
@@ -19,22 +17,11 @@ class SqlGatewayError(HttpError):
     pass
 
 
-class SqlGateway(RestService):
+class SqlGateway(FlinkRest):
     service = "flink sql gateway"
     up_hint = "lakectl up flink-sql-gateway"
-
-    @classmethod
-    def connect(cls, url: str, *, token: str | None = None, verify: bool = True, timeout: float = 30.0) -> SqlGateway:
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        return cls(httpx.Client(base_url=url.rstrip("/"), headers=headers, verify=verify, timeout=timeout))
-
-    def error_message(self, response: httpx.Response, body: Any) -> str:
-        if isinstance(body, dict) and body.get("errors"):
-            return root_cause("\n".join(str(e) for e in body["errors"]))
-        return super().error_message(response, body)
-
-    def error(self, response: httpx.Response, body: Any) -> SqlGatewayError:
-        return SqlGatewayError(f"flink sql: {self.error_message(response, body)}", response.status_code, body)
+    error_type = SqlGatewayError
+    error_prefix = "flink sql"
 
     def open_session(self, properties: dict[str, str], name: str) -> str:
         data = self._request("POST", "/v1/sessions", json={"sessionName": name, "properties": properties})
