@@ -142,9 +142,3 @@ class SchemaRegistry(RestService):
         path = f"/config/{subject}" if subject else "/config"
         data = self._request("PUT", path, json={"compatibility": level})
         return data.get("compatibility") or level
-
-    def delete_subject(self, subject: str, *, permanent: bool = False) -> list[int]:
-        versions = self._request("DELETE", f"/subjects/{subject}")
-        if permanent:
-            self._request("DELETE", f"/subjects/{subject}", params={"permanent": "true"})
-        return versions
