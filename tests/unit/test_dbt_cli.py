@@ -15,8 +15,8 @@ import pytest
 from pydantic import SecretStr
 
 from lakectl.components import dbt
-from lakectl.ops import dbt as dbt_ops
 from lakectl.errors import CheckFailed, ServiceUnavailable, UsageError
+from lakectl.ops import dbt as dbt_ops
 
 REPO = Path(__file__).resolve().parents[2]
 
