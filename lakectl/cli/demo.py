@@ -33,7 +33,7 @@ def demo(
                 out.info(message)  # stage lines only: a log, not a stream of spinner updates
 
         result = run(_stack(lake_context(ctx)), count=count, keep=keep, timeout=timeout, progress=progress)
-    out.emit(result, table=_tables)
+    out.emit(result.to_dict(), table=_tables)
 
 
 def _stack(lake: LakeContext):

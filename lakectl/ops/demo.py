@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -48,6 +48,26 @@ class DemoStack:
     s3: Callable[[], S3Location]
 
 
+@dataclass
+class DemoResult:
+    """What the demo did: the trades produced and where they arrived, Gold's answer, each stage's seconds."""
+
+    topic: str
+    requested: int
+    schema_id: int | None = None
+    job: dict[str, Any] = field(default_factory=dict)  # the bronze job (`job ensure`'s answer, + reused)
+    produced: int = 0
+    dbt: dict[str, int] = field(default_factory=dict)  # dbt build's node counts by status
+    counts: dict[str, Any] = field(default_factory=dict)  # rows per layer and Gold's answer (_counts_and_result)
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+    total_seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"topic": self.topic, "requested": self.requested, "schema_id": self.schema_id, "job": self.job,
+                "produced": self.produced, "dbt": self.dbt, **self.counts, "stage_seconds": self.stage_seconds,
+                "total_seconds": self.total_seconds}
+
+
 class Stages:
     """Times each stage; reports its start through ``progress``."""
 
@@ -66,26 +86,25 @@ class Stages:
 
 
 def run(stack: DemoStack, *, count: int, keep: bool, timeout: float,
-        progress: Callable[[str], None]) -> dict[str, Any]:
+        progress: Callable[[str], None]) -> DemoResult:
     from lakectl.avro import load_schema_file
     from lakectl.paths import schemas_dir
 
     stages = Stages(progress)
     started = time.perf_counter()
-    result: dict[str, Any] = {"topic": TOPIC, "requested": count}
+    result = DemoResult(TOPIC, count)
     with stages.stage("up", "starting the stack"):
         stack.start(SERVICES, progress)
     registry = stack.registry()
     with stages.stage("schema", f"registering schemas/trade.avsc as {SUBJECT}"):
-        result["schema_id"] = registry.register(SUBJECT, load_schema_file(schemas_dir() / "trade.avsc"))
+        result.schema_id = registry.register(SUBJECT, load_schema_file(schemas_dir() / "trade.avsc"))
     kafka = stack.kafka()
     with stages.stage("topic", f"topic {TOPIC} ({PARTITIONS} partitions)"):
         kafka.ensure_topic(TOPIC, PARTITIONS)
     with stages.stage("bronze_job", "the Flink bronze job (Kafka -> Iceberg + Delta)"):
-        result["job"] = _ensure_bronze_job(stack.jobs())
+        result.job = _ensure_bronze_job(stack.jobs())
     with stages.stage("produce", f"{count:,} synthetic trades"):
-        sent = _produce(kafka, registry, count)
-        result["produced"] = sent
+        result.produced = _produce(kafka, registry, count)
     with stages.stage("bronze", "until Bronze holds every trade of the topic, in both formats"):
         stack.lakehouse().wait_for_topic(kafka, TOPIC, timeout, progress)
     with stages.stage("dbt", "dbt build: Silver and Gold"):
@@ -94,14 +113,14 @@ def run(stack: DemoStack, *, count: int, keep: bool, timeout: float,
 
         outcome = dbt.run(stack.dbt(), "build", dbt_args("build"), quiet=True)
         outcome.raise_for_status()
-        result["dbt"] = outcome.counts()
+        result.dbt = outcome.counts()
     with stages.stage("gold", "querying Bronze, Silver and Gold through Trino"):
-        result.update(_counts_and_result(stack.trino(), stack.s3()))
+        result.counts = _counts_and_result(stack.trino(), stack.s3())
     if not keep:
         with stages.stage("down", "stopping the stack (--keep leaves it up)"):
             stack.stop_all()
-    result["stage_seconds"] = stages.seconds
-    result["total_seconds"] = round(time.perf_counter() - started, 2)
+    result.stage_seconds = stages.seconds
+    result.total_seconds = round(time.perf_counter() - started, 2)
     return result
 
 
