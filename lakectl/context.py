@@ -150,9 +150,12 @@ class LakeContext:
         from lakectl.ops.jobs import JobCluster, JobConnections
 
         conf = self.settings.flink
-        connections = JobConnections(self.bootstrap_servers(), self.registry_url(), conf.checkpoint_interval_s,
-                                     self.catalog(), self.s3())
-        return JobCluster(flink=self.flink(), connections=connections, state_dir=self.state_dir,
+
+        def connections() -> JobConnections:
+            return JobConnections(self.bootstrap_servers(), self.registry_url(), conf.checkpoint_interval_s,
+                                  self.catalog(), self.s3())
+
+        return JobCluster(flink=self.flink(), open_connections=connections, state_dir=self.state_dir,
                           parallelism=conf.parallelism, python_jar=self.local.flink_python_jar,
                           sql_gateway=self.sql_gateway)
 

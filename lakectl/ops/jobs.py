@@ -16,6 +16,7 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -53,16 +54,21 @@ class JobConnections:
         }
 
 
-@dataclass(frozen=True)
+@dataclass
 class JobCluster:
-    """The Flink cluster jobs go to, and what lakectl needs to send them there."""
+    """The Flink cluster jobs go to, and what lakectl needs to send them there. The factories run on
+    first use: a job file that does not exist is refused before any secret is read."""
 
     flink: FlinkClient
-    connections: JobConnections
+    open_connections: Callable[[], JobConnections]
     state_dir: Path  # job context files and the record of which job ids ran under a name
     parallelism: int
-    python_jar: Callable[[], Path]  # flink-python's jar (PythonDriver), found on first use
+    python_jar: Callable[[], Path]  # flink-python's jar (PythonDriver)
     sql_gateway: Callable[[], SqlGateway]
+
+    @cached_property
+    def connections(self) -> JobConnections:
+        return self.open_connections()
 
     def history_path(self, name: str) -> Path:
         return self.state_dir / "jobs" / "history" / f"{name}.json"

@@ -45,8 +45,9 @@ def test_the_local_catalog_and_object_store_use_the_stacks_generated_secrets(loc
     assert catalog["password"] in stored.values() and s3.secret_key in stored.values()
 
 
-def test_a_job_cluster_is_built_without_contacting_flink(local):
+def test_a_job_cluster_is_built_without_contacting_flink(local, isolated):
     cluster = local.job_cluster()
+    assert not (isolated / ".lakectl" / "secrets.json").exists()  # the connections are read on first use
     assert cluster.state_dir == local.state_dir and cluster.parallelism >= 1
     assert cluster.connections.registry_url == local.registry_url()
     assert cluster.history_path("bronze_trades").name == "bronze_trades.json"
