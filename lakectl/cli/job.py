@@ -1,4 +1,4 @@
-"""Flink jobs through the JobManager's REST API: submit, list, status, cancel, savepoint."""
+"""Flink jobs through the JobManager's REST API: submit, ensure, list, status, cancel, savepoint."""
 
 from __future__ import annotations
 
