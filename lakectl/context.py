@@ -1,28 +1,42 @@
-"""The one context the root callback builds: settings, output, runtime and component factories.
+"""The one context the root callback builds (``ctx.obj``): settings, the runtime, and a factory for
+each component's client, pointed at the profile's remote services or else at the local stack.
 
-Everything is lazy: ``lakectl --help`` loads no settings and imports no client library.
+Everything is lazy: ``lakectl --help`` loads no settings and imports no client library. Only the
+CLI holds a ``LakeContext``; operations (``lakectl.ops``) receive the typed clients and inputs it
+builds, never the context itself.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from lakectl.components.airflow import AirflowClient
+    from lakectl.components.dbt import TrinoEndpoint
     from lakectl.components.flink import FlinkClient
     from lakectl.components.kafka import KafkaClient
+    from lakectl.components.lakehouse import Lakehouse
     from lakectl.components.object_store import S3Location
     from lakectl.components.prometheus import Prometheus
     from lakectl.components.registry import SchemaRegistry
+    from lakectl.components.sql_gateway import SqlGateway
     from lakectl.components.trino import TrinoClient
+    from lakectl.ops.dbt import DbtTarget
+    from lakectl.ops.jobs import JobCluster
     from lakectl.runtime.base import Runtime
+    from lakectl.runtime.endpoints import LocalEndpoints
     from lakectl.settings import LoadedSettings
 
 
+def _secret(value: Any) -> str | None:
+    return value.get_secret_value() if value is not None else None
+
+
 @dataclass
-class AppContext:
+class LakeContext:
     profile: str | None = None
     debug: bool = False
     flags: dict[str, Any] = field(default_factory=dict)
@@ -30,8 +44,8 @@ class AppContext:
     def override(self, **flags: Any) -> None:
         """Command-line flags: the top layer of the settings (call before first use)."""
         self.flags.update({k: v for k, v in flags.items() if v is not None})
-        self.__dict__.pop("loaded", None)
-        self.__dict__.pop("runtime", None)
+        for cached in ("loaded", "runtime", "local"):
+            self.__dict__.pop(cached, None)
 
     @cached_property
     def loaded(self) -> LoadedSettings:
@@ -43,18 +57,29 @@ class AppContext:
     def settings(self):
         return self.loaded.settings
 
+    @property
+    def state_dir(self) -> Path:
+        return Path(self.loaded.state_dir)
+
     @cached_property
     def runtime(self) -> Runtime:
         from lakectl.runtime.select import choose_kind, make_runtime
 
         return make_runtime(self.loaded, choose_kind(self.loaded))
 
-    # endpoints: the profile's remote URLs win; otherwise the local stack's
+    @cached_property
+    def local(self) -> LocalEndpoints:
+        """The local stack's services: what a setting left unset falls back to."""
+        from lakectl.runtime.endpoints import LocalEndpoints
+
+        return LocalEndpoints(self.runtime)
+
+    # streaming: Kafka and the schema registry
     def bootstrap_servers(self) -> str:
-        return self.settings.kafka.bootstrap_servers or self.runtime.url("kafka")
+        return self.settings.kafka.bootstrap_servers or self.local.kafka_bootstrap()
 
     def registry_url(self) -> str:
-        return self.settings.registry.url or self.runtime.url("schema-registry")
+        return self.settings.registry.url or self.local.registry_url()
 
     def kafka(self) -> KafkaClient:
         from lakectl.components.kafka import KafkaClient
@@ -69,7 +94,7 @@ class AppContext:
         from lakectl.components.registry import SchemaRegistry
 
         reg = self.settings.registry
-        auth = (reg.username, reg.password.get_secret_value() if reg.password else "") if reg.username else None
+        auth = (reg.username, _secret(reg.password) or "") if reg.username else None
         return SchemaRegistry.connect(self.registry_url(), auth=auth, timeout=self.settings.request_timeout)
 
     # the lakehouse: object store, Iceberg catalog, Flink
@@ -77,45 +102,66 @@ class AppContext:
         from lakectl.components.object_store import S3Location
 
         store = self.settings.object_store
-        if store.endpoint:
-            if not (store.access_key and store.secret_key):
-                from lakectl.errors import ConfigError
+        if not store.endpoint:
+            return self.local.object_store()
+        if not (store.access_key and store.secret_key):
+            from lakectl.errors import ConfigError
 
-                raise ConfigError("object_store.endpoint is set but access_key / secret_key are not",
-                                  hint="set LAKECTL_OBJECT_STORE__ACCESS_KEY and LAKECTL_OBJECT_STORE__SECRET_KEY")
-            return S3Location(store.endpoint, store.bucket, store.access_key,
-                              store.secret_key.get_secret_value(), store.region)
-        from lakectl.runtime.services import object_store
-
-        return object_store.location(self.runtime.stack)
+            raise ConfigError("object_store.endpoint is set but access_key / secret_key are not",
+                              hint="set LAKECTL_OBJECT_STORE__ACCESS_KEY and LAKECTL_OBJECT_STORE__SECRET_KEY")
+        return S3Location(store.endpoint, store.bucket, store.access_key, store.secret_key.get_secret_value(),
+                          store.region)
 
     def catalog(self) -> dict[str, str]:
-        """The Iceberg JDBC catalog: jdbc_url, user, password, warehouse (an s3:// URI)."""
+        """The Iceberg JDBC catalog: jdbc_url, user, password, warehouse (an s3:// URI), name."""
         cat = self.settings.catalog
         warehouse = self.s3().uri("iceberg")
         if cat.jdbc_url:
-            return {"jdbc_url": cat.jdbc_url, "user": cat.user or "",
-                    "password": cat.password.get_secret_value() if cat.password else "", "warehouse": warehouse,
-                    "name": cat.name}
-        from lakectl.runtime.services import flink, postgres
+            return {"jdbc_url": cat.jdbc_url, "user": cat.user or "", "password": _secret(cat.password) or "",
+                    "warehouse": warehouse, "name": cat.name}
+        local = self.local.iceberg_catalog()
+        return {"jdbc_url": local.jdbc_url, "user": local.user, "password": local.password, "warehouse": warehouse,
+                "name": cat.name}
 
-        stack = self.runtime.stack
-        return {"jdbc_url": flink.catalog_jdbc_url(stack), "user": postgres.SUPERUSER,
-                "password": stack.secret("postgres_password"), "warehouse": warehouse, "name": cat.name}
+    def lakehouse(self) -> Lakehouse:
+        from lakectl.components.lakehouse import Lakehouse
+
+        return Lakehouse(self.s3(), self.catalog())
 
     def flink_url(self) -> str:
-        return self.settings.flink.url or self.runtime.url("flink-jobmanager")
+        return self.settings.flink.url or self.local.flink_url()
 
     def flink(self) -> FlinkClient:
         from lakectl.components.flink import FlinkClient
 
         conf = self.settings.flink
-        return FlinkClient.connect(self.flink_url(), token=conf.token.get_secret_value() if conf.token else None,
-                                   verify=conf.verify_tls, timeout=self.settings.request_timeout)
+        return FlinkClient.connect(self.flink_url(), token=_secret(conf.token), verify=conf.verify_tls,
+                                   timeout=self.settings.request_timeout)
+
+    def sql_gateway(self) -> SqlGateway:
+        from lakectl.components.sql_gateway import SqlGateway
+
+        conf = self.settings.flink
+        return SqlGateway.connect(self.local.sql_gateway_url(), token=_secret(conf.token), verify=conf.verify_tls,
+                                  timeout=max(self.settings.request_timeout, 30.0))
+
+    def job_cluster(self) -> JobCluster:
+        """Where `job submit` / `job ensure` send jobs, and the connections a job is handed."""
+        from lakectl.ops.jobs import JobCluster, JobConnections
+
+        conf = self.settings.flink
+
+        def connections() -> JobConnections:
+            return JobConnections(self.bootstrap_servers(), self.registry_url(), conf.checkpoint_interval_s,
+                                  self.catalog(), self.s3())
+
+        return JobCluster(flink=self.flink(), open_connections=connections, state_dir=self.state_dir,
+                          parallelism=conf.parallelism, python_jar=self.local.flink_python_jar,
+                          sql_gateway=self.sql_gateway)
 
     # serving: Trino
     def trino_url(self) -> str:
-        return self.settings.trino.url or self.runtime.url("trino")
+        return self.settings.trino.url or self.local.trino_url()
 
     def trino(self, *, catalog: str | None = None, schema: str | None = None) -> TrinoClient:
         from lakectl.components.trino import TrinoClient
@@ -123,13 +169,24 @@ class AppContext:
         conf = self.settings.trino
         return TrinoClient.connect(
             self.trino_url(), user=conf.user, catalog=catalog or conf.catalog, schema=schema or conf.default_schema,
-            password=conf.password.get_secret_value() if conf.password else None,
-            jwt=conf.jwt.get_secret_value() if conf.jwt else None, verify=conf.verify_tls,
+            password=_secret(conf.password), jwt=_secret(conf.jwt), verify=conf.verify_tls,
             timeout=max(self.settings.request_timeout, 60.0))
+
+    def trino_endpoint(self) -> TrinoEndpoint:
+        from lakectl.components.dbt import TrinoEndpoint
+
+        return TrinoEndpoint.from_settings(self.settings.trino, self.trino_url())
+
+    def dbt_target(self) -> DbtTarget:
+        """What `lakectl dbt` runs against: Trino, and where dbt keeps its files."""
+        from lakectl.ops.dbt import DbtTarget
+
+        return DbtTarget(self.trino_endpoint(), self.state_dir / "dbt", self.settings.request_timeout,
+                         trino=self.trino, s3=self.s3)
 
     # observing: Prometheus
     def prometheus_url(self) -> str:
-        return self.settings.prometheus.url or self.runtime.url("prometheus")
+        return self.settings.prometheus.url or self.local.prometheus_url()
 
     def prometheus(self) -> Prometheus:
         from lakectl.components.prometheus import Prometheus
@@ -139,7 +196,7 @@ class AppContext:
 
     # orchestrating: Airflow
     def airflow_url(self) -> str:
-        return self.settings.airflow.url or self.runtime.url("airflow-api-server")
+        return self.settings.airflow.url or self.local.airflow_url()
 
     def airflow(self) -> AirflowClient:
         from lakectl.components.airflow import AirflowClient
@@ -153,8 +210,10 @@ class AppContext:
             raise ConfigError("airflow.url is set but airflow.password is not",
                               hint="set LAKECTL_AIRFLOW__PASSWORD or put it in the secrets file")
         else:
-            from lakectl.runtime.services import airflow
-
-            password = self.runtime.stack.secret(airflow.PASSWORD)
+            password = self.local.airflow_password()
         return AirflowClient.connect(self.airflow_url(), username=conf.username or "admin", password=password,
                                      verify=conf.verify_tls, timeout=max(self.settings.request_timeout, 30.0))
+
+
+# merge aid: the old name, for callers other branches still change (tests/conftest.py, bench/, doctor.py)
+AppContext = LakeContext

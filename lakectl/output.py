@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 from decimal import Decimal
@@ -113,3 +113,18 @@ def simple_table(
     for row in rows:
         table.add_row(*("" if row.get(c) is None else str(row.get(c)) for c in columns))
     return table
+
+
+def row_table(*columns: str, title: str | None = None) -> Callable[[dict[str, Any]], Table]:
+    """``emit``'s table for a one-object answer: one row of these columns."""
+    return lambda data: simple_table([data], columns, title=title)
+
+
+def list_table(key: str, *columns: str, title: str | None = None) -> Callable[[dict[str, Any]], Table]:
+    """``emit``'s table for an answer holding a list under ``key``: one row per item."""
+    return lambda data: simple_table(data[key], columns, title=title)
+
+
+def key_value_table(pairs: Iterable[tuple[str, Any]]) -> Table:
+    """A two-column table (key, value): one object's fields, for people."""
+    return simple_table([{"key": k, "value": v} for k, v in pairs], ["key", "value"])

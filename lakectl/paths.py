@@ -1,24 +1,32 @@
-"""Where lakectl's own files are: the source checkout's deploy/ and schemas/, or their packaged copy."""
+"""Where lakectl's own files are: deploy/, schemas/, flink_jobs/, dbt_project/ and dags/ of the source
+checkout lakectl runs from (lakectl is run from its checkout; no copy of them is packaged)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-_PACKAGE = Path(__file__).resolve().parent
+ROOT = Path(__file__).resolve().parent.parent
 
 
-def _shipped(name: str) -> Path:
-    checkout = _PACKAGE.parent / name
-    return checkout if checkout.is_dir() else _PACKAGE / "_data" / name
+def shipped(name: str) -> Path:
+    return ROOT / name
 
 
 def deploy_dir() -> Path:
-    return _shipped("deploy")
+    return shipped("deploy")
 
 
 def schemas_dir() -> Path:
-    return _shipped("schemas")
+    return shipped("schemas")
 
 
 def flink_jobs_dir() -> Path:
-    return _shipped("flink_jobs")
+    return shipped("flink_jobs")
+
+
+def dbt_project_dir() -> Path:
+    return shipped("dbt_project")
+
+
+def dags_dir() -> Path:
+    return shipped("dags")

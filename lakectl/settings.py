@@ -308,3 +308,12 @@ def describe(loaded: LoadedSettings) -> list[dict[str, Any]]:
             value = str(value)
         rows.append({"key": key, "value": value, "source": loaded.sources.get(key, "default")})
     return rows
+
+
+def report(loaded: LoadedSettings, *, sources: bool) -> dict[str, Any]:
+    """`config show`: the profile, its lakectl.toml, and every setting (with its source when asked)."""
+    rows = describe(loaded)
+    if not sources:
+        rows = [{k: v for k, v in row.items() if k != "source"} for row in rows]
+    return {"profile": loaded.profile, "config_file": str(loaded.config_file) if loaded.config_file else None,
+            "settings": rows}

@@ -6,8 +6,8 @@ from typing import Annotated
 
 import typer
 
-from lakectl.cli.common import OutputOpt, app_context, new_group
-from lakectl.output import Output, OutputFormat, simple_table
+from lakectl.cli.common import OutputOpt, lake_context, new_group
+from lakectl.output import Output, OutputFormat, list_table
 
 app = new_group("config", "Show the effective settings.")
 
@@ -19,14 +19,9 @@ def show(
     output: OutputOpt = OutputFormat.table,
 ) -> None:
     """Print the effective settings of the active profile (secrets masked)."""
-    from lakectl.settings import describe
+    from lakectl.settings import report
 
-    loaded = app_context(ctx).loaded
-    rows = describe(loaded)
-    if not sources:
-        rows = [{k: v for k, v in row.items() if k != "source"} for row in rows]
-    data = {"profile": loaded.profile, "config_file": str(loaded.config_file) if loaded.config_file else None,
-            "settings": rows}
-    columns = ["key", "value", "source"] if sources else ["key", "value"]
-    Output(output).emit(data, table=lambda d: simple_table(
-        d["settings"], columns, title=f"profile {d['profile']} ({d['config_file'] or 'no lakectl.toml'})"))
+    data = report(lake_context(ctx).loaded, sources=sources)
+    columns = ("key", "value", "source") if sources else ("key", "value")
+    title = f"profile {data['profile']} ({data['config_file'] or 'no lakectl.toml'})"
+    Output(output).emit(data, table=list_table("settings", *columns, title=title))

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from lakectl.cli.common import OutputOpt, app_context, new_group
+from lakectl.cli.common import OutputOpt, lake_context, new_group
 from lakectl.output import Output, OutputFormat, simple_table
 
 app = new_group("dbt", "Build Silver and Gold with dbt on Trino: run, test, build, seed, docs, freshness. "
@@ -23,11 +23,12 @@ FullRefreshOpt = Annotated[bool, typer.Option("--full-refresh", help="Rebuild in
 
 
 def _dbt(ctx: typer.Context, command: str, output: OutputFormat, **options) -> None:
-    from lakectl.components import dbt
+    from lakectl.components.dbt import dbt_args
+    from lakectl.ops import dbt as dbt_ops
 
     out = Output(output)
-    args = dbt.dbt_args(command, extra=list(ctx.args), **options)
-    result = dbt.run(app_context(ctx), command, args, quiet=out.is_json)
+    args = dbt_args(command, extra=list(ctx.args), **options)
+    result = dbt_ops.run(lake_context(ctx).dbt_target(), command, args, quiet=out.is_json)
     if result.nodes or result.exit_code == 0:
         out.emit(result.to_dict(), table=lambda d: simple_table(
             d["nodes"], ["unique_id", "resource_type", "status", "execution_time", "message"],

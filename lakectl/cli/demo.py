@@ -6,33 +6,47 @@ from typing import Annotated
 
 import typer
 
-from lakectl.cli.common import OutputOpt, app_context
+from lakectl.cli.common import LakeContext, OutputOpt, lake_context, new_commands
 from lakectl.output import Output, OutputFormat, simple_table
 
+app = new_commands()
 
-def register(app: typer.Typer) -> None:
-    @app.command()
-    def demo(
-        ctx: typer.Context,
-        count: Annotated[int, typer.Option("--count", "-n", min=1, help="Trades to produce.")] = 100_000,
-        keep: Annotated[bool, typer.Option("--keep", help="Leave the stack running afterwards.")] = False,
-        timeout: Annotated[float, typer.Option("--timeout", help="Seconds Bronze may take to hold every "
-                                               "trade.")] = 600,
-        output: OutputOpt = OutputFormat.table,
-    ) -> None:
-        """up -> schema -> topic -> bronze job -> produce -> Bronze -> dbt build -> Gold, each stage timed."""
-        from lakectl.demo import run
 
-        out = Output(output)
-        with out.spinner("demo") as update:
+@app.command()
+def demo(
+    ctx: typer.Context,
+    count: Annotated[int, typer.Option("--count", "-n", min=1, help="Trades to produce.")] = 100_000,
+    keep: Annotated[bool, typer.Option("--keep", help="Leave the stack running afterwards.")] = False,
+    timeout: Annotated[float, typer.Option("--timeout", help="Seconds Bronze may take to hold every "
+                                           "trade.")] = 600,
+    output: OutputOpt = OutputFormat.table,
+) -> None:
+    """up -> schema -> topic -> bronze job -> produce -> Bronze -> dbt build -> Gold, each stage timed."""
+    from lakectl.ops.demo import run
 
-            def progress(message: str) -> None:
-                update(message)
-                if not out.err.is_terminal and message.startswith("["):
-                    out.info(message)  # stage lines only: a log, not a stream of spinner updates
+    out = Output(output)
+    with out.spinner("demo") as update:
 
-            result = run(app_context(ctx), count=count, keep=keep, timeout=timeout, progress=progress)
-        out.emit(result, table=_tables)
+        def progress(message: str) -> None:
+            update(message)
+            if not out.err.is_terminal and message.startswith("["):
+                out.info(message)  # stage lines only: a log, not a stream of spinner updates
+
+        result = run(_stack(lake_context(ctx)), count=count, keep=keep, timeout=timeout, progress=progress)
+    out.emit(result.to_dict(), table=_tables)
+
+
+def _stack(lake: LakeContext):
+    """The demo's view of this stack: start and stop it, and each client it needs."""
+    from lakectl.ops.demo import DemoStack
+    from lakectl.runtime.select import start
+
+    def stop_all() -> None:  # all services: nothing left running
+        lake.runtime.down(list(lake.runtime.catalog.values()), False, lambda _msg: None)
+
+    return DemoStack(start=lambda services, progress: start(lake.loaded, services, progress), stop_all=stop_all,
+                     registry=lake.registry, kafka=lake.kafka, jobs=lake.job_cluster, lakehouse=lake.lakehouse,
+                     dbt=lake.dbt_target, trino=lake.trino, s3=lake.s3)
 
 
 def _tables(result: dict):

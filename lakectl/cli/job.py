@@ -1,4 +1,4 @@
-"""Flink jobs through the JobManager's REST API: submit, list, status, cancel, savepoint."""
+"""Flink jobs through the JobManager's REST API: submit, ensure, list, status, cancel, savepoint."""
 
 from __future__ import annotations
 
@@ -7,18 +7,28 @@ from typing import Annotated
 
 import typer
 
-from lakectl.cli.common import OutputOpt, app_context, new_group
-from lakectl.output import Output, OutputFormat, simple_table
+from lakectl.cli.common import OutputOpt, lake_context, new_group
+from lakectl.output import Output, OutputFormat, key_value_table, list_table, row_table
 
 app = new_group("job", "Submit, list, inspect, savepoint and cancel Flink jobs.")
 
+# job options after --: passed to the job unchanged
+WITH_JOB_ARGS = {"allow_extra_args": True, "ignore_unknown_options": True}
+JobFileArg = Annotated[Path, typer.Argument(help="The job file (PyFlink .py or Flink SQL .sql). Job options go "
+                                            "after --.")]
+NameOpt = Annotated[str | None, typer.Option("--name", help="Job name (default: from the path).")]
+ParallelismOpt = Annotated[int | None, typer.Option("--parallelism", "-p", min=1)]
+JobArg = Annotated[str, typer.Argument(help="Job id or name.")]
+StopWithSavepointOpt = Annotated[bool, typer.Option("--savepoint", help="Stop with a savepoint (resume it with "
+                                                    "job submit --from-savepoint).")]
 
-@app.command("submit", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+
+@app.command("submit", context_settings=WITH_JOB_ARGS)
 def submit(
     ctx: typer.Context,
-    path: Annotated[Path, typer.Argument(help="The job file (PyFlink .py). Job options go after --.")],
-    name: Annotated[str | None, typer.Option("--name", help="Job name (default: from the path).")] = None,
-    parallelism: Annotated[int | None, typer.Option("--parallelism", "-p", min=1)] = None,
+    path: JobFileArg,
+    name: NameOpt = None,
+    parallelism: ParallelismOpt = None,
     from_savepoint: Annotated[str | None, typer.Option("--from-savepoint", help="Start from this savepoint "
                                                         "(or retained checkpoint) path.")] = None,
     replace: Annotated[bool, typer.Option("--replace", help="Stop a running job of the same name with a "
@@ -26,35 +36,28 @@ def submit(
     output: OutputOpt = OutputFormat.table,
 ) -> None:
     """Submit a job and wait until it runs."""
-    from lakectl.jobs import submit as submit_job
+    from lakectl.ops import jobs
 
     out = Output(output)
-    app_ctx = app_context(ctx)
-    client = app_ctx.flink()
+    cluster = lake_context(ctx).job_cluster()
     with out.spinner(f"submitting {path}"):
-        result = submit_job(app_ctx, client, path, name=name, parallelism=parallelism, savepoint=from_savepoint,
-                            replace=replace, job_args=list(ctx.args))
-    out.emit(result.to_dict(), table=lambda d: simple_table([d], ["job_id", "name", "state", "replaced"]))
+        result = jobs.submit(cluster, path, name=name, parallelism=parallelism, savepoint=from_savepoint,
+                             replace=replace, job_args=list(ctx.args))
+    out.emit(result.to_dict(), table=row_table("job_id", "name", "state", "replaced"))
 
 
-@app.command("ensure", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
-def ensure(
-    ctx: typer.Context,
-    path: Annotated[Path, typer.Argument(help="The job file. Job options go after --.")],
-    name: Annotated[str | None, typer.Option("--name", help="Job name (default: from the path).")] = None,
-    parallelism: Annotated[int | None, typer.Option("--parallelism", "-p", min=1)] = None,
-    output: OutputOpt = OutputFormat.table,
-) -> None:
+@app.command("ensure", context_settings=WITH_JOB_ARGS)
+def ensure(ctx: typer.Context, path: JobFileArg, name: NameOpt = None, parallelism: ParallelismOpt = None,
+           output: OutputOpt = OutputFormat.table) -> None:
     """Make sure a job of this name runs: nothing to do when one does; otherwise submit it from the
     newest savepoint or retained checkpoint of that name (fresh when there is none)."""
-    from lakectl.jobs import ensure as ensure_job
+    from lakectl.ops import jobs
 
     out = Output(output)
-    app_ctx = app_context(ctx)
+    cluster = lake_context(ctx).job_cluster()
     with out.spinner(f"ensuring {name or path}"):
-        result = ensure_job(app_ctx, app_ctx.flink(), path, name=name, parallelism=parallelism,
-                            job_args=list(ctx.args))
-    out.emit(result, table=lambda d: simple_table([d], ["job_id", "name", "state", "action", "from_savepoint"]))
+        result = jobs.ensure(cluster, path, name=name, parallelism=parallelism, job_args=list(ctx.args))
+    out.emit(result.to_dict(), table=row_table("job_id", "name", "state", "action", "from_savepoint"))
 
 
 @app.command("list")
@@ -64,75 +67,55 @@ def list_jobs(
     output: OutputOpt = OutputFormat.table,
 ) -> None:
     """List jobs (active ones unless --all)."""
-    from lakectl.components.flink import TERMINAL_STATES
+    from lakectl.ops import jobs
 
-    out = Output(output)
-    jobs = [j.to_dict() for j in app_context(ctx).flink().jobs() if all_jobs or j.state not in TERMINAL_STATES]
-    out.emit({"jobs": jobs}, table=lambda d: simple_table(d["jobs"], ["job_id", "name", "state", "duration_s"]))
+    found = jobs.list_jobs(lake_context(ctx).flink(), include_finished=all_jobs)
+    Output(output).emit({"jobs": [j.to_dict() for j in found]},
+                        table=list_table("jobs", "job_id", "name", "state", "duration_s"))
 
 
 @app.command("status")
-def status(
-    ctx: typer.Context,
-    job: Annotated[str, typer.Argument(help="Job id or name.")],
-    output: OutputOpt = OutputFormat.table,
-) -> None:
+def status(ctx: typer.Context, job: JobArg, output: OutputOpt = OutputFormat.table) -> None:
     """A job's state, its tasks and its checkpoints. Exit 1 if it failed."""
-    from lakectl.errors import ExitCode
-    from lakectl.jobs import status as job_status
+    from lakectl.ops import jobs
 
-    out = Output(output)
-    data = job_status(app_context(ctx).flink(), job)
+    result = jobs.status(lake_context(ctx).flink(), job)
 
     def table(d: dict) -> object:
-        cp = d["checkpoints"]
-        rows = [{"key": k, "value": d[k]} for k in ("job_id", "name", "state", "duration_s")]
-        rows += [{"key": f"checkpoints.{k}", "value": v} for k, v in cp.items()]
-        rows += [{"key": f"task {v['name'][:60]}", "value": v["status"]} for v in d["vertices"]]
+        rows = [(k, d[k]) for k in ("job_id", "name", "state", "duration_s")]
+        rows += [(f"checkpoints.{k}", v) for k, v in d["checkpoints"].items()]
+        rows += [(f"task {v['name'][:60]}", v["status"]) for v in d["vertices"]]
         if "root_exception" in d:
-            rows.append({"key": "root exception", "value": d["root_exception"]})
-        return simple_table(rows, ["key", "value"])
+            rows.append(("root exception", d["root_exception"]))
+        return key_value_table(rows)
 
-    out.emit(data, table=table)
-    if data["state"] in ("FAILED", "FAILING"):
-        raise typer.Exit(ExitCode.FAILED)
+    Output(output).emit(result.to_dict(), table=table)
+    jobs.check_status(result)
 
 
 @app.command("cancel")
-def cancel(
-    ctx: typer.Context,
-    job: Annotated[str, typer.Argument(help="Job id or name.")],
-    savepoint: Annotated[bool, typer.Option("--savepoint", help="Stop with a savepoint (resume it with "
-                                            "job submit --from-savepoint).")] = False,
-    output: OutputOpt = OutputFormat.table,
-) -> None:
-    """Cancel a job, or stop it with a savepoint."""
+def cancel(ctx: typer.Context, job: JobArg, savepoint: StopWithSavepointOpt = False,
+           output: OutputOpt = OutputFormat.table) -> None:
+    """Cancel a job, or stop it with a savepoint. Exit 3 if it has not stopped within a minute."""
+    from lakectl.ops import jobs
+
     out = Output(output)
-    client = app_context(ctx).flink()
-    target = client.resolve(job)
-    location = None
-    with out.spinner(f"stopping {target.name}"):
-        if savepoint:
-            location = client.stop_with_savepoint(target.job_id, None)
-        else:
-            client.cancel(target.job_id)
-        state = client.wait_for_state(target.job_id, {"CANCELED", "FINISHED"}, 60)
-    out.emit({"job_id": target.job_id, "name": target.name, "state": state, "savepoint": location},
-             table=lambda d: simple_table([d], ["job_id", "name", "state", "savepoint"]))
+    with out.spinner(f"stopping {job}"):
+        result = jobs.stop(lake_context(ctx).flink(), job, savepoint=savepoint)
+    out.emit(result.to_dict(), table=row_table("job_id", "name", "state", "savepoint"))
 
 
 @app.command("savepoint")
 def savepoint(
     ctx: typer.Context,
-    job: Annotated[str, typer.Argument(help="Job id or name.")],
+    job: JobArg,
     target: Annotated[str | None, typer.Option("--target", help="Directory (default: the cluster's).")] = None,
     output: OutputOpt = OutputFormat.table,
 ) -> None:
     """Take a savepoint of a running job; prints its location."""
+    from lakectl.ops import jobs
+
     out = Output(output)
-    client = app_context(ctx).flink()
-    found = client.resolve(job)
-    with out.spinner(f"savepoint of {found.name}"):
-        location = client.savepoint(found.job_id, target)
-    out.emit({"job_id": found.job_id, "name": found.name, "state": found.state, "savepoint": location},
-             table=lambda d: simple_table([d], ["job_id", "name", "savepoint"]))
+    with out.spinner(f"savepoint of {job}"):
+        result = jobs.take_savepoint(lake_context(ctx).flink(), job, target)
+    out.emit(result.to_dict(), table=row_table("job_id", "name", "savepoint"))

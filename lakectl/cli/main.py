@@ -1,4 +1,5 @@
-"""The lakectl command line: the root callback builds one context; each group lives in its module.
+"""The lakectl command line: the root callback builds one context (``ctx.obj``, a ``LakeContext``);
+each command module is a Typer app joined here with ``add_typer``.
 
 ``main()`` is the one boundary where exceptions become a line on stderr and an exit code.
 """
@@ -26,8 +27,8 @@ from lakectl.cli import stack as stack_cli
 from lakectl.cli import tables as tables_cli
 from lakectl.cli import topic as topic_cli
 from lakectl.cli import verify as verify_cli
-from lakectl.cli.common import OutputOpt, app_context
-from lakectl.context import AppContext
+from lakectl.cli.common import OutputOpt
+from lakectl.context import LakeContext
 from lakectl.errors import ExitCode, LakectlError
 from lakectl.output import Output, OutputFormat
 
@@ -49,24 +50,24 @@ def root(
                                                 envvar="LAKECTL_PROFILE", show_envvar=True)] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors.")] = False,
 ) -> None:
-    ctx.obj = AppContext(profile=profile, debug=debug)
+    ctx.obj = LakeContext(profile=profile, debug=debug)
 
 
 @app.command()
-def version(ctx: typer.Context, output: OutputOpt = OutputFormat.table) -> None:
+def version(output: OutputOpt = OutputFormat.table) -> None:
     """Print lakectl's version and the Python it runs on."""
     data = {"lakectl": __version__, "python": sys.version.split()[0]}
     Output(output).emit(data, table=lambda d: f"lakectl {d['lakectl']} (python {d['python']})")
-    app_context(ctx)
 
 
+# the order of `lakectl --help`
 app.add_typer(stack_cli.app)
-produce_cli.register(app)
-tables_cli.register(app)
-query_cli.register(app)
-verify_cli.register(app)
-demo_cli.register(app)
-metrics_cli.register(app)
+produce_cli.register(app)  # -> app.add_typer(produce_cli.app) (Kafka helper's branch)
+app.add_typer(tables_cli.app)
+app.add_typer(query_cli.app)
+verify_cli.register(app)  # -> app.add_typer(verify_cli.app) (Kafka helper's branch)
+app.add_typer(demo_cli.app)
+app.add_typer(metrics_cli.app)
 app.add_typer(config_cli.app)
 app.add_typer(topic_cli.app)
 app.add_typer(schema_cli.app)

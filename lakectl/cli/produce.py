@@ -20,8 +20,8 @@ def register(app: typer.Typer) -> None:
         count: Annotated[int | None, typer.Option("--count", "-n", min=1, help="Records to send.")] = None,
         rate: Annotated[float | None, typer.Option("--rate", min=1, help="Records per second (total).")] = None,
         duration: Annotated[float | None, typer.Option("--duration", min=0.1, help="Stop after S seconds.")] = None,
-        from_file: Annotated[Path | None, typer.Option("--from-file", help="JSON Lines input; without it, "
-                                                       "synthetic stock trades.")] = None,
+        from_file: Annotated[Path | None, typer.Option("--from-file", exists=True, dir_okay=False, help="JSON Lines "
+                                                       "input; without it, synthetic stock trades.")] = None,
         key_field: Annotated[str, typer.Option("--key-field", help="Field used as the message key; 'auto' = "
                                                "symbol if the schema has it, 'none' = no key.")] = "auto",
         workers: Annotated[int | None, typer.Option("--workers", min=1, max=16, help="Encoding processes for "

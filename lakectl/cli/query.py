@@ -9,7 +9,9 @@ from typing import Annotated, Any
 
 import typer
 
-from lakectl.cli.common import app_context
+from lakectl.cli.common import lake_context, new_commands
+
+app = new_commands()
 
 
 class QueryFormat(str, Enum):
@@ -55,52 +57,36 @@ def read_sql(sql: str | None, file: Path | None) -> str:
     return text
 
 
-def register(app: typer.Typer) -> None:
-    @app.command()
-    def query(
-        ctx: typer.Context,
-        sql: Annotated[str | None, typer.Argument(help="The SQL; '-' reads it from stdin.")] = None,
-        file: Annotated[Path | None, typer.Option("--file", "-f", help="Read the SQL from this file.")] = None,
-        catalog: Annotated[str | None, typer.Option("--catalog", help="Default catalog (iceberg).")] = None,
-        schema: Annotated[str | None, typer.Option("--schema", help="Default schema (bronze).")] = None,
-        params: Annotated[list[str] | None, typer.Option(
-            "--param", "-p", help="A value for the next '?' (repeatable); bound by Trino, never pasted.")] = None,
-        as_of: Annotated[str | None, typer.Option(
-            "--as-of", help="Read every table as of this timestamp (ISO; UTC unless a zone is given).")] = None,
-        version: Annotated[int | None, typer.Option(
-            "--version", help="Read every table at this Iceberg snapshot id / Delta version.")] = None,
-        output: Annotated[QueryFormat, typer.Option("--output", "-o", case_sensitive=False,
-                                                    help="table for people, json or csv for scripts.")]
-        = QueryFormat.table,
-    ) -> None:
-        """Run SQL on Trino (Iceberg, Delta, Silver, Gold). Exit 1 on a SQL error, 3 if Trino is down."""
-        from lakectl.components.trino import apply_time_travel, time_travel_clause
+@app.command()
+def query(
+    ctx: typer.Context,
+    sql: Annotated[str | None, typer.Argument(help="The SQL; '-' reads it from stdin.")] = None,
+    file: Annotated[Path | None, typer.Option("--file", "-f", help="Read the SQL from this file.")] = None,
+    catalog: Annotated[str | None, typer.Option("--catalog", help="Default catalog (iceberg).")] = None,
+    schema: Annotated[str | None, typer.Option("--schema", help="Default schema (bronze).")] = None,
+    params: Annotated[list[str] | None, typer.Option(
+        "--param", "-p", help="A value for the next '?' (repeatable); bound by Trino, never pasted.")] = None,
+    as_of: Annotated[str | None, typer.Option(
+        "--as-of", help="Read every table as of this timestamp (ISO; UTC unless a zone is given).")] = None,
+    version: Annotated[int | None, typer.Option(
+        "--version", help="Read every table at this Iceberg snapshot id / Delta version.")] = None,
+    output: Annotated[QueryFormat, typer.Option("--output", "-o", case_sensitive=False,
+                                                help="table for people, json or csv for scripts.")]
+    = QueryFormat.table,
+) -> None:
+    """Run SQL on Trino (Iceberg, Delta, Silver, Gold). Exit 1 on a SQL error, 3 if Trino is down."""
+    from lakectl.components.trino import apply_time_travel, time_travel_clause
+    from lakectl.ops import query as ops
 
-        text = read_sql(sql, file)
-        clause = time_travel_clause(as_of=as_of, version=version)
-        if clause:
-            text = apply_time_travel(text, clause)
-        values = [parse_param(p) for p in params or []]
-        result = _run(app_context(ctx), text, values, catalog, schema)
-        _print(result, output)
-
-
-def _run(app, text: str, values: list[Any], catalog: str | None, schema: str | None):
-    from lakectl.components.trino import DELTA_CATALOG, QueryFailed, register_delta_tables
-
-    client = app.trino(catalog=catalog, schema=schema)
-    try:
-        return client.execute(text, values)
-    except QueryFailed as exc:
-        # a Delta table written since `up` is unknown to Trino until registered: register, retry once
-        reads_delta = DELTA_CATALOG in text.lower() or (catalog or app.settings.trino.catalog) == DELTA_CATALOG
-        if exc.error_name not in ("TABLE_NOT_FOUND", "SCHEMA_NOT_FOUND") or not reads_delta:
-            raise
-        if not register_delta_tables(client, app.s3()):
-            raise
-        return client.execute(text, values)
-    finally:
-        client.close()
+    text = read_sql(sql, file)
+    clause = time_travel_clause(as_of=as_of, version=version)
+    if clause:
+        text = apply_time_travel(text, clause)
+    values = [parse_param(p) for p in params or []]
+    lake = lake_context(ctx)
+    result = ops.run(lake.trino(catalog=catalog, schema=schema), text, values,
+                     catalog=catalog or lake.settings.trino.catalog, s3=lake.s3)
+    _print(result, output)
 
 
 def _print(result, output: QueryFormat) -> None:

@@ -1,4 +1,4 @@
-"""Airflow's REST API v2 (Airflow 3): DAGs, DAG runs, task instances.
+"""Airflow 3's REST API v2: DAGs, DAG runs, task instances.
 
 Authenticates with a username and password: ``POST /auth/token`` returns a JWT, sent as a bearer
 token on every call (a new one is fetched once when the server says it expired). Works against the
@@ -7,13 +7,13 @@ local stack's api-server and a remote one alike. Pass an ``httpx.Client`` in for
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import httpx
 
 from lakectl.components.http import HttpError, RestService
-from lakectl.errors import ServiceUnavailable, UsageError
+from lakectl.errors import UsageError
+from lakectl.polling import Observation, poll_until
 
 FINISHED = {"success", "failed"}
 
@@ -25,6 +25,7 @@ class AirflowError(HttpError):
 class AirflowClient(RestService):
     service = "airflow"
     up_hint = "lakectl up airflow"
+    error_type = AirflowError
 
     def __init__(self, client: httpx.Client, *, username: str, password: str, retries: int = 3) -> None:
         super().__init__(client, retries=retries)
@@ -46,9 +47,6 @@ class AirflowClient(RestService):
                 return "; ".join(f"{'.'.join(str(p) for p in d.get('loc', []))}: {d.get('msg')}" for d in detail)
             return str(detail)
         return super().error_message(response, body)
-
-    def error(self, response: httpx.Response, body: Any) -> AirflowError:
-        return AirflowError(f"airflow: {self.error_message(response, body)}", response.status_code, body)
 
     @staticmethod
     def error_message_of(exc: AirflowError) -> str:
@@ -137,12 +135,9 @@ class AirflowClient(RestService):
 
     def wait(self, dag_id: str, run_id: str, timeout: float, poll: float = 2.0) -> dict[str, Any]:
         """Poll a run until it finished; ServiceUnavailable (exit 3) if it did not within ``timeout``."""
-        deadline = time.monotonic() + timeout
-        while True:
+
+        def check() -> Observation[dict[str, Any]]:
             run = self.run(dag_id, run_id)
-            if run.get("state") in FINISHED:
-                return run
-            if time.monotonic() >= deadline:
-                raise ServiceUnavailable(f"airflow: run {run_id} of {dag_id} is still {run.get('state')} "
-                                         f"after {timeout:.0f}s")
-            time.sleep(poll)
+            return Observation(run.get("state") in FINISHED, run, f"still {run.get('state')}")
+
+        return poll_until(check, timeout=timeout, interval=poll, what=f"airflow: run {run_id} of {dag_id}")

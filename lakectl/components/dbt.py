@@ -1,4 +1,4 @@
-"""dbt on Trino, in process: Silver and Gold from the repo's dbt_project/.
+"""dbt-core 1.11 (with dbt-trino), in process: Silver and Gold from the repo's dbt_project/.
 
 lakectl runs dbt through its programmatic runner (``dbtRunner``, imported only when a dbt command
 runs), with the project's own profiles.yml filled from environment variables that lakectl sets from
@@ -20,10 +20,13 @@ import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from lakectl.errors import CheckFailed, ExitCode, ServiceUnavailable, UsageError
+
+if TYPE_CHECKING:
+    from lakectl.settings import TrinoSettings
 
 # lakectl's command -> dbt's
 COMMANDS: dict[str, list[str]] = {
@@ -43,9 +46,9 @@ DEFAULT_USER = "lakectl"
 
 def project_dir() -> Path:
     """The repo's dbt_project/ (or its packaged copy)."""
-    from lakectl.paths import _shipped
+    from lakectl.paths import dbt_project_dir
 
-    return _shipped("dbt_project")
+    return dbt_project_dir()
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,13 @@ class TrinoEndpoint:
     jwt: str | None = None
     catalog: str = "iceberg"
     verify_tls: bool = True
+
+    @classmethod
+    def from_settings(cls, conf: TrinoSettings, url: str) -> TrinoEndpoint:
+        """Trino as lakectl's settings describe it: ``url`` (``trino.url`` or the local stack's), user,
+        password, JWT."""
+        return cls(url=url.rstrip("/"), user=conf.user or DEFAULT_USER, password=_secret(conf.password),
+                   jwt=_secret(conf.jwt), catalog=conf.catalog or "iceberg", verify_tls=conf.verify_tls)
 
     @property
     def host(self) -> str:
@@ -81,19 +91,6 @@ class TrinoEndpoint:
 def _secret(value: Any) -> str | None:
     text = value.get_secret_value() if value is not None else None
     return text or None
-
-
-def trino_endpoint(app: Any) -> TrinoEndpoint:
-    """Trino as lakectl's settings describe it (``trino.url`` or the local stack's, user, password, JWT)."""
-    conf = app.settings.trino
-    return TrinoEndpoint(
-        url=app.trino_url().rstrip("/"),
-        user=conf.user or DEFAULT_USER,
-        password=_secret(conf.password),
-        jwt=_secret(conf.jwt),
-        catalog=conf.catalog or "iceberg",
-        verify_tls=conf.verify_tls,
-    )
 
 
 def profile_env(endpoint: TrinoEndpoint, *, target_dir: Path, log_dir: Path, project: Path) -> dict[str, str]:
@@ -188,17 +185,6 @@ def wants_delta(args: list[str]) -> bool:
             if isinstance(values, dict) and str(values.get("reconcile_delta")).lower() == "true":
                 return True
     return False
-
-
-def register_delta_bronze(app: Any) -> None:
-    """Make Bronze in Delta visible as ``delta.bronze.<topic>`` (Trino knows a Delta table once registered)."""
-    from lakectl.components.trino import register_delta_tables
-
-    client = app.trino()
-    try:
-        register_delta_tables(client, app.s3(), layers=("bronze",))
-    finally:
-        client.close()
 
 
 def _value(status: Any) -> str:
@@ -299,17 +285,13 @@ def outcome(command: str, args: list[str], res: Any) -> DbtOutcome:
     return found
 
 
-def run(app: Any, command: str, args: list[str], *, quiet: bool = False) -> DbtOutcome:
-    """Run one dbt command against lakectl's Trino; dbt's console log goes to stderr (none when
-    ``quiet``: its file log under the state dir keeps everything)."""
+def invoke(endpoint: TrinoEndpoint, command: str, args: list[str], *, state_dir: Path,
+           quiet: bool = False) -> DbtOutcome:
+    """Run one dbt command against ``endpoint`` (files under ``state_dir``: target/, logs/); dbt's
+    console log goes to stderr (none when ``quiet``: its file log keeps everything)."""
     import logging
 
-    endpoint = trino_endpoint(app)
-    check_reachable(endpoint, app.settings.request_timeout)
-    if wants_delta(args):
-        register_delta_bronze(app)
-    state = Path(app.loaded.state_dir) / "dbt"
-    target_dir, log_dir = state / "target", state / "logs"
+    target_dir, log_dir = state_dir / "target", state_dir / "logs"
     target_dir.mkdir(parents=True, exist_ok=True)
     log_dir.mkdir(parents=True, exist_ok=True)
     env = profile_env(endpoint, target_dir=target_dir, log_dir=log_dir, project=project_dir())

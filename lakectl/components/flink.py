@@ -1,4 +1,4 @@
-"""Flink's JobManager REST API (v1): jars, jobs, checkpoints, savepoints.
+"""Flink 1.20's JobManager REST API (v1): jars, jobs, checkpoints, savepoints.
 
 Works against the local session cluster and against a remote one (HTTPS, bearer token) alike.
 Pass an ``httpx.Client`` in for tests.
@@ -7,15 +7,15 @@ Pass an ``httpx.Client`` in for tests.
 from __future__ import annotations
 
 import re
-import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import httpx
 from pydantic import BaseModel, Field
 
 from lakectl.components.http import HttpError, RestService
-from lakectl.errors import ComponentError, ServiceUnavailable
+from lakectl.errors import ComponentError
+from lakectl.polling import Observation, poll_until
 
 PYTHON_DRIVER = "org.apache.flink.client.python.PythonDriver"
 TERMINAL_STATES = {"FINISHED", "FAILED", "CANCELED"}
@@ -40,7 +40,7 @@ class FlinkError(HttpError):
     pass
 
 
-def _root_cause(text: str) -> str:
+def root_cause(text: str) -> str:
     """The line a person needs out of a Java stack trace (or a Python one inside it)."""
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     python = [ln for ln in lines if re.match(r"^(\w+\.)*\w*(Error|Exception): ", ln) and "java." not in ln
@@ -53,24 +53,27 @@ def _root_cause(text: str) -> str:
     return lines[0] if lines else "(no message)"
 
 
-class FlinkClient(RestService):
-    service = "flink"
-    up_hint = "lakectl up flink"
+class FlinkRest(RestService):
+    """What Flink's REST endpoints share (the JobManager's and the SQL Gateway's): a bearer token,
+    and errors as ``{"errors": [...]}`` holding Java stack traces."""
 
     @classmethod
-    def connect(cls, url: str, *, token: str | None = None, verify: bool = True, timeout: float = 10.0) -> FlinkClient:
+    def connect(cls, url: str, *, token: str | None = None, verify: bool = True, timeout: float = 10.0) -> Self:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         client = httpx.Client(base_url=url.rstrip("/"), headers=headers, verify=verify, timeout=timeout,
-                              transport=httpx.HTTPTransport(retries=2, verify=verify))
+                              transport=httpx.HTTPTransport(retries=2, verify=verify))  # connect errors only
         return cls(client)
 
     def error_message(self, response: httpx.Response, body: Any) -> str:
         if isinstance(body, dict) and body.get("errors"):
-            return _root_cause("\n".join(str(e) for e in body["errors"]))
+            return root_cause("\n".join(str(e) for e in body["errors"]))
         return super().error_message(response, body)
 
-    def error(self, response: httpx.Response, body: Any) -> FlinkError:
-        return FlinkError(f"flink: {self.error_message(response, body)}", response.status_code, body)
+
+class FlinkClient(FlinkRest):
+    service = "flink"
+    up_hint = "lakectl up flink"
+    error_type = FlinkError
 
     # -- cluster ---------------------------------------------------------------------------
     def overview(self) -> dict[str, Any]:
@@ -154,30 +157,31 @@ class FlinkClient(RestService):
         return self._wait_savepoint(job_id, trigger, timeout)
 
     def _wait_savepoint(self, job_id: str, trigger: str, timeout: float) -> str:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        def check() -> Observation[str]:
             data = self._request("GET", f"/jobs/{job_id}/savepoints/{trigger}")
-            if data["status"]["id"] == "COMPLETED":
-                operation = data.get("operation", {})
-                if "failure-cause" in operation:
-                    cause = operation["failure-cause"].get("stack-trace") or str(operation["failure-cause"])
-                    raise ComponentError(f"flink: savepoint failed: {_root_cause(cause)}")
-                return operation["location"]
-            time.sleep(0.5)  # poll interval, bounded by the deadline
-        raise ServiceUnavailable(f"flink: savepoint of {job_id} not done after {timeout:.0f}s")
+            if data["status"]["id"] != "COMPLETED":
+                return Observation(False, detail=data["status"]["id"])
+            operation = data.get("operation", {})
+            if "failure-cause" in operation:
+                cause = operation["failure-cause"].get("stack-trace") or str(operation["failure-cause"])
+                raise ComponentError(f"flink: savepoint failed: {root_cause(cause)}")
+            return Observation(True, operation["location"])
 
-    def wait_for_state(self, job_id: str, wanted: set[str], timeout: float) -> str:
-        """Wait until the job reaches one of ``wanted`` states (or a terminal one); returns it."""
-        deadline = time.monotonic() + timeout
-        state = "UNKNOWN"
-        while time.monotonic() < deadline:
+        return poll_until(check, timeout=timeout, what=f"flink: savepoint of {job_id}")
+
+    def wait_for_state(self, job_id: str, wanted: set[str], timeout: float, *, name: str | None = None) -> str:
+        """Wait until the job reaches one of ``wanted`` states (or a terminal one); returns it.
+
+        ServiceUnavailable naming the job and its last state when it does not within ``timeout``."""
+
+        def check() -> Observation[str]:
             state = self.job(job_id)["state"]
-            if state in wanted or state in TERMINAL_STATES:
-                return state
-            time.sleep(0.5)  # poll interval, bounded by the deadline
-        return state
+            return Observation(state in wanted or state in TERMINAL_STATES, state, f"state {state}")
 
-    def running_tasks(self, job_id: str) -> bool:
-        """Every vertex of the job is RUNNING (the job state says RUNNING before tasks are deployed)."""
-        vertices = self.job(job_id).get("vertices", [])
-        return bool(vertices) and all(v.get("status") == "RUNNING" for v in vertices)
+        label = f"{name} ({job_id})" if name else job_id
+        return poll_until(check, timeout=timeout, what=f"flink: job {label} reaching {' or '.join(sorted(wanted))}")
+
+    def first_exception(self, job_id: str) -> str:
+        """The line a person needs of the job's root exception."""
+        trace = self.exceptions(job_id).get("root-exception") or ""
+        return root_cause(trace) if trace else "no exception recorded"

@@ -1,4 +1,4 @@
-"""What every REST component shares: one error vocabulary for HTTP.
+"""HTTP (httpx) for every REST component: one error vocabulary and one retry policy.
 
 Unreachable or timing out -> ServiceUnavailable (exit 3); 401/403 -> UsageError (the
 credentials are the user's input); any other failure -> the component's own error with the
@@ -19,10 +19,16 @@ TRANSIENT_STATUS = {502, 503, 504}
 
 
 class HttpError(ComponentError):
+    """A service's refusal: its HTTP status and decoded body (the message holds its own words)."""
+
     def __init__(self, message: str, status: int, body: Any = None) -> None:
         super().__init__(message)
         self.status = status
         self.body = body
+
+    def detail(self, key: str) -> Any:
+        """A field of the service's JSON error body (None when there is none)."""
+        return self.body.get(key) if isinstance(self.body, dict) else None
 
 
 class RestService:
@@ -30,6 +36,8 @@ class RestService:
 
     service = "service"  # used in messages: "<service> at <url> is unreachable"
     up_hint: str | None = None
+    error_type: type[HttpError] = HttpError  # what a refusal raises
+    error_prefix: str | None = None  # its message's first word(s); the service's name by default
 
     def __init__(self, client: httpx.Client, *, retries: int = 3) -> None:
         self.client = client
@@ -44,8 +52,9 @@ class RestService:
             return str(body.get("message") or body.get("errors") or body)
         return response.text.strip()[:300] or response.reason_phrase
 
-    def error(self, response: httpx.Response, body: Any) -> ComponentError:
-        return HttpError(f"{self.service}: {self.error_message(response, body)}", response.status_code, body)
+    def error(self, response: httpx.Response, body: Any) -> HttpError:
+        prefix = self.error_prefix or self.service
+        return self.error_type(f"{prefix}: {self.error_message(response, body)}", response.status_code, body)
 
     def _request(self, method: str, path: str, **kwargs: Any) -> Any:
         attempt = 0

@@ -1,6 +1,7 @@
-"""Reading the lakehouse without Trino: Iceberg through pyiceberg (the same JDBC catalog Flink
-writes), Delta through delta-rs. Both libraries are heavy: import this module only in commands
-that need it."""
+"""The lakehouse read without Trino: Iceberg tables through pyiceberg 0.12 (the SQL catalog over the
+same JDBC catalog database Flink writes), Delta tables through delta-rs (``deltalake`` 1.x).
+
+Both libraries are heavy and imported on use."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ from urllib.parse import quote, urlparse
 
 from lakectl.components.object_store import S3Location
 from lakectl.errors import ComponentError, ServiceUnavailable
+from lakectl.polling import Observation, poll_until
 
 LAYERS = ("bronze", "silver", "gold")
+FORMATS = ("iceberg", "delta")
 
 
 @dataclass
@@ -119,24 +122,26 @@ class Lakehouse:
         return infos
 
 
+    def bronze_rows(self, topic: str) -> dict[str, int]:
+        """Rows of bronze.<topic> in each format (0 where the table does not exist yet)."""
+        rows = dict.fromkeys(FORMATS, 0)
+        rows.update({t.format: t.rows for t in self.iceberg_tables("bronze") + self.delta_tables("bronze")
+                     if t.name == topic})
+        return rows
+
     def wait_for_topic(self, kafka, topic: str, timeout: float, update=lambda _msg: None) -> dict[str, int]:
         """Until bronze.<topic> holds, in both formats, as many rows as the topic holds records."""
-        import time
-
         expected = kafka.describe_topic(topic)["messages"]
-        deadline = time.monotonic() + timeout
-        while True:
-            rows = {"iceberg": 0, "delta": 0}
-            rows.update({t.format: t.rows for t in self.iceberg_tables("bronze") + self.delta_tables("bronze")
-                         if t.name == topic})
+
+        def check() -> Observation[dict[str, int]]:
+            rows = self.bronze_rows(topic)
             update(f"bronze.{topic}: iceberg {rows['iceberg']:,}, delta {rows['delta']:,} of {expected:,}")
-            if all(n >= expected for n in rows.values()):
-                return rows
-            if time.monotonic() > deadline:
-                held = ", ".join(f"{fmt} {n:,}" for fmt, n in rows.items())
-                raise ServiceUnavailable(f"bronze.{topic} holds {held} rows of the topic's {expected:,} after "
-                                         f"{timeout:.0f}s", hint="is its job running? lakectl job list")
-            time.sleep(1)  # poll interval, bounded by the deadline
+            held = ", ".join(f"{fmt} {n:,}" for fmt, n in rows.items())
+            return Observation(all(n >= expected for n in rows.values()), rows, f"{held} rows of {expected:,}")
+
+        return poll_until(check, timeout=timeout, interval=1.0, what=f"bronze.{topic} holding the topic's records",
+                          hint="is its job running? lakectl job list")
+
 
 def _iso(millis: int) -> str:
     from datetime import UTC, datetime

@@ -1,4 +1,5 @@
-"""The S3-compatible object store: where Bronze (Iceberg and Delta), checkpoints and savepoints live.
+"""An S3-compatible object store (the S3 REST API, path-style; S3Proxy locally): where Bronze (Iceberg
+and Delta), checkpoints and savepoints live.
 
 One ``S3Location`` describes endpoint, bucket and credentials; each client library wants them
 spelled its own way (pyarrow, pyiceberg, delta-rs, Hadoop S3A, Iceberg's S3FileIO), so the

@@ -1,5 +1,5 @@
-"""Prometheus client: instant queries through the HTTP API (``/api/v1/query``), the scrape targets,
-and the curated summary ``lakectl metrics`` prints (the PromQL and how its answers become rows).
+"""Prometheus 2.x HTTP API (v1): instant queries (``/api/v1/query``), the scrape targets, and the
+curated summary ``lakectl metrics`` prints (the PromQL and how its answers become typed rows).
 
 Errors: unreachable -> ServiceUnavailable (exit 3); a query Prometheus refuses (a PromQL syntax
 error, a type error, a timeout of the query) -> PrometheusError (exit 1) with Prometheus' message.
@@ -9,21 +9,34 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 import httpx
 
-from lakectl.components.http import RestService
-from lakectl.errors import ComponentError
+from lakectl.components.http import HttpError, RestService
 
 FLINK_TM = "flink_taskmanager_job_task_operator_"
 
 
-class PrometheusError(ComponentError):
-    def __init__(self, message: str, status: int, error_type: str | None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.error_type = error_type
+class PrometheusError(HttpError):
+    @property
+    def kind(self) -> str | None:
+        """Prometheus' errorType: bad_data, execution, timeout, ..."""
+        return self.detail("errorType")
+
+
+class MetricRow(TypedDict):
+    """One line of the summary, as ``lakectl metrics -o json`` prints it."""
+
+    metric: str
+    labels: dict[str, str]
+    value: float | None
+    unit: str
+    note: NotRequired[str]  # why there is no value
+
+
+def no_value(metric: str, unit: str, note: str) -> MetricRow:
+    return {"metric": metric, "labels": {}, "value": None, "unit": unit, "note": note}
 
 
 @dataclass(frozen=True)
@@ -67,6 +80,7 @@ CURATED: tuple[Curated, ...] = (
 class Prometheus(RestService):
     service = "prometheus"
     up_hint = "lakectl up prometheus"
+    error_type = PrometheusError
 
     @classmethod
     def connect(cls, url: str, *, verify: bool = True, timeout: float = 10.0) -> Prometheus:
@@ -79,10 +93,6 @@ class Prometheus(RestService):
         if isinstance(body, dict) and body.get("error"):
             return str(body["error"])
         return response.text.strip()[:300] or response.reason_phrase
-
-    def error(self, response: httpx.Response, body: Any) -> PrometheusError:
-        kind = body.get("errorType") if isinstance(body, dict) else None
-        return PrometheusError(f"prometheus: {self.error_message(response, body)}", response.status_code, kind)
 
     def query(self, promql: str) -> dict[str, Any]:
         """An instant query: ``{"result_type", "result": [{"metric", "value", "timestamp"} | ...]}``."""
@@ -127,40 +137,11 @@ def parse_query_result(data: dict[str, Any]) -> dict[str, Any]:
     return {"result_type": kind, "result": rows}
 
 
-def curated_rows(curated: Curated, answer: dict[str, Any]) -> list[dict[str, Any]]:
+def curated_rows(curated: Curated, answer: dict[str, Any]) -> list[MetricRow]:
     """The summary rows of one curated query's answer (``parse_query_result`` shape)."""
-    rows = [{"metric": curated.metric, "labels": {k: series["metric"].get(p, "") for k, p in curated.labels.items()},
-             "value": series["value"], "unit": curated.unit} for series in answer["result"]]
+    rows: list[MetricRow] = [
+        {"metric": curated.metric, "labels": {k: series["metric"].get(p, "") for k, p in curated.labels.items()},
+         "value": series["value"], "unit": curated.unit} for series in answer["result"]]
     rows.sort(key=lambda r: tuple(r["labels"].values()))
-    if not rows:  # no series: say so rather than leave the line out
-        rows.append({"metric": curated.metric, "labels": {}, "value": None, "unit": curated.unit,
-                     "note": "no data (no running job reports it yet)"})
-    return rows
-
-
-def format_value(value: Any, unit: str) -> str:
-    """A summary value for people: rounded to what matters, durations in s/min/h."""
-    if value is None:
-        return "-"
-    if not isinstance(value, int | float):
-        return str(value)
-    if unit == "s":
-        if value < 120:
-            return f"{value:.1f} s"
-        if value < 7200:
-            return f"{value / 60:.1f} min"
-        return f"{value / 3600:.1f} h"
-    if unit == "":
-        return f"{value:g}"
-    number = f"{value:,.0f}" if abs(value) >= 100 or float(value).is_integer() else f"{value:,.2f}"
-    return f"{number} {unit}"
-
-
-def format_labels(labels: dict[str, Any]) -> str:
-    return " ".join(f"{k}={v}" for k, v in labels.items() if v not in (None, "")) or "-"
-
-
-def summary_table_rows(rows: list[dict[str, Any]]) -> list[dict[str, str]]:
-    return [{"metric": r["metric"], "of": format_labels(r["labels"]),
-             "value": format_value(r["value"], r["unit"]) if r["value"] is not None else r.get("note", "-")}
-            for r in rows]
+    # no series: say so rather than leave the line out
+    return rows or [no_value(curated.metric, curated.unit, "no data (no running job reports it yet)")]

@@ -8,8 +8,8 @@ from typing import Any
 import httpx
 from pydantic import BaseModel, Field
 
-from lakectl.components.http import RestService
-from lakectl.errors import CheckFailed, ComponentError, UsageError
+from lakectl.components.http import HttpError, RestService
+from lakectl.errors import CheckFailed, UsageError
 
 CONTENT_TYPE = "application/vnd.schemaregistry.v1+json"
 LEVELS = ("BACKWARD", "BACKWARD_TRANSITIVE", "FORWARD", "FORWARD_TRANSITIVE", "FULL", "FULL_TRANSITIVE", "NONE")
@@ -31,16 +31,17 @@ class Compatibility(BaseModel):
     messages: list[str] = []
 
 
-class RegistryError(ComponentError):
-    def __init__(self, message: str, status: int, error_code: int | None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.error_code = error_code
+class RegistryError(HttpError):
+    @property
+    def error_code(self) -> int | None:
+        """The registry's own code, e.g. 40401 (subject not found)."""
+        return self.detail("error_code")
 
 
 class SchemaRegistry(RestService):
     service = "schema registry"
     up_hint = "lakectl up schema-registry"
+    error_type = RegistryError
 
     @classmethod
     def connect(cls, url: str, *, auth: tuple[str, str] | None = None, timeout: float = 10.0) -> SchemaRegistry:
@@ -57,10 +58,6 @@ class SchemaRegistry(RestService):
         if isinstance(body, dict):
             return body.get("message") or str(body)
         return response.text.strip()[:300] or response.reason_phrase
-
-    def error(self, response: httpx.Response, body: Any) -> RegistryError:
-        code = body.get("error_code") if isinstance(body, dict) else None
-        return RegistryError(f"schema registry: {self.error_message(response, body)}", response.status_code, code)
 
     # -- verbs -------------------------------------------------------------------------------
     def subjects(self) -> list[str]:
@@ -145,9 +142,3 @@ class SchemaRegistry(RestService):
         path = f"/config/{subject}" if subject else "/config"
         data = self._request("PUT", path, json={"compatibility": level})
         return data.get("compatibility") or level
-
-    def delete_subject(self, subject: str, *, permanent: bool = False) -> list[int]:
-        versions = self._request("DELETE", f"/subjects/{subject}")
-        if permanent:
-            self._request("DELETE", f"/subjects/{subject}", params={"permanent": "true"})
-        return versions

@@ -1,38 +1,27 @@
-"""Flink's SQL Gateway REST API (v1): sessions and statements, for ``.sql`` jobs."""
+"""Flink 1.20's SQL Gateway REST API (v1): sessions and statements, for ``.sql`` jobs.
+
+Pass an ``httpx.Client`` in for tests."""
 
 from __future__ import annotations
 
 import contextlib
-import time
 from typing import Any
 
-import httpx
-
-from lakectl.components.flink import _root_cause
-from lakectl.components.http import HttpError, RestService
+from lakectl.components.flink import FlinkRest
+from lakectl.components.http import HttpError
 from lakectl.errors import ComponentError, ServiceUnavailable
+from lakectl.polling import Observation, poll_until
 
 
 class SqlGatewayError(HttpError):
     pass
 
 
-class SqlGateway(RestService):
+class SqlGateway(FlinkRest):
     service = "flink sql gateway"
     up_hint = "lakectl up flink-sql-gateway"
-
-    @classmethod
-    def connect(cls, url: str, *, token: str | None = None, verify: bool = True, timeout: float = 30.0) -> SqlGateway:
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        return cls(httpx.Client(base_url=url.rstrip("/"), headers=headers, verify=verify, timeout=timeout))
-
-    def error_message(self, response: httpx.Response, body: Any) -> str:
-        if isinstance(body, dict) and body.get("errors"):
-            return _root_cause("\n".join(str(e) for e in body["errors"]))
-        return super().error_message(response, body)
-
-    def error(self, response: httpx.Response, body: Any) -> SqlGatewayError:
-        return SqlGatewayError(f"flink sql: {self.error_message(response, body)}", response.status_code, body)
+    error_type = SqlGatewayError
+    error_prefix = "flink sql"
 
     def open_session(self, properties: dict[str, str], name: str) -> str:
         data = self._request("POST", "/v1/sessions", json={"sessionName": name, "properties": properties})
@@ -46,13 +35,13 @@ class SqlGateway(RestService):
         """Run one statement and wait for its first result; returns {"job_id", "rows"}."""
         operation = self._request("POST", f"/v1/sessions/{session}/statements",
                                   json={"statement": statement})["operationHandle"]
-        deadline = time.monotonic() + timeout
         path = f"/v1/sessions/{session}/operations/{operation}/result/0"
-        while time.monotonic() < deadline:
+
+        def check() -> Observation[dict[str, Any]]:
             data = self._request("GET", path, params={"rowFormat": "JSON"})
-            if data.get("resultType") != "NOT_READY":
-                rows = [r.get("fields") for r in (data.get("results") or {}).get("data", [])]
-                job_id = data.get("jobID")
-                return {"job_id": job_id, "rows": rows}
-            time.sleep(0.2)  # poll interval, bounded by the deadline
-        raise ServiceUnavailable(f"flink sql: statement not finished after {timeout:.0f}s: {statement[:80]}")
+            if data.get("resultType") == "NOT_READY":
+                return Observation(False, detail="result not ready")
+            rows = [r.get("fields") for r in (data.get("results") or {}).get("data", [])]
+            return Observation(True, {"job_id": data.get("jobID"), "rows": rows})
+
+        return poll_until(check, timeout=timeout, interval=0.2, what=f"flink sql: statement {statement[:80]!r}")

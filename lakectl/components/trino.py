@@ -1,4 +1,5 @@
-"""Trino: SQL over both Bronze formats (and Silver/Gold), through the ``trino`` DB-API client.
+"""Trino 476 through its client REST protocol (v1), via the ``trino`` DB-API client: SQL over both
+Bronze formats (and Silver/Gold).
 
 Errors: a connection that cannot be made -> ServiceUnavailable (exit 3); Trino's own refusal of a
 query (syntax, unknown table, a failing cast) -> QueryFailed with Trino's message and its line and

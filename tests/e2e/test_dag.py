@@ -58,12 +58,12 @@ def airflow_python(stack, code: str, *args: str, timeout: float = 1200) -> subpr
     try:
         os.environ.clear()
         os.environ.update(stack.env)
-        from lakectl.context import AppContext
+        from lakectl.context import LakeContext
         from lakectl.runtime.services import airflow
 
-        app = AppContext()
-        env = airflow.process_env(app.runtime.stack)
-        python = airflow.venv(app.runtime.stack) / "bin" / "python"
+        lake = LakeContext()
+        env = airflow.process_env(lake.runtime.stack)
+        python = airflow.venv(lake.runtime.stack) / "bin" / "python"
     finally:
         os.environ.clear()
         os.environ.update(saved)

@@ -66,12 +66,11 @@ def test_topic_config_must_be_key_value(run):
 
 
 def test_produce_missing_file(run, monkeypatch):
-    # the registry is consulted after the file check only if the file exists; point it nowhere
+    # the file is checked while parsing, before any service is contacted: these point nowhere
     monkeypatch.setenv("LAKECTL_REGISTRY__URL", "http://127.0.0.1:1")
     monkeypatch.setenv("LAKECTL_KAFKA__BOOTSTRAP_SERVERS", "127.0.0.1:1")
-    result = run("produce", "trades", "--from-file", "missing.jsonl")
-    assert result.code in (2, 3)
-    assert_one_line(result, result.code)
+    assert_one_line(run("produce", "trades", "--from-file", "missing.jsonl"), 2, "'missing.jsonl' does not exist",
+                    "--from-file")
 
 
 def test_unreachable_registry_is_exit_3(run, monkeypatch):

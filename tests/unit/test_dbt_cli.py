@@ -16,6 +16,7 @@ from pydantic import SecretStr
 
 from lakectl.components import dbt
 from lakectl.errors import CheckFailed, ServiceUnavailable, UsageError
+from lakectl.ops import dbt as dbt_ops
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -29,34 +30,34 @@ class Status(str, Enum):  # what dbt's NodeStatus looks like: a str enum
 
 
 def app(url="http://127.0.0.1:37080", **trino):
+    """The Trino settings and the URL they resolve to (``trino.url``, else the local stack's)."""
     from lakectl.settings import TrinoSettings
 
     conf = TrinoSettings(**trino)
-    return SimpleNamespace(settings=SimpleNamespace(trino=conf, request_timeout=1.0),
-                           trino_url=lambda: conf.url or url)
+    return conf, conf.url or url
 
 
 # -- where Trino is ---------------------------------------------------------------------------------
 def test_endpoint_defaults_to_the_local_stack():
-    endpoint = dbt.trino_endpoint(app())
+    endpoint = dbt.TrinoEndpoint.from_settings(*app())
     assert endpoint.url == "http://127.0.0.1:37080"
     assert (endpoint.host, endpoint.port, endpoint.scheme, endpoint.user) == ("127.0.0.1", 37080, "http", "lakectl")
     assert endpoint.auth == "none" and endpoint.catalog == "iceberg" and endpoint.verify_tls
-    assert dbt.trino_endpoint(app("http://127.0.0.1")).port == 8080
+    assert dbt.TrinoEndpoint.from_settings(*app("http://127.0.0.1")).port == 8080
 
 
 def test_endpoint_of_the_real_context_follows_the_ports(monkeypatch, tmp_path):
-    from lakectl.context import AppContext
+    from lakectl.context import LakeContext
 
     monkeypatch.setenv("LAKECTL_PORTS", '{"trino": 28080}')
     monkeypatch.setenv("LAKECTL_STATE_DIR", str(tmp_path))
     monkeypatch.setenv("LAKECTL_RUNTIME", "native")
-    endpoint = dbt.trino_endpoint(AppContext())
+    endpoint = LakeContext().trino_endpoint()
     assert endpoint.url == "http://127.0.0.1:28080"
 
 
 def test_endpoint_from_the_settings_url_user_and_password():
-    endpoint = dbt.trino_endpoint(app(url="https://trino.example.internal/", user="analyst",
+    endpoint = dbt.TrinoEndpoint.from_settings(*app(url="https://trino.example.internal/", user="analyst",
                                       password=SecretStr("s3cret"), verify_tls=False))
     assert (endpoint.host, endpoint.port, endpoint.scheme) == ("trino.example.internal", 443, "https")
     assert endpoint.user == "analyst" and endpoint.password == "s3cret" and endpoint.auth == "ldap"
@@ -64,7 +65,7 @@ def test_endpoint_from_the_settings_url_user_and_password():
 
 
 def test_endpoint_with_a_jwt():
-    endpoint = dbt.trino_endpoint(app("http://10.0.0.5:8081", jwt=SecretStr("eyJ.x.y")))
+    endpoint = dbt.TrinoEndpoint.from_settings(*app("http://10.0.0.5:8081", jwt=SecretStr("eyJ.x.y")))
     assert endpoint.url == "http://10.0.0.5:8081" and endpoint.auth == "jwt" and endpoint.user == "lakectl"
 
 
@@ -206,14 +207,14 @@ def test_cli_unreachable_trino_is_one_line_exit_3(run, monkeypatch):
 def test_cli_json_and_exit_code_follow_dbt(run, monkeypatch):
     seen = {}
 
-    def fake_run(app_ctx, command, args, quiet=False):
+    def fake_run(target, command, args, quiet=False):
         seen["args"], seen["quiet"] = args, quiet
         return dbt.outcome(command, args, runner_result(False, [
             node("model.p.trades_clean", "model", Status.success, "OK", 2.0),
             node("test.p.must_fail", "test", Status.fail, "Got 2 results, configured to fail if != 0", failures=2),
         ]))
 
-    monkeypatch.setattr(dbt, "run", fake_run)
+    monkeypatch.setattr(dbt_ops, "run", fake_run)
     result = run("dbt", "test", "-s", "must_fail", "-o", "json", "--", "--vars", "{must_fail: true}")
     assert result.code == 1
     assert seen["args"] == ["test", "--select", "must_fail", "--vars", "{must_fail: true}"]
@@ -227,7 +228,7 @@ def test_cli_json_and_exit_code_follow_dbt(run, monkeypatch):
 
 
 def test_cli_table_output(run, monkeypatch):
-    monkeypatch.setattr(dbt, "run", lambda a, c, args, quiet: dbt.outcome(c, args, runner_result(True, [
+    monkeypatch.setattr(dbt_ops, "run", lambda a, c, args, quiet: dbt.outcome(c, args, runner_result(True, [
         node("model.p.ohlcv_1m", "model", Status.success, "CREATE TABLE (42 rows)")])))
     result = run("dbt", "run")
     assert result.code == 0 and "model.p.ohlcv_1m" in result.out and "success" in result.out
@@ -237,7 +238,7 @@ def test_cli_table_output(run, monkeypatch):
 @pytest.fixture(scope="module")
 def manifest(tmp_path_factory) -> dict:
     """dbt parses the project (no Trino needed) with every optional part switched on."""
-    pytest.importorskip("dbt.cli.main")
+    from dbt.cli.main import dbtRunner  # noqa: F401  (a hard dependency: fail, never skip)
     target = tmp_path_factory.mktemp("dbt-target")
     env = {**os.environ, **dbt.profile_env(dbt.TrinoEndpoint("http://127.0.0.1:1"), target_dir=target,
                                             log_dir=target / "logs", project=REPO / "dbt_project")}
@@ -293,7 +294,7 @@ def test_the_delta_reconcile_is_asked_for_by_a_var():
 
 def test_project_parses_with_the_jwt_profile_and_tls_unverified(tmp_path):
     """The ldap and jwt targets render too (profiles.yml's as_bool and secrets), without Trino."""
-    pytest.importorskip("dbt.cli.main")
+    from dbt.cli.main import dbtRunner  # noqa: F401  (a hard dependency: fail, never skip)
     endpoint = dbt.TrinoEndpoint("https://127.0.0.1:1", jwt="eyJ.x.y", verify_tls=False)
     env = {**os.environ, **dbt.profile_env(endpoint, target_dir=tmp_path, log_dir=tmp_path / "logs",
                                             project=REPO / "dbt_project")}

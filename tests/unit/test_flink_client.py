@@ -8,9 +8,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from lakectl.components.flink import FlinkClient, FlinkError, _root_cause
+from lakectl.components.flink import FlinkClient, FlinkError, root_cause
 from lakectl.errors import ComponentError, ServiceUnavailable, UsageError
-from lakectl.jobs import default_name, render_sql
+from lakectl.ops.jobs import default_name, render_sql
 
 PAYLOADS = Path(__file__).parent / "payloads" / "flink"
 
@@ -66,9 +66,9 @@ def test_unreachable_jobmanager_is_service_unavailable():
 
 def test_root_cause_of_a_python_traceback_and_of_a_java_trace():
     python = "Traceback (most recent call last):\n  File \"job.py\", line 3\nValueError: bad topic name\n"
-    assert _root_cause(python) == "ValueError: bad topic name"
+    assert root_cause(python) == "ValueError: bad topic name"
     java = payload("exceptions.json")["root-exception"]
-    assert _root_cause(java) == "java.lang.IllegalArgumentException"
+    assert root_cause(java) == "java.lang.IllegalArgumentException"
 
 
 def test_checkpoint_payload_shape_is_what_status_reads():
@@ -110,7 +110,7 @@ def test_launcher_keeps_the_error_of_a_failing_job(tmp_path):
     import subprocess
     import sys
 
-    from lakectl.jobs import LAUNCHER
+    from lakectl.ops.jobs import LAUNCHER
 
     job = tmp_path / "job.py"
     (tmp_path / "helper_mod.py").write_text("VALUE = 41\n")
@@ -128,7 +128,7 @@ def test_launcher_keeps_argparse_complaints(tmp_path):
     import subprocess
     import sys
 
-    from lakectl.jobs import LAUNCHER
+    from lakectl.ops.jobs import LAUNCHER
 
     job = tmp_path / "job.py"
     job.write_text("import argparse\np = argparse.ArgumentParser()\np.add_argument('--topic')\np.parse_args()\n")

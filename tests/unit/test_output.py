@@ -26,15 +26,45 @@ def test_table_for_people(capsys):
     assert "kafka" in text and "running" in text and "{" not in text
 
 
-def test_no_colour_when_not_a_tty(capsys):
-    Output(OutputFormat.table).emit({"x": 1}, table=lambda d: "[bold]plain[/bold]")
-    assert "\x1b[" not in capsys.readouterr().out
+RED = "\x1b[31m"
+
+
+def _rendered(capsys) -> str:
+    Output(OutputFormat.table).emit({}, table=lambda d: "[red]alarm[/red]")
+    return capsys.readouterr().out
+
+
+def test_colour_on_a_terminal(capsys, monkeypatch):
+    monkeypatch.setenv("FORCE_COLOR", "1")  # rich: treat stdout as a terminal
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    assert _rendered(capsys) == f"{RED}alarm\x1b[0m\n"
+
+
+def test_no_colour_when_not_a_tty(capsys, monkeypatch):
+    monkeypatch.delenv("FORCE_COLOR", raising=False)
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    assert _rendered(capsys) == "alarm\n"  # the markup rendered, without escape codes
+
+
+def test_no_colour_on_a_terminal_when_no_color_is_set(capsys, monkeypatch):
+    monkeypatch.setenv("FORCE_COLOR", "1")
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert _rendered(capsys) == "alarm\n"
+
+
+def test_warnings_are_coloured_on_stderr_only_on_a_terminal(capsys, monkeypatch):
+    monkeypatch.setenv("FORCE_COLOR", "1")
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    Output(OutputFormat.table).warn("disk almost full")
+    coloured = capsys.readouterr()
+    assert coloured.out == "" and "\x1b[" in coloured.err and "disk almost full" in coloured.err
+    monkeypatch.setenv("NO_COLOR", "1")
+    Output(OutputFormat.table).warn("disk almost full")
+    assert capsys.readouterr().err == "warning: disk almost full\n"
 
 
 def test_status_exit_code_json_still_printed(run, monkeypatch, isolated):
     # a started-but-dead service: status prints its JSON, then exits 3
-    import os
-
     from lakectl.runtime.native.process import ProcessRecord
 
     run_dir = isolated / ".lakectl" / "run"
@@ -47,4 +77,3 @@ def test_status_exit_code_json_still_printed(run, monkeypatch, isolated):
     services = {s["name"]: s for s in json.loads(result.out)["services"]}
     assert services["kafka"]["state"] == "exited" and services["kafka"]["healthy"] is False
     assert services["postgres"]["state"] == "not-started"
-    assert os.environ.get("LAKECTL_RUNTIME") is None

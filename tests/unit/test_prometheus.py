@@ -7,13 +7,8 @@ import json
 
 import yaml
 
-from lakectl.components.prometheus import (
-    CURATED,
-    curated_rows,
-    format_value,
-    parse_query_result,
-    summary_table_rows,
-)
+from lakectl.cli.metrics import format_value, summary_table_rows
+from lakectl.components.prometheus import CURATED, curated_rows, parse_query_result
 from lakectl.runtime.base import StackContext
 from lakectl.runtime.service_table import all_services
 from lakectl.runtime.services import prometheus

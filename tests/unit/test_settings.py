@@ -151,9 +151,9 @@ def test_remote_flink_object_store_and_catalog(project, monkeypatch):
     monkeypatch.setenv("LAKECTL_FLINK__TOKEN", "tok")
     monkeypatch.setenv("LAKECTL_OBJECT_STORE__SECRET_KEY", "sk")
     monkeypatch.setenv("LAKECTL_CATALOG__PASSWORD", "pw")
-    from lakectl.context import AppContext
+    from lakectl.context import LakeContext
 
-    app = AppContext(profile="prod")
+    app = LakeContext(profile="prod")
     assert app.flink_url() == "https://flink.prod"
     flink = app.flink()
     assert flink.client.headers["Authorization"] == "Bearer tok"

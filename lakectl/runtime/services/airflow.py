@@ -55,9 +55,9 @@ def url(stack: StackContext) -> str:
 
 
 def dags_dir() -> Path:
-    from lakectl.paths import _shipped
+    from lakectl.paths import shipped
 
-    return _shipped("dags")
+    return shipped("dags")
 
 
 def lakectl_command() -> str:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from lakectl.artifacts import Dependency, cached_build, run_maven
 from lakectl.errors import ComponentError
-from lakectl.paths import _shipped
+from lakectl.paths import shipped
 from lakectl.runtime import versions
 
 # the AWS SDK v2 release bundled in iceberg-aws-bundle (versions.ICEBERG): change both together
@@ -36,7 +36,7 @@ DEFAULT_CACHE = Path.home() / ".cache" / "lakectl"
 
 
 def module_dir() -> Path:
-    return _shipped("flink_jobs") / "delta_sink"
+    return shipped("flink_jobs") / "delta_sink"
 
 
 def _inputs(module: Path) -> list[Path]:

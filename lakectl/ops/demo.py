@@ -11,7 +11,17 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from lakectl.components.kafka import KafkaClient
+    from lakectl.components.lakehouse import Lakehouse
+    from lakectl.components.object_store import S3Location
+    from lakectl.components.registry import SchemaRegistry
+    from lakectl.components.trino import TrinoClient
+    from lakectl.ops.dbt import DbtTarget
+    from lakectl.ops.jobs import JobCluster
 
 TOPIC = "trades"
 SUBJECT = f"{TOPIC}-value"
@@ -21,6 +31,41 @@ PARTITIONS = 3
 SERVICES = ["kafka", "schema-registry", "object-store", "flink", "trino"]
 GOLD_RESULT_SQL = ("SELECT rank, symbol, first_price, last_price, change_pct, direction, volume, trade_count "
                    "FROM iceberg.gold.top_movers ORDER BY rank LIMIT 10")
+
+
+@dataclass(frozen=True)
+class DemoStack:
+    """What the demo drives. Each client is made when its stage comes (the stack is up by then)."""
+
+    start: Callable[[list[str], Callable[[str], None]], None]  # services, progress
+    stop_all: Callable[[], None]
+    registry: Callable[[], SchemaRegistry]
+    kafka: Callable[[], KafkaClient]
+    jobs: Callable[[], JobCluster]
+    lakehouse: Callable[[], Lakehouse]
+    dbt: Callable[[], DbtTarget]
+    trino: Callable[[], TrinoClient]
+    s3: Callable[[], S3Location]
+
+
+@dataclass
+class DemoResult:
+    """What the demo did: the trades produced and where they arrived, Gold's answer, each stage's seconds."""
+
+    topic: str
+    requested: int
+    schema_id: int | None = None
+    job: dict[str, Any] = field(default_factory=dict)  # the bronze job (`job ensure`'s answer, + reused)
+    produced: int = 0
+    dbt: dict[str, int] = field(default_factory=dict)  # dbt build's node counts by status
+    counts: dict[str, Any] = field(default_factory=dict)  # rows per layer and Gold's answer (_counts_and_result)
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+    total_seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"topic": self.topic, "requested": self.requested, "schema_id": self.schema_id, "job": self.job,
+                "produced": self.produced, "dbt": self.dbt, **self.counts, "stage_seconds": self.stage_seconds,
+                "total_seconds": self.total_seconds}
 
 
 class Stages:
@@ -40,73 +85,72 @@ class Stages:
             self.seconds[name] = round(time.perf_counter() - started, 2)
 
 
-def run(app, *, count: int, keep: bool, timeout: float, progress: Callable[[str], None]) -> dict[str, Any]:
+def run(stack: DemoStack, *, count: int, keep: bool, timeout: float,
+        progress: Callable[[str], None]) -> DemoResult:
     from lakectl.avro import load_schema_file
-    from lakectl.components.lakehouse import Lakehouse
     from lakectl.paths import schemas_dir
-    from lakectl.runtime.select import start
 
     stages = Stages(progress)
     started = time.perf_counter()
-    result: dict[str, Any] = {"topic": TOPIC, "requested": count}
+    result = DemoResult(TOPIC, count)
     with stages.stage("up", "starting the stack"):
-        start(app.loaded, SERVICES, progress)
+        stack.start(SERVICES, progress)
+    registry = stack.registry()
     with stages.stage("schema", f"registering schemas/trade.avsc as {SUBJECT}"):
-        result["schema_id"] = app.registry().register(SUBJECT, load_schema_file(schemas_dir() / "trade.avsc"))
-    kafka = app.kafka()
+        result.schema_id = registry.register(SUBJECT, load_schema_file(schemas_dir() / "trade.avsc"))
+    kafka = stack.kafka()
     with stages.stage("topic", f"topic {TOPIC} ({PARTITIONS} partitions)"):
         kafka.ensure_topic(TOPIC, PARTITIONS)
     with stages.stage("bronze_job", "the Flink bronze job (Kafka -> Iceberg + Delta)"):
-        result["job"] = _ensure_bronze_job(app)
+        result.job = _ensure_bronze_job(stack.jobs())
     with stages.stage("produce", f"{count:,} synthetic trades"):
-        sent = _produce(app, kafka, count)
-        result["produced"] = sent
+        result.produced = _produce(kafka, registry, count)
     with stages.stage("bronze", "until Bronze holds every trade of the topic, in both formats"):
-        Lakehouse(app.s3(), app.catalog()).wait_for_topic(kafka, TOPIC, timeout, progress)
+        stack.lakehouse().wait_for_topic(kafka, TOPIC, timeout, progress)
     with stages.stage("dbt", "dbt build: Silver and Gold"):
-        from lakectl.components import dbt
+        from lakectl.components.dbt import dbt_args
+        from lakectl.ops import dbt
 
-        outcome = dbt.run(app, "build", dbt.dbt_args("build"), quiet=True)
+        outcome = dbt.run(stack.dbt(), "build", dbt_args("build"), quiet=True)
         outcome.raise_for_status()
-        result["dbt"] = outcome.counts()
+        result.dbt = outcome.counts()
     with stages.stage("gold", "querying Bronze, Silver and Gold through Trino"):
-        result.update(_counts_and_result(app))
+        result.counts = _counts_and_result(stack.trino(), stack.s3())
     if not keep:
         with stages.stage("down", "stopping the stack (--keep leaves it up)"):
-            app.runtime.down(list(app.runtime.services.values()), False, lambda _msg: None)  # all: nothing left
-    result["stage_seconds"] = stages.seconds
-    result["total_seconds"] = round(time.perf_counter() - started, 2)
+            stack.stop_all()
+    result.stage_seconds = stages.seconds
+    result.total_seconds = round(time.perf_counter() - started, 2)
     return result
 
 
-def _ensure_bronze_job(app) -> dict[str, Any]:
+def _ensure_bronze_job(cluster: JobCluster) -> dict[str, Any]:
     """The bronze job runs afterwards: a running one is reused, a stopped one comes back from its
     newest savepoint or checkpoint (what `lakectl job ensure` does), else it starts fresh."""
-    from lakectl.jobs import ensure
+    from lakectl.ops.jobs import ensure
     from lakectl.paths import flink_jobs_dir
 
-    result = ensure(app, app.flink(), flink_jobs_dir() / "bronze_trades" / "job.py", name=JOB_NAME,
-                    parallelism=None, job_args=["--topic", TOPIC])
-    return {**result, "reused": result["action"] == "none"}
+    result = ensure(cluster, flink_jobs_dir() / "bronze_trades" / "job.py", name=JOB_NAME, parallelism=None,
+                    job_args=["--topic", TOPIC])
+    return {**result.to_dict(), "reused": result.action == "none"}
 
 
-def _produce(app, kafka, count: int) -> int:
+def _produce(kafka, registry, count: int) -> int:
     from lakectl.errors import CheckFailed
     from lakectl.produce import default_workers, produce
 
-    outcome = produce(client_config=kafka.config, kafka=kafka, registry=app.registry(), topic=TOPIC, count=count,
+    outcome = produce(client_config=kafka.config, kafka=kafka, registry=registry, topic=TOPIC, count=count,
                       rate=None, duration=None, from_file=None, key_field="auto", workers=default_workers())
     if outcome.rejected:
         raise CheckFailed(f"produce: {outcome.rejected} synthetic trades were rejected")
     return outcome.sent
 
 
-def _counts_and_result(app) -> dict[str, Any]:
+def _counts_and_result(client: TrinoClient, s3: S3Location) -> dict[str, Any]:
     from lakectl.components.trino import register_delta_tables
 
-    client = app.trino()
     try:
-        register_delta_tables(client, app.s3(), layers=("bronze",))
+        register_delta_tables(client, s3, layers=("bronze",))
         counts = {
             "bronze_iceberg_rows": client.scalar(f"SELECT count(*) FROM iceberg.bronze.{TOPIC}"),
             "bronze_delta_rows": client.scalar(f"SELECT count(*) FROM delta.bronze.{TOPIC}"),

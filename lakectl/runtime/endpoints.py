@@ -1,0 +1,79 @@
+"""What the local stack offers a client: each service's address and the credentials it generated.
+
+The one place outside ``runtime/`` learns where the local services are; ``lakectl.context`` merges
+this with the profile's remote settings (a profile URL wins). Every answer is computed on use:
+reading a secret may create it, and Flink's python jar needs FLINK_HOME assembled.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from lakectl.components.object_store import S3Location
+    from lakectl.runtime.base import Runtime
+
+
+@dataclass(frozen=True)
+class JdbcCatalogAccess:
+    """The Iceberg JDBC catalog's database: where it is and who may write it."""
+
+    jdbc_url: str
+    user: str
+    password: str
+
+
+class LocalEndpoints:
+    """The local stack (native or compose) as a client sees it."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+
+    def kafka_bootstrap(self) -> str:
+        return self.runtime.url("kafka")
+
+    def registry_url(self) -> str:
+        return self.runtime.url("schema-registry")
+
+    def object_store(self) -> S3Location:
+        from lakectl.runtime.services import object_store
+
+        return object_store.location(self.runtime.stack)
+
+    def iceberg_catalog(self) -> JdbcCatalogAccess:
+        from lakectl.runtime.services import flink, postgres
+
+        stack = self.runtime.stack
+        return JdbcCatalogAccess(flink.catalog_jdbc_url(stack), postgres.SUPERUSER, stack.secret("postgres_password"))
+
+    def flink_url(self) -> str:
+        return self.runtime.url("flink-jobmanager")
+
+    def sql_gateway_url(self) -> str:
+        return self.runtime.url("flink-sql-gateway")
+
+    def flink_python_jar(self) -> Path:
+        """flink-python's jar (its PythonDriver runs PyFlink jobs) from the local Flink distribution."""
+        from lakectl.errors import ComponentError
+        from lakectl.runtime.services import flink
+
+        jars = sorted((flink.flink_home(self.runtime.stack) / "opt").glob("flink-python-*.jar"))
+        if not jars:
+            raise ComponentError("flink: no flink-python jar in the Flink distribution's opt/")
+        return jars[0]
+
+    def trino_url(self) -> str:
+        return self.runtime.url("trino")
+
+    def prometheus_url(self) -> str:
+        return self.runtime.url("prometheus")
+
+    def airflow_url(self) -> str:
+        return self.runtime.url("airflow-api-server")
+
+    def airflow_password(self) -> str:
+        from lakectl.runtime.services import airflow
+
+        return self.runtime.stack.secret(airflow.PASSWORD)
