@@ -92,10 +92,9 @@ def _ensure_bronze_job(app) -> dict[str, Any]:
 
 def _produce(app, kafka, count: int) -> int:
     from lakectl.errors import CheckFailed
-    from lakectl.produce import default_workers, produce
+    from lakectl.ops.produce import default_workers, produce
 
-    outcome = produce(client_config=kafka.config, kafka=kafka, registry=app.registry(), topic=TOPIC, count=count,
-                      rate=None, duration=None, from_file=None, key_field="auto", workers=default_workers())
+    outcome = produce(kafka, app.registry(), TOPIC, count=count, workers=default_workers())
     if outcome.rejected:
         raise CheckFailed(f"produce: {outcome.rejected} synthetic trades were rejected")
     return outcome.sent

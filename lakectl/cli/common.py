@@ -27,4 +27,8 @@ def new_group(name: str, help_text: str) -> typer.Typer:
                        pretty_exceptions_enable=False, rich_markup_mode=None)
 
 
-__all__ = ["AppContext", "Output", "OutputFormat", "OutputOpt", "app_context", "new_group"]
+def new_commands() -> typer.Typer:
+    return typer.Typer(add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None)
+
+
+__all__ = ["AppContext", "Output", "OutputFormat", "OutputOpt", "app_context", "new_commands", "new_group"]

@@ -61,10 +61,10 @@ def version(ctx: typer.Context, output: OutputOpt = OutputFormat.table) -> None:
 
 
 stack_cli.register(app)
-produce_cli.register(app)
+app.add_typer(produce_cli.app)
 tables_cli.register(app)
 query_cli.register(app)
-verify_cli.register(app)
+app.add_typer(verify_cli.app)
 demo_cli.register(app)
 metrics_cli.register(app)
 app.add_typer(config_cli.app)

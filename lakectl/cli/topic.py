@@ -35,11 +35,7 @@ def create(
 ) -> None:
     """Create a topic."""
     configs = parse_configs(config)
-    kafka = app_context(ctx).kafka()
-    if if_not_exists and kafka.topic_exists(name):
-        data = {"name": name, "created": False}
-    else:
-        data = {**kafka.create_topic(name, partitions, replication, configs), "created": True}
+    data = app_context(ctx).kafka().create_topic(name, partitions, replication, configs, if_not_exists=if_not_exists)
     Output(output).emit(data, table=lambda d: f"topic {d['name']} " + ("created" if d["created"] else "exists"))
 
 
