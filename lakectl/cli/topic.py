@@ -11,6 +11,7 @@ from lakectl.errors import UsageError
 from lakectl.output import Output, OutputFormat, simple_table
 
 app = new_group("topic", "Create, list, describe and delete Kafka topics.")
+TopicName = Annotated[str, typer.Argument(help="Topic name.")]
 
 
 def parse_configs(pairs: list[str] | None) -> dict[str, str]:
@@ -26,7 +27,7 @@ def parse_configs(pairs: list[str] | None) -> dict[str, str]:
 @app.command("create")
 def create(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="Topic name.")],
+    name: TopicName,
     partitions: Annotated[int, typer.Option("--partitions", min=1, help="Number of partitions.")] = 1,
     replication: Annotated[int, typer.Option("--replication", min=1, help="Replication factor.")] = 1,
     config: Annotated[list[str] | None, typer.Option("--config", "-c", help="Topic config key=value.")] = None,
@@ -52,11 +53,7 @@ def list_(
 
 
 @app.command("describe")
-def describe(
-    ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="Topic name.")],
-    output: OutputOpt = OutputFormat.table,
-) -> None:
+def describe(ctx: typer.Context, name: TopicName, output: OutputOpt = OutputFormat.table) -> None:
     """Partitions, leaders, offsets and non-default configs of a topic."""
     data = app_context(ctx).kafka().describe_topic(name)
 
@@ -68,11 +65,7 @@ def describe(
 
 
 @app.command("delete")
-def delete(
-    ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="Topic name.")],
-    output: OutputOpt = OutputFormat.table,
-) -> None:
+def delete(ctx: typer.Context, name: TopicName, output: OutputOpt = OutputFormat.table) -> None:
     """Delete a topic (and its data)."""
     app_context(ctx).kafka().delete_topic(name)
     Output(output).emit({"name": name, "deleted": True}, table=lambda d: f"topic {d['name']} deleted")

@@ -101,14 +101,6 @@ def pump(read: Callable[[int], Any], send: Callable[[Any], None], *, count: int 
 
 
 @dataclass(frozen=True)
-class Undelivered:
-    """Why records were not delivered; ``unacknowledged``: the broker did not confirm them in time."""
-
-    text: str
-    unacknowledged: bool
-
-
-@dataclass(frozen=True)
 class Share:
     """One worker's part of a run: picklable, so that a forked worker receives it."""
 
@@ -134,6 +126,14 @@ class WorkerResult:
     samples: list[str] = field(default_factory=list)  # the first dead-letter reasons
     interrupted: bool = False
     undelivered: Undelivered | None = None
+
+
+@dataclass(frozen=True)
+class Undelivered:
+    """Why records were not delivered; ``unacknowledged``: the broker did not confirm them in time."""
+
+    text: str
+    unacknowledged: bool
 
 
 def run_share(share: Share, ensure_dlq: Callable[[str], Any] | None = None) -> WorkerResult:
