@@ -18,6 +18,10 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any
 
+from lakectl.avro import WireCodec
+from lakectl.ops.produce.encoder import Encoder
+from lakectl.ops.produce.sender import DeadLetters, Sender
+from lakectl.ops.produce.sources import Chunk, Read, Source
 from lakectl.polling import Deadline
 
 # set by SIGINT/SIGTERM; the loop checks it after every chunk (forked workers get their own copy, set by
@@ -82,7 +86,7 @@ class Pacer:
                 self.sleep(ahead)  # rate limiting, not waiting on a service
 
 
-def pump(read: Callable[[int], Any], send: Callable[[Any], None], *, count: int | None, pacer: Pacer,
+def pump(read: Read, send: Callable[[Chunk], None], *, count: int | None, pacer: Pacer,
          deadline: Deadline | None, stop: threading.Event) -> bool:
     """Move chunks from ``read`` to ``send`` until the source or ``count`` is done (True), or the
     deadline passes or ``stop`` is set (False). ``read(n)`` returns a chunk whose ``seen`` is at most n,
@@ -109,7 +113,7 @@ class Share:
     subject: str
     schema: str
     schema_id: int
-    source: Any  # a lakectl.ops.produce.sources.Source
+    source: Source
     count: int | None
     rate: float | None
     duration: float | None
@@ -139,10 +143,6 @@ class Undelivered:
 def run_share(share: Share, ensure_dlq: Callable[[str], Any] | None = None) -> WorkerResult:
     """Produce one share in this process: its source through one sender, then deliver everything.
     ``ensure_dlq`` creates the dead-letter topic on first use; None when it exists already."""
-    from lakectl.avro import WireCodec
-    from lakectl.ops.produce.encoder import Encoder
-    from lakectl.ops.produce.sender import DeadLetters, Sender
-
     dead_letters = DeadLetters(share.topic, share.subject, share.schema_id, ensure_dlq)
     sender = Sender(share.client_config, share.topic, dead_letters)
     read = share.source.open(Encoder(WireCodec(share.schema, share.schema_id)))
