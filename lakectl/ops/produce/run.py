@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lakectl.avro import WireCodec
 from lakectl.errors import ComponentError, ServiceUnavailable, UsageError
 from lakectl.ops.produce.loop import (
     Share,
@@ -93,8 +94,6 @@ def produce(
     subject = f"{topic}-value"
     latest = _latest_schema(registry, subject)
     kafka.topic(topic)  # exists (also proves the broker answers, within the timeout)
-    from lakectl.avro import WireCodec
-
     codec = WireCodec(latest.schema_, latest.id)
     if key_field == "auto":
         fields = {f["name"] for f in json.loads(latest.schema_).get("fields", [])}
