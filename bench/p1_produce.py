@@ -34,7 +34,7 @@ def fresh_topic(name: str) -> None:
 
 def record_size(schema_text: str) -> int:
     from lakectl.avro import WireCodec
-    from lakectl.trades import generate
+    from lakectl.ops.produce.trades import generate
 
     codec = WireCodec(schema_text, 1)
     sizes = [len(codec.encode(t)) for _, t in generate(10_000, prefix="0123456789ab")]
@@ -42,13 +42,13 @@ def record_size(schema_text: str) -> int:
 
 
 def java_tool(bootstrap: str, topic: str, records: int, size: int) -> float:
-    from lakectl.context import AppContext
-    from lakectl.produce import producer_config
+    from lakectl.components.kafka import producer_config
+    from lakectl.context import LakeContext
     from lakectl.runtime.base import StackContext
     from lakectl.runtime.native.java import find_java
     from lakectl.runtime.services.kafka import classpath
 
-    stack = StackContext(AppContext().loaded, "native")
+    stack = StackContext(LakeContext().loaded, "native")
     shared = producer_config({})
     props = [f"bootstrap.servers={bootstrap}", "acks=all", "enable.idempotence=true",
              f"linger.ms={shared['linger.ms']}", f"batch.size={shared['batch.size']}",
@@ -75,7 +75,7 @@ def naive_json(bootstrap: str, topic: str, records: int) -> float:
     """What people write first: json.dumps each trade and wait for its delivery before the next."""
     from confluent_kafka import Producer
 
-    from lakectl.trades import generate
+    from lakectl.ops.produce.trades import generate
 
     producer = Producer({"bootstrap.servers": bootstrap, "acks": "all", "enable.idempotence": True})
     started = time.perf_counter()

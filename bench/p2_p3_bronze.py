@@ -68,7 +68,7 @@ def catch_up(records: int) -> dict:
 
 
 def sustained(rate: int, duration: int) -> tuple[dict, str]:
-    from lakectl.context import AppContext
+    from lakectl.context import LakeContext
 
     topic = f"bench_p2_steady_{int(time.time())}"
     setup(topic)
@@ -76,7 +76,7 @@ def sustained(rate: int, duration: int) -> tuple[dict, str]:
     count = rate * duration
     producer = subprocess.Popen([sys.executable, "-m", "lakectl", "produce", topic, "--count", str(count),
                                  "--rate", str(rate), "-o", "json"], cwd=REPO, stdout=subprocess.PIPE, text=True)
-    kafka = AppContext().kafka()
+    kafka = LakeContext().kafka()
     samples = []
     start = time.monotonic()
     while producer.poll() is None:
@@ -103,9 +103,9 @@ def freshness(topic: str, interval_s: float) -> dict:
     import pyarrow.compute as pc
 
     from lakectl.components.lakehouse import Lakehouse
-    from lakectl.context import AppContext
+    from lakectl.context import LakeContext
 
-    app = AppContext()
+    app = LakeContext()
     lakehouse = Lakehouse(app.s3(), app.catalog())
     latencies: dict[str, list[float]] = {"iceberg": [], "delta": []}
 
@@ -148,9 +148,9 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=60)
     parser.add_argument("--freshness-rate", type=int, default=2_000)
     args = parser.parse_args()
-    from lakectl.context import AppContext
+    from lakectl.context import LakeContext
 
-    interval = AppContext().settings.flink.checkpoint_interval_s
+    interval = LakeContext().settings.flink.checkpoint_interval_s
     report: dict = {"checkpoint_interval_s": interval}
     report["p2_catch_up"] = catch_up(args.records)
     report["p2_catch_up"]["ratio_to_target"] = round(report["p2_catch_up"]["events_per_s"] / TARGET_RATE, 2)

@@ -30,10 +30,10 @@ from common import JOB, REPO, lakectl, save_result
 QUERY = "SELECT count(*), sum(totalprice) FROM tpch.tiny.orders"
 
 
-def app_context():
-    from lakectl.context import AppContext
+def lake_context():
+    from lakectl.context import LakeContext
 
-    return AppContext()
+    return LakeContext()
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -46,7 +46,7 @@ def p3_trino(rate: int, duration: int) -> dict:
     lakectl("schema", "register", str(REPO / "schemas" / "trade.avsc"), "--subject", f"{topic}-value")
     lakectl("topic", "create", topic, "--partitions", "3", "--if-not-exists")
     job = lakectl("job", "submit", JOB, "--name", topic, "--", "--topic", topic)
-    app = app_context()
+    app = lake_context()
     polls: dict[str, list[tuple[float, datetime | None]]] = {"iceberg": [], "delta": []}
     stop = threading.Event()
 

@@ -213,7 +213,3 @@ class LakeContext:
             password = self.local.airflow_password()
         return AirflowClient.connect(self.airflow_url(), username=conf.username or "admin", password=password,
                                      verify=conf.verify_tls, timeout=max(self.settings.request_timeout, 30.0))
-
-
-# merge aid: the old name, for callers other branches still change (tests/conftest.py, bench/, doctor.py)
-AppContext = LakeContext

@@ -85,13 +85,13 @@ class Stack:
     def lakehouse(self):
         """An in-process reader of this stack's Iceberg and Delta tables (pyiceberg, delta-rs)."""
         from lakectl.components.lakehouse import Lakehouse
-        from lakectl.context import AppContext
+        from lakectl.context import LakeContext
 
         saved = dict(os.environ)
         try:
             os.environ.clear()
             os.environ.update(self.env)
-            app = AppContext()
+            app = LakeContext()
             return Lakehouse(app.s3(), app.catalog())
         finally:
             os.environ.clear()

@@ -23,10 +23,6 @@ def lake_context(ctx: typer.Context) -> LakeContext:
     return root.obj
 
 
-# merge aid: the old name, still imported by cli modules other branches rewrite (stack, produce, topic, verify)
-app_context = lake_context
-
-
 def new_group(name: str, help_text: str) -> typer.Typer:
     """A named command group: ``lakectl <name> <command>``."""
     return typer.Typer(name=name, help=help_text, no_args_is_help=True, add_completion=False,

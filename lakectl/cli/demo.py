@@ -38,13 +38,14 @@ def demo(
 
 def _stack(lake: LakeContext):
     """The demo's view of this stack: start and stop it, and each client it needs."""
+    from lakectl.ops import stack
     from lakectl.ops.demo import DemoStack
-    from lakectl.runtime.select import start
 
     def stop_all() -> None:  # all services: nothing left running
-        lake.runtime.down(list(lake.runtime.catalog.values()), False, lambda _msg: None)
+        stack.down(lake.runtime, None, False, lambda _msg: None)
 
-    return DemoStack(start=lambda services, progress: start(lake.loaded, services, progress), stop_all=stop_all,
+    return DemoStack(start=lambda services, progress: stack.up(lake.loaded, services, progress).services,
+                     stop_all=stop_all,
                      registry=lake.registry, kafka=lake.kafka, jobs=lake.job_cluster, lakehouse=lake.lakehouse,
                      dbt=lake.dbt_target, trino=lake.trino, s3=lake.s3)
 

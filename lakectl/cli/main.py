@@ -62,10 +62,10 @@ def version(output: OutputOpt = OutputFormat.table) -> None:
 
 # the order of `lakectl --help`
 app.add_typer(stack_cli.app)
-produce_cli.register(app)  # -> app.add_typer(produce_cli.app) (Kafka helper's branch)
+app.add_typer(produce_cli.app)
 app.add_typer(tables_cli.app)
 app.add_typer(query_cli.app)
-verify_cli.register(app)  # -> app.add_typer(verify_cli.app) (Kafka helper's branch)
+app.add_typer(verify_cli.app)
 app.add_typer(demo_cli.app)
 app.add_typer(metrics_cli.app)
 app.add_typer(config_cli.app)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from lakectl.cli.common import OutputOpt, app_context, new_commands
+from lakectl.cli.common import OutputOpt, lake_context, new_commands
 from lakectl.errors import CheckFailed, ServiceUnavailable, UsageError
 from lakectl.output import Output, OutputFormat, simple_table
 
@@ -34,10 +34,10 @@ def up(
     from lakectl.ops import stack
 
     out = Output(output)
-    app_ctx = app_context(ctx)
+    lake = lake_context(ctx)
     if runtime is not None and runtime not in ("auto", "native", "compose"):
         raise UsageError(f"--runtime must be auto, native or compose, not {runtime!r}")
-    app_ctx.override(runtime=runtime, timeout=timeout)
+    lake.override(runtime=runtime, timeout=timeout)
     with out.spinner("starting the stack") as update:
 
         def progress(message: str) -> None:
@@ -45,7 +45,7 @@ def up(
             if not out.err.is_terminal:
                 out.info(message)
 
-        started = stack.up(app_ctx.loaded, services, progress)
+        started = stack.up(lake.loaded, services, progress)
     out.emit(started.to_dict(), table=_status_table)
 
 
@@ -60,7 +60,7 @@ def down(
     from lakectl.ops import stack
 
     out = Output(output)
-    stopped = stack.down(app_context(ctx).runtime, services, purge, out.info)
+    stopped = stack.down(lake_context(ctx).runtime, services, purge, out.info)
     out.emit(stopped.to_dict(), table=lambda d: f"stopped ({d['runtime']})" + (", data purged" if purge else ""))
 
 
@@ -70,7 +70,7 @@ def status(ctx: typer.Context, output: OutputOpt = OutputFormat.table) -> None:
     from lakectl.ops import stack
 
     out = Output(output)
-    report = stack.status(app_context(ctx).runtime)
+    report = stack.status(lake_context(ctx).runtime)
     out.emit(report.to_dict(), table=_status_table)
     if report.unhealthy:  # printed first: a failing status still shows every service
         raise ServiceUnavailable(f"not healthy: {', '.join(report.unhealthy)}")
@@ -88,7 +88,7 @@ def logs(
     from lakectl.ops import stack
 
     out = Output(output)
-    for line in stack.logs(app_context(ctx).runtime, service, tail, follow):
+    for line in stack.logs(lake_context(ctx).runtime, service, tail, follow):
         if out.is_json:
             out.json_line({"service": service, "line": line.rstrip("\n")})
         else:
@@ -103,7 +103,7 @@ def doctor(ctx: typer.Context, output: OutputOpt = OutputFormat.table) -> None:
     from lakectl.ops.doctor import run_checks
 
     out = Output(output)
-    report = run_checks(app_context(ctx).loaded)
+    report = run_checks(lake_context(ctx).loaded)
     out.emit(report.to_dict(),
              table=lambda d: simple_table(
                  [{**c, "ok": "pass" if c["ok"] else ("FAIL" if c["required"] else "warn")} for c in d["checks"]],
@@ -125,7 +125,7 @@ def open_(
     from lakectl.ops import stack
 
     out = Output(output)
-    found = stack.service_url(app_context(ctx).runtime, service)
+    found = stack.service_url(lake_context(ctx).runtime, service)
     opened = False
     if browser and found.web and sys.stdout.isatty():
         import webbrowser

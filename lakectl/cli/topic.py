@@ -6,11 +6,12 @@ from typing import Annotated
 
 import typer
 
-from lakectl.cli.common import OutputOpt, app_context, new_group
+from lakectl.cli.common import OutputOpt, lake_context, new_group
 from lakectl.errors import UsageError
 from lakectl.output import Output, OutputFormat, simple_table
 
 app = new_group("topic", "Create, list, describe and delete Kafka topics.")
+TopicName = Annotated[str, typer.Argument(help="Topic name.")]
 
 
 def parse_configs(pairs: list[str] | None) -> dict[str, str]:
@@ -26,7 +27,7 @@ def parse_configs(pairs: list[str] | None) -> dict[str, str]:
 @app.command("create")
 def create(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="Topic name.")],
+    name: TopicName,
     partitions: Annotated[int, typer.Option("--partitions", min=1, help="Number of partitions.")] = 1,
     replication: Annotated[int, typer.Option("--replication", min=1, help="Replication factor.")] = 1,
     config: Annotated[list[str] | None, typer.Option("--config", "-c", help="Topic config key=value.")] = None,
@@ -35,11 +36,7 @@ def create(
 ) -> None:
     """Create a topic."""
     configs = parse_configs(config)
-    kafka = app_context(ctx).kafka()
-    if if_not_exists and kafka.topic_exists(name):
-        data = {"name": name, "created": False}
-    else:
-        data = {**kafka.create_topic(name, partitions, replication, configs), "created": True}
+    data = lake_context(ctx).kafka().create_topic(name, partitions, replication, configs, if_not_exists=if_not_exists)
     Output(output).emit(data, table=lambda d: f"topic {d['name']} " + ("created" if d["created"] else "exists"))
 
 
@@ -50,19 +47,15 @@ def list_(
     output: OutputOpt = OutputFormat.table,
 ) -> None:
     """List topics."""
-    topics = app_context(ctx).kafka().list_topics(include_internal=internal)
+    topics = lake_context(ctx).kafka().list_topics(include_internal=internal)
     Output(output).emit({"topics": topics},
                         table=lambda d: simple_table(d["topics"], ["name", "partitions", "replication"]))
 
 
 @app.command("describe")
-def describe(
-    ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="Topic name.")],
-    output: OutputOpt = OutputFormat.table,
-) -> None:
+def describe(ctx: typer.Context, name: TopicName, output: OutputOpt = OutputFormat.table) -> None:
     """Partitions, leaders, offsets and non-default configs of a topic."""
-    data = app_context(ctx).kafka().describe_topic(name)
+    data = lake_context(ctx).kafka().describe_topic(name)
 
     def table(d: dict):
         return simple_table(d["partitions"], ["partition", "leader", "replicas", "isr", "low", "high"],
@@ -72,11 +65,7 @@ def describe(
 
 
 @app.command("delete")
-def delete(
-    ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="Topic name.")],
-    output: OutputOpt = OutputFormat.table,
-) -> None:
+def delete(ctx: typer.Context, name: TopicName, output: OutputOpt = OutputFormat.table) -> None:
     """Delete a topic (and its data)."""
-    app_context(ctx).kafka().delete_topic(name)
+    lake_context(ctx).kafka().delete_topic(name)
     Output(output).emit({"name": name, "deleted": True}, table=lambda d: f"topic {d['name']} deleted")

@@ -2,34 +2,39 @@
 
 from __future__ import annotations
 
+from contextlib import closing
 from typing import Annotated
 
 import typer
 
-from lakectl.cli.common import OutputOpt, app_context
+from lakectl.cli.common import OutputOpt, lake_context, new_commands
+from lakectl.errors import CheckFailed
 from lakectl.output import Output, OutputFormat, simple_table
 
+app = new_commands()
 
-def register(app: typer.Typer) -> None:
-    @app.command()
-    def verify(
-        ctx: typer.Context,
-        topic: Annotated[str, typer.Option("--topic", help="The Kafka topic the table is fed from.")] = "trades",
-        table: Annotated[str | None, typer.Option("--table", help="<schema>.<table> in both the iceberg and "
-                                                  "the delta catalog (default: bronze.<topic>).")] = None,
-        key: Annotated[str, typer.Option("--key", help="The field that identifies a record.")] = "trade_id",
-        timeout: Annotated[float, typer.Option("--timeout", help="Seconds to read the topic.")] = 300,
-        output: OutputOpt = OutputFormat.table,
-    ) -> None:
-        """Does Bronze hold exactly what Kafka holds (rows, key set), in Iceberg and in Delta? Exit 1 if not."""
-        from lakectl.errors import CheckFailed
-        from lakectl.verify import verify as run_verify
 
-        out = Output(output)
-        with out.spinner(f"reading {topic} and summarising the tables"):
-            report = run_verify(app_context(ctx), topic, table or f"bronze.{topic}", key, timeout)
-        out.emit(report, table=lambda d: simple_table(d["sources"], ["source", "rows", "distinct_keys", "digest"],
-                                                      title=f"{d['topic']} -> {d['table']}"))
-        if not report["ok"]:
-            raise CheckFailed("; ".join(report["differences"]))
-        out.info("verified: Kafka, Iceberg and Delta hold the same records")
+@app.command()
+def verify(
+    ctx: typer.Context,
+    topic: Annotated[str, typer.Option("--topic", help="The Kafka topic the table is fed from.")] = "trades",
+    table: Annotated[str | None, typer.Option("--table", help="<schema>.<table> in both the iceberg and "
+                                              "the delta catalog (default: bronze.<topic>).")] = None,
+    key: Annotated[str, typer.Option("--key", help="The field that identifies a record.")] = "trade_id",
+    timeout: Annotated[float, typer.Option("--timeout", help="Seconds to read the topic.")] = 300,
+    output: OutputOpt = OutputFormat.table,
+) -> None:
+    """Does Bronze hold exactly what Kafka holds (rows, key set), in Iceberg and in Delta? Exit 1 if not."""
+    from lakectl.ops.verify import verify as run
+
+    out = Output(output)
+    lake = lake_context(ctx)
+    with out.spinner(f"reading {topic} and summarising the tables"), closing(lake.trino()) as trino:
+        report = run(lake.kafka(), lake.registry(), trino, lake.s3(), topic, table or f"bronze.{topic}",
+                     key, timeout)
+    out.emit(report.to_dict(), table=lambda d: simple_table(d["sources"], ["source", "rows", "distinct_keys",
+                                                                           "digest"],
+                                                            title=f"{d['topic']} -> {d['table']}"))
+    if not report.ok:
+        raise CheckFailed("; ".join(report.differences))
+    out.info("verified: Kafka, Iceberg and Delta hold the same records")

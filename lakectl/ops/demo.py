@@ -137,10 +137,9 @@ def _ensure_bronze_job(cluster: JobCluster) -> dict[str, Any]:
 
 def _produce(kafka, registry, count: int) -> int:
     from lakectl.errors import CheckFailed
-    from lakectl.produce import default_workers, produce
+    from lakectl.ops.produce import default_workers, produce
 
-    outcome = produce(client_config=kafka.config, kafka=kafka, registry=registry, topic=TOPIC, count=count,
-                      rate=None, duration=None, from_file=None, key_field="auto", workers=default_workers())
+    outcome = produce(kafka, registry, TOPIC, count=count, workers=default_workers())
     if outcome.rejected:
         raise CheckFailed(f"produce: {outcome.rejected} synthetic trades were rejected")
     return outcome.sent

@@ -7,7 +7,7 @@ import pytest
 
 from lakectl.avro import WireCodec, WireDecoder, load_schema_file, split_header
 from lakectl.errors import UsageError
-from lakectl.trades import generate
+from lakectl.ops.produce.trades import generate
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
 

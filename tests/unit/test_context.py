@@ -36,6 +36,7 @@ def test_a_profile_url_wins_over_the_local_stack(local, monkeypatch):
 
 
 def test_the_local_catalog_and_object_store_use_the_stacks_generated_secrets(local, isolated):
+    local.runtime.stack.ensure_secrets()  # what `lakectl up` does first
     catalog = local.catalog()
     assert catalog["jdbc_url"].startswith("jdbc:postgresql://127.0.0.1:35432/")
     assert catalog["user"] and catalog["password"] and catalog["warehouse"].endswith("/iceberg")
@@ -46,11 +47,20 @@ def test_the_local_catalog_and_object_store_use_the_stacks_generated_secrets(loc
 
 
 def test_a_job_cluster_is_built_without_contacting_flink(local, isolated):
-    cluster = local.job_cluster()
-    assert not (isolated / ".lakectl" / "secrets.json").exists()  # the connections are read on first use
+    cluster = local.job_cluster()  # no stack was ever started here: building it reads no secret
+    assert not (isolated / ".lakectl" / "secrets.json").exists()
+    local.runtime.stack.ensure_secrets()  # the connections are read on first use, from the started stack's secrets
     assert cluster.state_dir == local.state_dir and cluster.parallelism >= 1
     assert cluster.connections.registry_url == local.registry_url()
     assert cluster.history_path("bronze_trades").name == "bronze_trades.json"
+
+
+def test_a_never_started_stack_has_no_secrets_to_read(local, isolated):
+    from lakectl.errors import ServiceUnavailable
+
+    with pytest.raises(ServiceUnavailable, match="never started"):
+        local.catalog()
+    assert not (isolated / ".lakectl" / "secrets.json").exists()  # reading never writes
 
 
 def test_the_dbt_target_keeps_its_files_under_the_state_dir(local):

@@ -1,4 +1,5 @@
-from lakectl.produce import _share, read_jsonl
+from lakectl.ops.produce.loop import share_of
+from lakectl.ops.produce.sources import read_jsonl
 
 
 def test_read_jsonl_reports_bad_lines(tmp_path):
@@ -13,5 +14,5 @@ def test_read_jsonl_reports_bad_lines(tmp_path):
 
 
 def test_shares_add_up():
-    assert sum(_share(100_001, 4, i) for i in range(4)) == 100_001
-    assert _share(None, 4, 0) is None
+    assert sum(share_of(100_001, 4, i) for i in range(4)) == 100_001
+    assert share_of(None, 4, 0) is None

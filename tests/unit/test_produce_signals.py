@@ -6,7 +6,7 @@ import signal
 
 import pytest
 
-from lakectl.produce import STOP, stop_on_signals
+from lakectl.ops.produce import STOP, stop_on_signals
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])

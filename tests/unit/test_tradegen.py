@@ -13,7 +13,7 @@ import fastavro
 import pytest
 
 from lakectl.avro import WireCodec, load_schema_file, split_header
-from lakectl.trades import EXCHANGES, SIDES, SYMBOLS, generate
+from lakectl.ops.produce.trades import EXCHANGES, SIDES, SYMBOLS, generate
 
 tradegen = pytest.importorskip(
     "lakectl_tradegen", reason="lakectl_tradegen is not installed: `make install` builds it (needs cargo)"
@@ -170,16 +170,17 @@ class FakeProducer:
 def test_synthetic_worker_sends_its_share_with_either_generator(generator, monkeypatch):
     import confluent_kafka
 
-    from lakectl.produce import _synthetic_worker
+    from lakectl.ops.produce.loop import Share, run_share
+    from lakectl.ops.produce.sources import SyntheticTrades
 
     monkeypatch.setattr(confluent_kafka, "Producer", FakeProducer)
     FakeProducer.sent = []
     text = schema("trade.avsc")
-    args = {"config": {}, "topic": "t", "subject": "t-value", "schema": text, "schema_id": 5, "count": 2_500,
-            "rate": None, "duration": None, "prefix": PREFIX, "index": 1, "workers": 2, "flush_timeout": 1,
-            "generator": generator}
-    outcome = _synthetic_worker(args)
-    assert (outcome["sent"], outcome["rejected"], outcome["failed"], outcome["pending"]) == (2_500, 0, 0, 0)
+    share = Share(client_config={}, topic="t", subject="t-value", schema=text, schema_id=5, count=2_500,
+                  rate=None, duration=None, flush_timeout=1,
+                  source=SyntheticTrades(generator, text, 5, PREFIX, index=1, step=2))
+    outcome = run_share(share)
+    assert (outcome.sent, outcome.rejected, outcome.failed, outcome.pending) == (2_500, 0, 0, 0)
     codec = WireCodec(text, 5)
     records = [(key, decode(codec, value)) for topic, key, value in FakeProducer.sent if topic == "t"]
     assert len(records) == 2_500
@@ -188,7 +189,7 @@ def test_synthetic_worker_sends_its_share_with_either_generator(generator, monke
 
 
 def test_pick_generator():
-    from lakectl.produce import pick_generator
+    from lakectl.ops.produce.sources import pick_generator
 
     assert pick_generator(schema("trade.avsc"), 1) == "rust"
     assert pick_generator(schema("trade_v2.avsc"), 2) == "rust"

@@ -10,12 +10,22 @@ extra key changes the digest; a duplicate changes the row count.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable, Iterator
+from contextlib import closing
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from lakectl.errors import UsageError
+from lakectl.errors import ServiceUnavailable, UsageError
+from lakectl.polling import Deadline
+
+if TYPE_CHECKING:
+    from lakectl.components.kafka import KafkaClient
+    from lakectl.components.object_store import S3Location
+    from lakectl.components.registry import SchemaRegistry
+    from lakectl.components.trino import TrinoClient
 
 KEY_DIGEST_SQL = "bitwise_xor_agg(from_big_endian_64(substr(sha256(to_utf8(CAST({key} AS varchar))), 1, 8)))"
+MEASURES = ("rows", "distinct_keys", "digest")
 
 
 @dataclass
@@ -29,11 +39,28 @@ class Summary:
         return asdict(self)
 
 
+@dataclass
+class VerifyReport:
+    topic: str
+    table: str
+    key: str
+    sources: list[Summary]  # kafka first, then iceberg and delta
+    differences: list[str]
+
+    @property
+    def ok(self) -> bool:
+        return not self.differences
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"topic": self.topic, "table": self.table, "key": self.key, "ok": self.ok,
+                "sources": [s.to_dict() for s in self.sources], "differences": self.differences}
+
+
 def key_hash(key: str) -> int:
     return int.from_bytes(hashlib.sha256(key.encode("utf-8")).digest()[:8], "big", signed=True)
 
 
-def summarise_keys(source: str, keys) -> Summary:
+def summarise_keys(source: str, keys: Iterable[Any]) -> Summary:
     digest = 0
     rows = 0
     distinct: set[str] = set()
@@ -45,35 +72,22 @@ def summarise_keys(source: str, keys) -> Summary:
     return Summary(source, rows, len(distinct), digest)
 
 
-def kafka_keys(app, topic: str, key_field: str, timeout: float):
+def kafka_keys(kafka: KafkaClient, registry: SchemaRegistry, topic: str, key_field: str,
+               timeout: float) -> Iterator[Any]:
     """Every record's ``key_field``, from the start of each partition to its end as of now."""
-    from confluent_kafka import Consumer, TopicPartition
-
     from lakectl.avro import WireDecoder
 
-    kafka = app.kafka()
-    metadata = kafka.metadata(topic).topics.get(topic)
-    if metadata is None or metadata.error is not None:
-        raise UsageError(f"topic {topic!r} does not exist")
-    partitions = sorted(metadata.partitions)
-    ends = kafka.partition_offsets(topic, partitions)
+    ends = kafka.partition_offsets(topic, kafka.partitions(topic))
     pending = {p: high for p, (low, high) in ends.items() if high > low}
-    consumer = Consumer({**kafka.config, "group.id": "lakectl-verify", "enable.auto.commit": False,
-                         "fetch.max.bytes": 52_428_800})
-    consumer.assign([TopicPartition(topic, p, ends[p][0]) for p in pending])
-    decoder = WireDecoder(app.registry().schema_by_id)
-    import time
-
-    deadline = time.monotonic() + timeout
-    try:
-        while pending:
-            if time.monotonic() > deadline:
-                from lakectl.errors import ServiceUnavailable
-
+    if not pending:
+        return
+    decoder = WireDecoder(registry.schema_by_id)
+    deadline = Deadline(timeout)
+    with closing(kafka.read(topic, {p: ends[p][0] for p in pending}, group="lakectl-verify")) as batches:
+        for batch in batches:
+            if deadline.expired:
                 raise ServiceUnavailable(f"kafka: could not read {topic} to its end within {timeout:.0f}s")
-            for message in consumer.consume(num_messages=10_000, timeout=0.5):
-                if message.error():
-                    continue
+            for message in batch:
                 partition, offset = message.partition(), message.offset()
                 if partition not in pending or offset >= pending[partition]:
                     continue
@@ -83,11 +97,11 @@ def kafka_keys(app, topic: str, key_field: str, timeout: float):
                 yield record[key_field]
                 if offset + 1 >= pending[partition]:
                     del pending[partition]
-    finally:
-        consumer.close()
+            if not pending:
+                return
 
 
-def table_summary(client, catalog: str, table: str, key_field: str) -> Summary:
+def table_summary(client: TrinoClient, catalog: str, table: str, key_field: str) -> Summary:
     _check_identifier(key_field)
     qualified = f"{catalog}.{table}"
     rows, distinct, digest = client.execute(
@@ -102,31 +116,26 @@ def _check_identifier(name: str) -> None:
         raise UsageError(f"not a plain identifier: {name!r}")
 
 
-def verify(app, topic: str, table: str, key_field: str = "trade_id", timeout: float = 300) -> dict[str, Any]:
+def verify(kafka: KafkaClient, registry: SchemaRegistry, trino: TrinoClient, s3: S3Location, topic: str,
+           table: str, key_field: str = "trade_id", timeout: float = 300) -> VerifyReport:
     """Compare Kafka with Bronze in Iceberg and in Delta; ``ok`` is False on any difference."""
     from lakectl.components.trino import QueryFailed, register_delta_tables
 
     _check_identifier(table)
     if table.count(".") != 1:
         raise UsageError(f"--table wants <schema>.<table>, e.g. bronze.{topic}, not {table!r}")
-    kafka = summarise_keys("kafka", kafka_keys(app, topic, key_field, timeout))
-    client = app.trino()
-    try:
-        register_delta_tables(client, app.s3(), layers=(table.split(".")[0],))
-        summaries = [kafka]
-        for catalog in ("iceberg", "delta"):
-            try:
-                summaries.append(table_summary(client, catalog, table, key_field))
-            except QueryFailed as exc:
-                if exc.error_name not in ("TABLE_NOT_FOUND", "SCHEMA_NOT_FOUND"):
-                    raise
-                summaries.append(Summary(catalog, 0, 0, 0))
-    finally:
-        client.close()
+    in_kafka = summarise_keys("kafka", kafka_keys(kafka, registry, topic, key_field, timeout))
+    register_delta_tables(trino, s3, layers=(table.split(".")[0],))
+    summaries = [in_kafka]
+    for catalog in ("iceberg", "delta"):
+        try:
+            summaries.append(table_summary(trino, catalog, table, key_field))
+        except QueryFailed as exc:
+            if exc.error_name not in ("TABLE_NOT_FOUND", "SCHEMA_NOT_FOUND"):
+                raise
+            summaries.append(Summary(catalog, 0, 0, 0))
     differences = [
-        f"{s.source}: {what} {getattr(s, what)} != kafka's {getattr(kafka, what)}"
-        for s in summaries[1:] for what in ("rows", "distinct_keys", "digest")
-        if getattr(s, what) != getattr(kafka, what)
+        f"{s.source}: {what} {getattr(s, what)} != kafka's {getattr(in_kafka, what)}"
+        for s in summaries[1:] for what in MEASURES if getattr(s, what) != getattr(in_kafka, what)
     ]
-    return {"topic": topic, "table": table, "key": key_field, "ok": not differences,
-            "sources": [s.to_dict() for s in summaries], "differences": differences}
+    return VerifyReport(topic, table, key_field, summaries, differences)

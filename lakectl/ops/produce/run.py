@@ -1,0 +1,145 @@
+"""Produce: the use case. Pick the source, split the run into worker shares, run them, sum up.
+
+Delivery is idempotent with acks=all; a delivery error fails the run, nothing is dropped silently.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from contextlib import nullcontext
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lakectl.avro import WireCodec
+from lakectl.errors import ComponentError, ServiceUnavailable, UsageError
+from lakectl.ops.produce.loop import (
+    Share,
+    Undelivered,
+    WorkerResult,
+    default_workers,
+    run_shares,
+    share_of,
+    stop_on_signals,
+)
+from lakectl.ops.produce.sources import JsonLines, SyntheticTrades, check_trades_fit, open_input, pick_generator
+
+if TYPE_CHECKING:
+    from lakectl.components.kafka import KafkaClient
+    from lakectl.components.registry import SchemaRegistry
+
+DEFAULT_COUNT = 1000  # synthetic trades when neither a count nor a duration is given
+MANY = 50_000  # from this many records on (or for a timed run) several workers share the work by default
+
+
+@dataclass
+class ProduceResult:
+    topic: str
+    subject: str
+    schema_id: int
+    sent: int = 0
+    rejected: int = 0
+    failed: int = 0
+    elapsed_s: float = 0.0
+    records_per_s: float = 0.0
+    workers: int = 1
+    generator: str | None = None  # synthetic trades: "rust" (lakectl_tradegen) or "python" (fastavro)
+    dlq_topic: str | None = None
+    first_failure: str | None = None
+    reasons: list[str] = field(default_factory=list)
+    interrupted: bool = False  # stopped by SIGINT/SIGTERM before its count; what was sent is delivered
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def add(self, outcomes: list[WorkerResult], elapsed_s: float) -> Undelivered | None:
+        """Sum the workers' results; returns why records were not delivered, if some were not."""
+        first: Undelivered | None = None
+        for outcome in outcomes:
+            self.sent += outcome.sent
+            self.rejected += outcome.rejected
+            self.failed += outcome.failed + outcome.pending
+            self.reasons.extend(outcome.samples)
+            self.interrupted |= outcome.interrupted
+            first = first or outcome.undelivered
+        self.sent -= self.failed
+        self.elapsed_s = round(elapsed_s, 3)
+        self.records_per_s = round(self.sent / self.elapsed_s, 1) if self.elapsed_s else 0.0
+        self.reasons = self.reasons[:5]
+        self.first_failure = first.text if first else None
+        return first
+
+
+def produce(
+    kafka: KafkaClient,
+    registry: SchemaRegistry,
+    topic: str,
+    *,
+    count: int | None = None,
+    rate: float | None = None,
+    duration: float | None = None,
+    from_file: Path | None = None,
+    key_field: str | None = "auto",
+    workers: int | None = None,
+    flush_timeout: float = 120.0,
+    interruptible: bool = False,
+) -> ProduceResult:
+    """Send ``from_file``'s records (JSON Lines) or synthetic trades to ``topic``, as the latest schema
+    of ``<topic>-value``. ``key_field``: "auto" = symbol if the schema has it, None = no key.
+    ``workers``: processes for synthetic trades (None: up to default_workers() for big or timed runs).
+    ``interruptible``: SIGINT/SIGTERM stop the run early (see loop.py) instead of killing it."""
+    if from_file is not None:
+        open_input(from_file).close()  # a missing file is the first thing to say, before any service
+    subject = f"{topic}-value"
+    latest = _latest_schema(registry, subject)
+    kafka.topic(topic)  # exists (also proves the broker answers, within the timeout)
+    codec = WireCodec(latest.schema_, latest.id)
+    if key_field == "auto":
+        fields = {f["name"] for f in json.loads(latest.schema_).get("fields", [])}
+        key_field = "symbol" if "symbol" in fields else None
+    result = ProduceResult(topic=topic, subject=subject, schema_id=latest.id, dlq_topic=f"{topic}.dlq")
+    base = {"client_config": kafka.config, "topic": topic, "subject": subject, "schema": latest.schema_,
+            "schema_id": latest.id, "duration": duration, "flush_timeout": flush_timeout}
+    started = time.perf_counter()
+    with stop_on_signals() if interruptible else nullcontext():
+        if from_file is not None:
+            share = Share(**base, source=JsonLines(from_file, key_field), count=count, rate=rate)
+            outcomes = run_shares([share], ensure_dlq=kafka.ensure_topic)  # the DLQ appears with a first reject
+        else:
+            check_trades_fit(codec, subject)
+            from lakectl.ops.produce.trades import run_prefix
+
+            if count is None and duration is None:
+                count = DEFAULT_COUNT
+            if workers is None:
+                workers = default_workers() if (count or 0) >= MANY or duration else 1
+            workers = max(1, min(workers, count or workers))
+            kafka.ensure_topic(result.dlq_topic)  # before forking: the workers only write to it
+            result.generator = pick_generator(latest.schema_, latest.id)
+            result.workers = workers
+            prefix = run_prefix()  # one per run: the workers interleave their sequence numbers
+            shares = [
+                Share(**base, source=SyntheticTrades(result.generator, latest.schema_, latest.id, prefix, i, workers),
+                      count=share_of(count, workers, i), rate=rate / workers if rate else None)
+                for i in range(workers)
+            ]
+            outcomes = run_shares(shares)
+    undelivered = result.add(outcomes, time.perf_counter() - started)
+    if undelivered is not None:
+        error = ServiceUnavailable if undelivered.unacknowledged else ComponentError
+        raise error(f"{result.failed} records were not delivered to {topic} (first: {undelivered.text}); "
+                    f"{result.sent} were")
+    return result
+
+
+def _latest_schema(registry: SchemaRegistry, subject: str):
+    from lakectl.components.registry import RegistryError
+
+    try:
+        return registry.get(subject)
+    except RegistryError as exc:
+        if exc.status == 404:
+            raise UsageError(f"no schema registered for subject {subject}",
+                             hint=f"lakectl schema register FILE --subject {subject}") from None
+        raise

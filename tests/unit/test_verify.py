@@ -1,0 +1,105 @@
+"""lakectl verify's op: Kafka's key digest against each table's, and the report's JSON shape."""
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from lakectl.avro import WireCodec, load_schema_file
+from lakectl.components import trino as trino_module
+from lakectl.components.trino import QueryFailed
+from lakectl.errors import ServiceUnavailable, UsageError
+from lakectl.ops.produce.trades import generate
+from lakectl.ops.verify import summarise_keys, verify
+
+SCHEMA = load_schema_file(Path(__file__).resolve().parents[2] / "schemas" / "trade.avsc")
+TRADES = [trade for _, trade in generate(5, prefix="v")]
+
+
+class Message:
+    def __init__(self, offset: int, value: bytes) -> None:
+        self._offset, self._value = offset, value
+
+    def partition(self) -> int:
+        return 0
+
+    def offset(self) -> int:
+        return self._offset
+
+    def value(self) -> bytes:
+        return self._value
+
+
+class FakeKafka:
+    def __init__(self, batches) -> None:
+        self.batches = batches
+        self.started_at = None
+
+    def partitions(self, topic):
+        return [0]
+
+    def partition_offsets(self, topic, partitions):
+        return {0: (2, 2 + len(TRADES))}
+
+    def read(self, topic, start, *, group):
+        self.started_at = start
+        yield from self.batches
+        while True:
+            yield []
+
+
+class FakeTrino:
+    def __init__(self, tables: dict) -> None:
+        self.tables = tables
+
+    def execute(self, sql: str):
+        catalog = sql.split(" FROM ")[1].split(".")[0]
+        if catalog not in self.tables:
+            raise QueryFailed("no table", error_name="TABLE_NOT_FOUND")
+        return SimpleNamespace(rows=[self.tables[catalog]])
+
+
+@pytest.fixture(autouse=True)
+def no_delta_registration(monkeypatch):
+    monkeypatch.setattr(trino_module, "register_delta_tables", lambda client, s3, layers: [])
+
+
+def messages() -> list[Message]:
+    codec = WireCodec(SCHEMA, 1)
+    return [Message(2 + i, codec.encode(t)) for i, t in enumerate(TRADES)]
+
+
+def test_same_keys_everywhere_is_ok_and_the_json_keeps_its_shape():
+    expected = summarise_keys("kafka", [t["trade_id"] for t in TRADES])
+    same = (expected.rows, expected.distinct_keys, expected.digest)
+    kafka = FakeKafka([messages()])
+    registry = SimpleNamespace(schema_by_id=lambda _id: SCHEMA)
+    report = verify(kafka, registry, FakeTrino({"iceberg": same, "delta": same}), None, "trades", "bronze.trades")
+    assert kafka.started_at == {0: 2}
+    assert report.ok
+    data = report.to_dict()
+    assert list(data) == ["topic", "table", "key", "ok", "sources", "differences"]
+    assert data["sources"][0] == {"source": "kafka", "rows": 5, "distinct_keys": 5, "digest": expected.digest}
+    assert [s["source"] for s in data["sources"]] == ["kafka", "iceberg", "delta"]
+
+
+def test_a_missing_table_and_a_duplicate_are_differences():
+    expected = summarise_keys("kafka", [t["trade_id"] for t in TRADES])
+    duplicate = (expected.rows + 1, expected.distinct_keys, expected.digest)
+    registry = SimpleNamespace(schema_by_id=lambda _id: SCHEMA)
+    report = verify(FakeKafka([messages()]), registry, FakeTrino({"iceberg": duplicate}), None, "trades",
+                    "bronze.trades")
+    assert not report.ok
+    assert report.differences[0] == "iceberg: rows 6 != kafka's 5"
+    assert "delta: rows 0 != kafka's 5" in report.differences
+
+
+def test_reading_kafka_is_bounded_by_the_timeout():
+    registry = SimpleNamespace(schema_by_id=lambda _id: SCHEMA)
+    with pytest.raises(ServiceUnavailable, match="could not read trades to its end within 0s"):
+        verify(FakeKafka([]), registry, FakeTrino({}), None, "trades", "bronze.trades", timeout=0)
+
+
+def test_table_must_be_schema_dot_table():
+    with pytest.raises(UsageError, match="--table wants"):
+        verify(FakeKafka([]), None, FakeTrino({}), None, "trades", "trades")
