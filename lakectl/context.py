@@ -82,8 +82,7 @@ class LakeContext:
         return self.settings.registry.url or self.local.registry_url()
 
     def kafka(self) -> KafkaClient:
-        from lakectl.components.kafka import KafkaClient
-        from lakectl.runtime.waiting import quiet_logger
+        from lakectl.components.kafka import KafkaClient, quiet_logger
 
         config = self.settings.kafka.client_config(self.bootstrap_servers())
         if not self.debug:  # failures surface as one-line errors; librdkafka's own log only with --debug

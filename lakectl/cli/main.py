@@ -14,19 +14,7 @@ from typing import Annotated
 import typer
 
 from lakectl import __version__
-from lakectl.cli import config as config_cli
-from lakectl.cli import dag as dag_cli
-from lakectl.cli import dbt as dbt_cli
-from lakectl.cli import demo as demo_cli
-from lakectl.cli import job as job_cli
-from lakectl.cli import metrics as metrics_cli
-from lakectl.cli import produce as produce_cli
-from lakectl.cli import query as query_cli
-from lakectl.cli import schema as schema_cli
-from lakectl.cli import stack as stack_cli
-from lakectl.cli import tables as tables_cli
-from lakectl.cli import topic as topic_cli
-from lakectl.cli import verify as verify_cli
+from lakectl.cli import config, dag, dbt, demo, job, metrics, produce, query, schema, stack, tables, topic, verify
 from lakectl.cli.common import OutputOpt
 from lakectl.context import LakeContext
 from lakectl.errors import ExitCode, LakectlError
@@ -60,20 +48,9 @@ def version(output: OutputOpt = OutputFormat.table) -> None:
     Output(output).emit(data, table=lambda d: f"lakectl {d['lakectl']} (python {d['python']})")
 
 
-# the order of `lakectl --help`
-app.add_typer(stack_cli.app)
-app.add_typer(produce_cli.app)
-app.add_typer(tables_cli.app)
-app.add_typer(query_cli.app)
-app.add_typer(verify_cli.app)
-app.add_typer(demo_cli.app)
-app.add_typer(metrics_cli.app)
-app.add_typer(config_cli.app)
-app.add_typer(topic_cli.app)
-app.add_typer(schema_cli.app)
-app.add_typer(job_cli.app)
-app.add_typer(dbt_cli.app)
-app.add_typer(dag_cli.app)
+# every command module, in the order of `lakectl --help` (a new group is one more name here)
+for module in (stack, produce, tables, query, verify, demo, metrics, config, topic, schema, job, dbt, dag):
+    app.add_typer(module.app)
 
 
 def _print_error(message: str) -> None:

@@ -253,3 +253,14 @@ def _tp(topic: str, partition: int, offset: int | None = None):
     from confluent_kafka import TopicPartition
 
     return TopicPartition(topic, partition) if offset is None else TopicPartition(topic, partition, offset)
+
+
+def quiet_logger():
+    """librdkafka logs connection refusals to stderr; while probing, those are expected."""
+    import logging
+
+    logger = logging.getLogger("lakectl.librdkafka")
+    if not logger.handlers:
+        logger.addHandler(logging.NullHandler())
+        logger.propagate = False
+    return logger

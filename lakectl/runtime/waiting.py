@@ -84,30 +84,20 @@ def kafka_probe(client_config: dict) -> Probe:
     """A broker is ready when the admin client gets cluster metadata, not when a port opens."""
 
     def check(timeout: float) -> ProbeResult:
-        from confluent_kafka.admin import AdminClient
+        from lakectl.components.kafka import KafkaClient, quiet_logger
+        from lakectl.errors import LakectlError
 
-        admin = AdminClient({**client_config, "socket.connection.setup.timeout.ms": max(1000, int(timeout * 1000)),
-                             "logger": quiet_logger()})
+        kafka = KafkaClient({**client_config, "socket.connection.setup.timeout.ms": max(1000, int(timeout * 1000)),
+                             "logger": quiet_logger()}, timeout=timeout)
         try:
-            metadata = admin.list_topics(timeout=timeout)
-        except Exception as exc:
-            return ProbeResult(False, f"metadata request failed: {exc}")
+            metadata = kafka.metadata()
+        except LakectlError as exc:
+            return ProbeResult(False, f"metadata request failed: {exc.one_line()}")
         if not metadata.brokers:
             return ProbeResult(False, "metadata has no brokers yet")
         return ProbeResult(True, f"{len(metadata.brokers)} broker(s), controller {metadata.controller_id}")
 
     return Probe(f"kafka admin metadata from {client_config.get('bootstrap.servers')}", check)
-
-
-def quiet_logger():
-    """librdkafka logs connection refusals to stderr; while probing, those are expected."""
-    import logging
-
-    logger = logging.getLogger("lakectl.librdkafka")
-    if not logger.handlers:
-        logger.addHandler(logging.NullHandler())
-        logger.propagate = False
-    return logger
 
 
 def exec_probe(argv: list[str], description: str, env: dict[str, str] | None = None) -> Probe:
