@@ -32,11 +32,11 @@ def demo(
             if not out.err.is_terminal and message.startswith("["):
                 out.info(message)  # stage lines only: a log, not a stream of spinner updates
 
-        result = run(_stack(lake_context(ctx)), count=count, keep=keep, timeout=timeout, progress=progress)
+        result = run(_stack(lake_context(ctx), out), count=count, keep=keep, timeout=timeout, progress=progress)
     out.emit(result.to_dict(), table=_tables)
 
 
-def _stack(lake: LakeContext):
+def _stack(lake: LakeContext, out: Output):
     """The demo's view of this stack: start and stop it, and each client it needs."""
     from lakectl.ops import stack
     from lakectl.ops.demo import DemoStack
@@ -44,8 +44,11 @@ def _stack(lake: LakeContext):
     def stop_all() -> None:  # all services: nothing left running
         stack.down(lake.runtime, None, False, lambda _msg: None)
 
-    return DemoStack(start=lambda services, progress: stack.up(lake.loaded, services, progress).services,
-                     stop_all=stop_all,
+    def start(services: list[str], progress):
+        return stack.up(lake.loaded, services, progress,
+                        announce=lambda choice: out.info(f"runtime: {choice.kind} ({choice.reason})")).services
+
+    return DemoStack(start=start, stop_all=stop_all,
                      registry=lake.registry, kafka=lake.kafka, jobs=lake.job_cluster, lakehouse=lake.lakehouse,
                      dbt=lake.dbt_target, trino=lake.trino, s3=lake.s3)
 

@@ -45,7 +45,8 @@ def up(
             if not out.err.is_terminal:
                 out.info(message)
 
-        started = stack.up(lake.loaded, services, progress)
+        started = stack.up(lake.loaded, services, progress,
+                           announce=lambda choice: out.info(f"runtime: {choice.kind} ({choice.reason})"))
     out.emit(started.to_dict(), table=_status_table)
 
 

