@@ -16,15 +16,53 @@ import shutil
 import subprocess
 import tarfile
 import tempfile
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 from xml.sax.saxutils import escape
 
 from lakectl.errors import ComponentError
 
 MANIFEST = ".lakectl-manifest.json"
+
+
+class FetchListener(Protocol):
+    """Hears about every download or build into the cache as it happens (cache hits are silent):
+    the CLI draws them (a live display on a terminal, a line each otherwise); nothing here renders."""
+
+    def fetching(self, name: str, kind: str) -> None: ...
+
+    def fetched(self, name: str, kind: str, size: int, seconds: float) -> None: ...
+
+
+# process-wide on purpose: the fetches of one `up` run in a thread pool, which context variables do not reach
+_LISTENERS: list[FetchListener] = []
+
+
+@contextmanager
+def reporting(listener: FetchListener) -> Iterator[None]:
+    """Tell ``listener`` about every artifact fetched or built while the block runs."""
+    _LISTENERS.append(listener)
+    try:
+        yield
+    finally:
+        _LISTENERS.remove(listener)
+
+
+@contextmanager
+def _fetching(name: str, kind: str, result: Callable[[], Path | None]) -> Iterator[None]:
+    """Announce one fetch to the listeners; its size (``result``'s files) once it is done."""
+    for listener in list(_LISTENERS):
+        listener.fetching(name, kind)
+    started = time.monotonic()
+    yield
+    path = result()
+    size = sum(p.stat().st_size for p in path.rglob("*") if p.is_file() and not p.is_symlink()) if path else 0
+    for listener in list(_LISTENERS):
+        listener.fetched(name, kind, size, time.monotonic() - started)
 
 
 @contextmanager
@@ -80,10 +118,11 @@ def cached_build(cache_dir: Path, target: Path, build: Callable[[Path], Path], s
             return target
         work = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=_ensure(target.parent)))
         try:
-            result = build(work)
-            _write_manifest(result, source)
-            shutil.rmtree(target, ignore_errors=True)
-            os.replace(result, target)
+            with _fetching(target.name, next(iter(source), "build"), lambda: target):
+                result = build(work)
+                _write_manifest(result, source)
+                shutil.rmtree(target, ignore_errors=True)
+                os.replace(result, target)
         finally:
             shutil.rmtree(work, ignore_errors=True)
     return target
@@ -174,10 +213,11 @@ def debian_package(package: str, probe: Path | str, *, recommends: bool = True) 
         raise ComponentError(f"{package} is not installed", hint=f"sudo apt-get install -y {package}")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     install = ["apt-get", "install", "-y", "-q", *([] if recommends else ["--no-install-recommends"]), package]
-    for attempt in (install, ["apt-get", "update", "-q"], install):
-        done = subprocess.run(attempt, capture_output=True, text=True, env=env, check=False)
-        if done.returncode == 0 and attempt[1] == "install":
-            return
+    with _fetching(package, "apt", lambda: None):
+        for attempt in (install, ["apt-get", "update", "-q"], install):
+            done = subprocess.run(attempt, capture_output=True, text=True, env=env, check=False)
+            if done.returncode == 0 and attempt[1] == "install":
+                return
     raise ComponentError(f"apt-get install {package} failed: {done.stderr.strip().splitlines()[-1:]}")
 
 
@@ -209,14 +249,15 @@ def python_venv(cache_dir: Path, name: str, requirements: Sequence[str], python:
             return target
         shutil.rmtree(target, ignore_errors=True)  # a half-built venv from an interrupted run
         interpreter = python or sys.executable
-        for argv in ([interpreter, "-m", "venv", str(target)],
-                     [str(target / "bin" / "python"), "-m", "pip", "install", "-q", "--upgrade", "pip"],
-                     [str(target / "bin" / "python"), "-m", "pip", "install", "-q", *requirements]):
-            done = subprocess.run(argv, capture_output=True, text=True, check=False)
-            if done.returncode != 0:
-                tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
-                raise ComponentError(f"{name}: {' '.join(argv[2:5])} failed: {' | '.join(tail)[:600]}")
-        marker.write_text(json.dumps({"requirements": list(requirements)}))
+        with _fetching(name, "pypi", lambda: target):
+            for argv in ([interpreter, "-m", "venv", str(target)],
+                         [str(target / "bin" / "python"), "-m", "pip", "install", "-q", "--upgrade", "pip"],
+                         [str(target / "bin" / "python"), "-m", "pip", "install", "-q", *requirements]):
+                done = subprocess.run(argv, capture_output=True, text=True, check=False)
+                if done.returncode != 0:
+                    tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
+                    raise ComponentError(f"{name}: {' '.join(argv[2:5])} failed: {' | '.join(tail)[:600]}")
+            marker.write_text(json.dumps({"requirements": list(requirements)}))
     return target
 
 

@@ -22,16 +22,14 @@ def demo(
     output: OutputOpt = OutputFormat.table,
 ) -> None:
     """up -> schema -> topic -> bronze job -> produce -> Bronze -> dbt build -> Gold, each stage timed."""
+    from lakectl.artifacts import reporting
+    from lakectl.cli.progress import StackProgress
     from lakectl.ops.demo import run
 
     out = Output(output)
-    with out.spinner("demo") as update:
-
-        def progress(message: str) -> None:
-            update(message)
-            if not out.err.is_terminal and message.startswith("["):
-                out.info(message)  # stage lines only: a log, not a stream of spinner updates
-
+    # off a terminal only the stage lines (and downloads) are logged: a log, not a stream of updates
+    with StackProgress(out, "demo", log=lambda message: message.startswith("["), service_lines=False) as progress, \
+            reporting(progress):
         result = run(_stack(lake_context(ctx), out), count=count, keep=keep, timeout=timeout, progress=progress)
     out.emit(result.to_dict(), table=_tables)
 

@@ -38,13 +38,10 @@ def up(
     if runtime is not None and runtime not in ("auto", "native", "compose"):
         raise UsageError(f"--runtime must be auto, native or compose, not {runtime!r}")
     lake.override(runtime=runtime, timeout=timeout)
-    with out.spinner("starting the stack") as update:
+    from lakectl.artifacts import reporting
+    from lakectl.cli.progress import StackProgress
 
-        def progress(message: str) -> None:
-            update(message)
-            if not out.err.is_terminal:
-                out.info(message)
-
+    with StackProgress(out, "starting the stack") as progress, reporting(progress):
         started = stack.up(lake.loaded, services, progress,
                            announce=lambda choice: out.info(f"runtime: {choice.kind} ({choice.reason})"))
     out.emit(started.to_dict(), table=_status_table)

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from secrets import choice, token_urlsafe
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from lakectl.errors import ServiceUnavailable, UsageError
 from lakectl.runtime.waiting import Probe
@@ -157,6 +157,25 @@ class ServiceSpec:
         return getattr(getattr(settings, section), field_name)
 
 
+class ServiceEvent(str):
+    """One service's progress during ``up``: a plain message for whoever logs lines ("kafka ready",
+    "starting kafka"), and data for whoever draws a live table (service, state, seconds since ``up``
+    began, detail)."""
+
+    service: str
+    state: str  # waiting | starting | ready | failed
+    seconds: float
+    detail: str
+
+    TEXT: ClassVar[dict[str, str]] = {"waiting": "{0} waiting", "starting": "starting {0}", "ready": "{0} ready",
+                                      "failed": "{0} failed"}
+
+    def __new__(cls, service: str, state: str, seconds: float, detail: str = "") -> ServiceEvent:
+        event = super().__new__(cls, cls.TEXT[state].format(service))
+        event.service, event.state, event.seconds, event.detail = service, state, seconds, detail
+        return event
+
+
 @dataclass
 class ServiceStatus:
     name: str
@@ -236,8 +255,8 @@ class Runtime(ABC):
 
     # what the one readiness loop (runtime/readiness.py) needs from each runtime
     @abstractmethod
-    def start_service(self, spec: ServiceSpec, progress: Callable[[str], None]) -> None:
-        """Start ``spec`` unless it runs already (idempotent)."""
+    def start_service(self, spec: ServiceSpec) -> bool:
+        """Start ``spec`` unless it runs already (idempotent); True when this call started it."""
 
     @abstractmethod
     def exited(self, specs: Sequence[ServiceSpec]) -> dict[str, str]:

@@ -135,8 +135,9 @@ class ComposeRuntime(Runtime):
         return self.status(services)
 
     # what the readiness loop needs from this runtime
-    def start_service(self, spec: ServiceSpec, progress: Callable[[str], None]) -> None:
-        """Nothing: the one ``docker compose up`` of ``up`` started every service already."""
+    def start_service(self, spec: ServiceSpec) -> bool:
+        """Nothing to do: the one ``docker compose up`` of ``up`` started every container already."""
+        return True
 
     def exited(self, specs: Sequence[ServiceSpec]) -> dict[str, str]:
         """Services whose container stopped (exited, dead) before they were ready. Asked of compose at

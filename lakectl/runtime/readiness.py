@@ -22,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from lakectl.errors import ServiceUnavailable
 from lakectl.polling import Deadline
-from lakectl.runtime.base import Runtime, ServiceSpec
+from lakectl.runtime.base import Runtime, ServiceEvent, ServiceSpec
 
 POLL_INTERVAL_S = 0.2
 # a probe gets at most this long per round (less when the deadline is nearer)
@@ -33,17 +33,37 @@ def bring_up(target: Runtime, services: Sequence[ServiceSpec], timeout: float,
              progress: Callable[[str], None]) -> None:
     """Start ``services`` (dependencies first, as resolve_order lists them) and return once every one
     is ready; ServiceUnavailable when one exits before, or the deadline passes first. The runtime
-    supplies the parts that differ: ``start_service``, ``exited`` and ``log_location``."""
-    stack = target.stack
+    supplies the parts that differ: ``start_service``, ``exited`` and ``log_location``.
+
+    ``progress`` hears a ``ServiceEvent`` (a str: "kafka ready") for every service as it goes from
+    waiting to starting to ready (or failed), with the seconds since this ``up`` began."""
     deadline = Deadline(timeout)  # one deadline for the whole stack, shared by every probe
+
+    def event(spec: ServiceSpec, state: str, detail: str = "") -> None:
+        progress(ServiceEvent(spec.name, state, deadline.seconds - deadline.remaining(), detail))
+
     pending = list(services)
+    for spec in pending:
+        event(spec, "waiting")
     started: set[str] = set()
     ready: set[str] = set()
     last_seen: dict[str, str] = {}
+    try:
+        _rounds(target, deadline, pending, started, ready, last_seen, event)
+    except ServiceUnavailable as exc:
+        for spec in pending:
+            event(spec, "failed", exc.one_line())
+        raise
+
+
+def _rounds(target: Runtime, deadline: Deadline, pending: list[ServiceSpec], started: set[str], ready: set[str],
+            last_seen: dict[str, str], event: Callable[..., None]) -> None:
+    stack = target.stack
     while pending:
         for spec in pending:
             if spec.name not in started and all(dep in ready for dep in spec.start_dependencies):
-                target.start_service(spec, progress)
+                if target.start_service(spec):
+                    event(spec, "starting")
                 started.add(spec.name)
         # answering is not enough: what a service depends on must be ready before it counts as ready
         probing = [spec for spec in pending if spec.name in started and all(dep in ready for dep in spec.depends_on)]
@@ -57,7 +77,7 @@ def bring_up(target: Runtime, services: Sequence[ServiceSpec], timeout: float,
                     spec.after_ready(stack)
                 ready.add(spec.name)
                 pending.remove(spec)
-                progress(f"{spec.name} ready")
+                event(spec, "ready")
         waiting = [spec for spec in pending if spec.name in started]
         gone = target.exited(waiting) if waiting else {}
         if gone:

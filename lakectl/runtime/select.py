@@ -51,8 +51,8 @@ def choose(loaded: LoadedSettings) -> RuntimeChoice:
     Compose v2 both answer, native otherwise (an engine without Compose cannot run the stack)."""
     wanted = loaded.settings.runtime
     if wanted in ("native", "compose"):
-        source = loaded.sources.get("runtime", "settings")
-        return RuntimeChoice(wanted, f"asked for ({source})")  # type: ignore[arg-type]
+        source = {"flag": "--runtime", "env": "LAKECTL_RUNTIME"}.get(loaded.sources.get("runtime", ""), "the settings")
+        return RuntimeChoice(wanted, f"asked for by {source}")  # type: ignore[arg-type]
     recorded = recorded_kind(loaded)
     if recorded:
         return RuntimeChoice(recorded, f"the one this stack was started with ({loaded.state_dir / 'runtime'})")
@@ -92,9 +92,9 @@ def start(loaded: LoadedSettings, services: list[str] | None, progress,
     from lakectl.runtime.service_table import expand
 
     choice = choose(loaded)
+    rt = make_runtime(loaded, choice.kind)
+    specs = resolve_order(rt.services, expand(services) if services else list(rt.services))  # bad names: here
     if announce is not None:
         announce(choice)
-    rt = make_runtime(loaded, choice.kind)
-    specs = resolve_order(rt.services, expand(services) if services else list(rt.services))
     record_kind(loaded, choice.kind)
     return choice, rt.up(specs, loaded.settings.timeout, progress)

@@ -60,15 +60,27 @@ def test_what_was_asked_for_and_what_started_the_stack_win(docker_cli):
     docker_cli.setenv("ENGINE", "28.2.2")
     docker_cli.setenv("COMPOSE", "2.39.1")
     asked = choose(load_settings(None, {"runtime": "native"}))
-    assert (asked.kind, asked.reason) == ("native", "asked for (flag)")
+    assert (asked.kind, asked.reason) == ("native", "asked for by --runtime")
     loaded = load_settings(None, {})
     record_kind(loaded, "native")
     assert choose(loaded).kind == "native" and "started with" in choose(loaded).reason
 
 
-def test_up_says_which_runtime_and_why_on_stderr_before_anything_starts(run, docker_cli):
-    result = run("up", "no-such-service", "-o", "json")  # refused after the choice, before any start
-    assert result.code == 2 and result.out == ""
-    lines = result.err.strip().splitlines()
-    assert lines[0] == "runtime: native (auto: no Docker engine answers)"
-    assert lines[-1].startswith("lakectl: error: unknown service 'no-such-service'")
+def test_up_says_which_runtime_and_why_on_stderr_before_anything_starts(run, docker_cli, monkeypatch):
+    from lakectl.errors import ServiceUnavailable
+    from lakectl.runtime.native.runtime import NativeRuntime
+
+    def no_start(self, services, timeout, progress):  # stands in for starting real processes
+        raise ServiceUnavailable(f"{services[0].name}: stopped here")
+
+    monkeypatch.setattr(NativeRuntime, "up", no_start)
+    result = run("up", "prometheus", "-o", "json")
+    assert result.code == 3 and result.out == ""
+    assert result.err.strip().splitlines() == ["runtime: native (auto: no Docker engine answers)",
+                                               "lakectl: error: prometheus: stopped here"]
+
+
+def test_a_bad_service_name_is_refused_before_the_runtime_is_announced(run, docker_cli):
+    result = run("up", "no-such-service")
+    assert result.code == 2
+    assert result.err.strip().splitlines()[0].startswith("lakectl: error: unknown service 'no-such-service'")

@@ -40,15 +40,15 @@ class NativeRuntime(Runtime):
         return self.status(services)
 
     # what the readiness loop needs from this runtime
-    def start_service(self, spec: ServiceSpec, progress: Callable[[str], None]) -> None:
+    def start_service(self, spec: ServiceSpec) -> bool:
         manager = self.processes
         if manager.running(spec.name):
-            return
+            return False
         self._check_ports(spec)
         recipe = spec.native(self.stack)
-        progress(f"starting {spec.name}")
         recipe.prepare()
         manager.start(spec.name, recipe.launch())
+        return True
 
     def exited(self, specs: Sequence[ServiceSpec]) -> dict[str, str]:
         manager = self.processes
