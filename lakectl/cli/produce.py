@@ -48,10 +48,14 @@ def produce(
     if from_file is not None and workers:
         raise UsageError("--workers applies to synthetic trades, not --from-file")
     lake = lake_context(ctx)
-    with out.spinner(f"producing to {topic}"):
+    with out.spinner(f"producing to {topic}") as update:
+
+        def progress(sent: int, target: int | None) -> None:  # on a terminal only: stderr stays clean elsewhere
+            update(f"producing to {topic}: {sent:,}" + (f" of {target:,} records" if target else " records"))
+
         result = run(lake.kafka(), lake.registry(), topic, count=count, rate=rate, duration=duration,
                      from_file=from_file, key_field=None if key_field == "none" else key_field, workers=workers,
-                     interruptible=True)
+                     interruptible=True, progress=progress if out.err.is_terminal else None)
     out.emit(result.to_dict(), table=_summary)
     if result.interrupted:
         out.info(f"interrupted: stopped early, the {result.sent} records sent were delivered")

@@ -240,3 +240,19 @@ def test_a_delivery_error_is_a_component_failure(producer):
     with pytest.raises(ComponentError, match="Not enough in-sync replicas") as caught:
         produce(FakeKafka(), FakeRegistry(), "t", count=10)
     assert not isinstance(caught.value, ServiceUnavailable)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_progress_counts_what_every_worker_handed_to_its_producer(producer, monkeypatch, workers):
+    from lakectl.ops.produce import loop
+
+    monkeypatch.setattr(loop, "PROGRESS_EVERY_S", 0.01)
+    heard: list[tuple[int, int | None]] = []
+    # slow, paced, so that the watcher sees the run under way (40,000 records/s in all)
+    result = produce(FakeKafka(), FakeRegistry(), "t", count=12_000, rate=40_000, workers=workers,
+                     progress=lambda sent, target: heard.append((sent, target)))
+    assert result.sent == 12_000
+    assert heard and all(target == 12_000 for _, target in heard)
+    counts = [sent for sent, _ in heard]
+    assert counts == sorted(counts) and 0 < counts[-1] <= 12_000
+    assert any(0 < n < 12_000 for n in counts)  # seen while it ran, not only at the end

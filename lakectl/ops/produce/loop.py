@@ -87,16 +87,17 @@ class Pacer:
 
 
 def pump(read: Read, send: Callable[[Chunk], None], *, count: int | None, pacer: Pacer,
-         deadline: Deadline | None, stop: threading.Event) -> bool:
+         deadline: Deadline | None, stop: threading.Event, sent: Callable[[int], None] = lambda _n: None) -> bool:
     """Move chunks from ``read`` to ``send`` until the source or ``count`` is done (True), or the
     deadline passes or ``stop`` is set (False). ``read(n)`` returns a chunk whose ``seen`` is at most n,
-    and less only when the source has no more."""
+    and less only when the source has no more. ``sent`` hears the running total after each chunk."""
     seen = 0
     while True:
         want = pacer.chunk if count is None else min(pacer.chunk, count - seen)
         chunk = read(want)
         send(chunk)
         seen += chunk.seen
+        sent(seen)
         if chunk.seen < want or (count is not None and seen >= count):
             return True
         pacer.pace(seen)
@@ -118,6 +119,7 @@ class Share:
     rate: float | None
     duration: float | None
     flush_timeout: float
+    slot: int = 0  # this worker's place in the run's progress counters
 
 
 @dataclass
@@ -140,6 +142,17 @@ class Undelivered:
     unacknowledged: bool
 
 
+# records each worker of the current run has handed to its producer so far, one slot per worker (each
+# writes only its own, so no lock); made before the pool forks, so the workers share it with the parent
+_COUNTERS: list[Any] = []
+PROGRESS_EVERY_S = 0.5
+
+
+def _count(slot: int, seen: int) -> None:
+    if _COUNTERS:
+        _COUNTERS[0][slot] = seen
+
+
 def run_share(share: Share, ensure_dlq: Callable[[str], Any] | None = None) -> WorkerResult:
     """Produce one share in this process: its source through one sender, then deliver everything.
     ``ensure_dlq`` creates the dead-letter topic on first use; None when it exists already."""
@@ -147,7 +160,8 @@ def run_share(share: Share, ensure_dlq: Callable[[str], Any] | None = None) -> W
     sender = Sender(share.client_config, share.topic, dead_letters)
     read = share.source.open(Encoder(WireCodec(share.schema, share.schema_id)))
     finished = pump(read, sender.send, count=share.count, pacer=Pacer(share.rate),
-                    deadline=Deadline(share.duration) if share.duration else None, stop=STOP)
+                    deadline=Deadline(share.duration) if share.duration else None, stop=STOP,
+                    sent=lambda seen: _count(share.slot, seen))
     pending = sender.finish(share.flush_timeout)
     if sender.failures:
         undelivered = Undelivered(sender.failures[0], unacknowledged=False)
@@ -161,17 +175,49 @@ def run_share(share: Share, ensure_dlq: Callable[[str], Any] | None = None) -> W
                         interrupted=STOP.is_set() and not finished, undelivered=undelivered)
 
 
-def run_shares(shares: list[Share], ensure_dlq: Callable[[str], Any] | None = None) -> list[WorkerResult]:
-    """One share runs here; several run in a fork pool (their dead-letter topic must exist already)."""
-    if len(shares) == 1:
-        return [run_share(shares[0], ensure_dlq)]
-    with multiprocessing.get_context("fork").Pool(len(shares)) as pool:
-        results = pool.map(run_share, shares)
-        # workers leave on the pool's sentinels: the context's terminate() would signal them,
-        # and a worker takes a first SIGTERM as "stop producing", not as "exit"
-        pool.close()
-        pool.join()
-    return results
+def run_shares(shares: list[Share], ensure_dlq: Callable[[str], Any] | None = None,
+               progress: Callable[[int], None] | None = None) -> list[WorkerResult]:
+    """One share runs here; several run in a fork pool (their dead-letter topic must exist already).
+    ``progress`` hears the records handed to the producers so far, about every PROGRESS_EVERY_S."""
+    from multiprocessing.sharedctypes import RawArray
+
+    _COUNTERS[:] = [RawArray("q", len(shares))]
+    watcher = _Watcher(progress) if progress else None
+    try:
+        if watcher:
+            watcher.start()
+        if len(shares) == 1:
+            return [run_share(shares[0], ensure_dlq)]
+        with multiprocessing.get_context("fork").Pool(len(shares)) as pool:
+            results = pool.map(run_share, shares)
+            # workers leave on the pool's sentinels: the context's terminate() would signal them,
+            # and a worker takes a first SIGTERM as "stop producing", not as "exit"
+            pool.close()
+            pool.join()
+        return results
+    finally:
+        if watcher:
+            watcher.stop()
+        _COUNTERS.clear()
+
+
+class _Watcher(threading.Thread):
+    """Reports the sum of the workers' counters every PROGRESS_EVERY_S, from a thread of the parent
+    (the producing loop itself never pays for it)."""
+
+    def __init__(self, progress: Callable[[int], None]) -> None:
+        super().__init__(daemon=True, name="produce-progress")
+        self.progress = progress
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        while not self.done.wait(PROGRESS_EVERY_S):
+            if _COUNTERS:
+                self.progress(sum(_COUNTERS[0]))
+
+    def stop(self) -> None:
+        self.done.set()
+        self.join()
 
 
 def share_of(count: int | None, workers: int, index: int) -> int | None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -84,11 +85,13 @@ def produce(
     workers: int | None = None,
     flush_timeout: float = 120.0,
     interruptible: bool = False,
+    progress: Callable[[int, int | None], None] | None = None,
 ) -> ProduceResult:
     """Send ``from_file``'s records (JSON Lines) or synthetic trades to ``topic``, as the latest schema
     of ``<topic>-value``. ``key_field``: "auto" = symbol if the schema has it, None = no key.
     ``workers``: processes for synthetic trades (None: up to default_workers() for big or timed runs).
-    ``interruptible``: SIGINT/SIGTERM stop the run early (see loop.py) instead of killing it."""
+    ``interruptible``: SIGINT/SIGTERM stop the run early (see loop.py) instead of killing it.
+    ``progress(so_far, target)``: the records handed to the producer so far, about twice a second."""
     if from_file is not None:
         open_input(from_file).close()  # a missing file is the first thing to say, before any service
     subject = f"{topic}-value"
@@ -105,7 +108,8 @@ def produce(
     with stop_on_signals() if interruptible else nullcontext():
         if from_file is not None:
             share = Share(**base, source=JsonLines(from_file, key_field), count=count, rate=rate)
-            outcomes = run_shares([share], ensure_dlq=kafka.ensure_topic)  # the DLQ appears with a first reject
+            outcomes = run_shares([share], ensure_dlq=kafka.ensure_topic,  # the DLQ appears with a first reject
+                                  progress=progress and (lambda n: progress(n, count)))
         else:
             check_trades_fit(codec, subject)
             from lakectl.ops.produce.trades import run_prefix
@@ -121,10 +125,10 @@ def produce(
             prefix = run_prefix()  # one per run: the workers interleave their sequence numbers
             shares = [
                 Share(**base, source=SyntheticTrades(result.generator, latest.schema_, latest.id, prefix, i, workers),
-                      count=share_of(count, workers, i), rate=rate / workers if rate else None)
+                      count=share_of(count, workers, i), rate=rate / workers if rate else None, slot=i)
                 for i in range(workers)
             ]
-            outcomes = run_shares(shares)
+            outcomes = run_shares(shares, progress=progress and (lambda n: progress(n, count)))
     undelivered = result.add(outcomes, time.perf_counter() - started)
     if undelivered is not None:
         error = ServiceUnavailable if undelivered.unacknowledged else ComponentError
