@@ -75,17 +75,13 @@ def query(
     = QueryFormat.table,
 ) -> None:
     """Run SQL on Trino (Iceberg, Delta, Silver, Gold). Exit 1 on a SQL error, 3 if Trino is down."""
-    from lakectl.components.trino import apply_time_travel, time_travel_clause
     from lakectl.ops import query as ops
 
     text = read_sql(sql, file)
-    clause = time_travel_clause(as_of=as_of, version=version)
-    if clause:
-        text = apply_time_travel(text, clause)
     values = [parse_param(p) for p in params or []]
     lake = lake_context(ctx)
     result = ops.run(lake.trino(catalog=catalog, schema=schema), text, values,
-                     catalog=catalog or lake.settings.trino.catalog, s3=lake.s3)
+                     catalog=catalog or lake.settings.trino.catalog, s3=lake.s3, as_of=as_of, version=version)
     _print(result, output)
 
 

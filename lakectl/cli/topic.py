@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Annotated
 
 import typer
@@ -35,9 +36,13 @@ def create(
     output: OutputOpt = OutputFormat.table,
 ) -> None:
     """Create a topic."""
+    from lakectl.ops import topics
+
     configs = parse_configs(config)
-    data = lake_context(ctx).kafka().create_topic(name, partitions, replication, configs, if_not_exists=if_not_exists)
-    Output(output).emit(data, table=lambda d: f"topic {d['name']} " + ("created" if d["created"] else "exists"))
+    created = topics.create(lake_context(ctx).kafka(), name, partitions, replication, configs,
+                            if_not_exists=if_not_exists)
+    Output(output).emit(created.to_dict(), table=lambda d: f"topic {d['name']} "
+                        + ("created" if d["created"] else "exists"))
 
 
 @app.command("list")
@@ -47,15 +52,19 @@ def list_(
     output: OutputOpt = OutputFormat.table,
 ) -> None:
     """List topics."""
-    topics = lake_context(ctx).kafka().list_topics(include_internal=internal)
-    Output(output).emit({"topics": topics},
+    from lakectl.ops import topics
+
+    found = topics.list_topics(lake_context(ctx).kafka(), include_internal=internal)
+    Output(output).emit({"topics": [asdict(t) for t in found]},
                         table=lambda d: simple_table(d["topics"], ["name", "partitions", "replication"]))
 
 
 @app.command("describe")
 def describe(ctx: typer.Context, name: TopicName, output: OutputOpt = OutputFormat.table) -> None:
     """Partitions, leaders, offsets and non-default configs of a topic."""
-    data = lake_context(ctx).kafka().describe_topic(name)
+    from lakectl.ops import topics
+
+    data = topics.describe(lake_context(ctx).kafka(), name).to_dict()
 
     def table(d: dict):
         return simple_table(d["partitions"], ["partition", "leader", "replicas", "isr", "low", "high"],
@@ -67,5 +76,7 @@ def describe(ctx: typer.Context, name: TopicName, output: OutputOpt = OutputForm
 @app.command("delete")
 def delete(ctx: typer.Context, name: TopicName, output: OutputOpt = OutputFormat.table) -> None:
     """Delete a topic (and its data)."""
-    lake_context(ctx).kafka().delete_topic(name)
-    Output(output).emit({"name": name, "deleted": True}, table=lambda d: f"topic {d['name']} deleted")
+    from lakectl.ops import topics
+
+    deleted = topics.delete(lake_context(ctx).kafka(), name)
+    Output(output).emit({"name": deleted, "deleted": True}, table=lambda d: f"topic {d['name']} deleted")

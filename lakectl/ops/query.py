@@ -26,10 +26,16 @@ def may_be_unregistered_delta(error: QueryFailed, sql: str, catalog: str) -> boo
 
 
 def run(client: TrinoClient, sql: str, params: Sequence[Any], *, catalog: str,
-        s3: Callable[[], S3Location]) -> QueryResult:
-    """Run ``sql`` (``?`` bound to ``params``) and close the client; one retry after registering
-    Delta tables when that may be why a table was missing."""
+        s3: Callable[[], S3Location], as_of: str | None = None, version: int | None = None) -> QueryResult:
+    """Run ``sql`` (``?`` bound to ``params``; every table read ``as_of`` a time or at a ``version`` when
+    given) and close the client; one retry after registering Delta tables when that may be why a table
+    was missing."""
+    from lakectl.components.trino import apply_time_travel, time_travel_clause
+
     try:
+        clause = time_travel_clause(as_of=as_of, version=version)  # a bad --as-of: UsageError, nothing sent
+        if clause:
+            sql = apply_time_travel(sql, clause)
         try:
             return client.execute(sql, params)
         except QueryFailed as exc:
