@@ -1,0 +1,34 @@
+#!/bin/bash
+# Inside the bare container (tests/fresh/fresh.py): clone the commit under test and run make, each step timed.
+# /seed/repo.bundle holds the commit as branch $FRESH_BRANCH; /out is the host's view of this run.
+set -uo pipefail
+exec > >(tee -a /out/inside.log) 2>&1
+
+timed() {
+  local name=$1 start end ms rc
+  shift
+  start=${EPOCHREALTIME/./}
+  "$@"
+  rc=$?
+  end=${EPOCHREALTIME/./}
+  ms=$(( (end - start) / 1000 ))
+  printf '[fresh-inside] %s: %d.%d s (exit %d)\n' "$name" $((ms / 1000)) $(((ms % 1000) / 100)) "$rc"
+  return "$rc"
+}
+
+keep_logs() {
+  # what a failure leaves to read: the stack's logs (not its data)
+  [ -d /root/lakectl/.lakectl ] || return 0
+  (cd /root/lakectl && find .lakectl \( -name '*.log' -o -name '*.out' -o -name '*.err' \) -size -20M \
+     -exec cp --parents {} /out/ \; 2>/dev/null)
+}
+
+echo "[fresh-inside] $(. /etc/os-release; echo "$PRETTY_NAME"), $(python3 --version), user $(id -un)"
+timed "git clone" git clone -q -b "$FRESH_BRANCH" /seed/repo.bundle /root/lakectl || exit 1
+cd /root/lakectl || exit 1
+timed "make system-deps" make system-deps || { keep_logs; exit 1; }
+timed "make install (the rest: venv, lakectl)" make install || { keep_logs; exit 1; }
+timed "make $FRESH_TARGET" make "$FRESH_TARGET"
+rc=$?
+keep_logs
+exit "$rc"
