@@ -78,8 +78,9 @@ def step(name: str) -> Iterator[None]:
 
 def run(*args: str | Path, check: bool = True, capture: bool = False, env: dict | None = None,
         **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run([str(a) for a in args], check=check, text=True, env=env,
-                          stdout=subprocess.PIPE if capture else None, **kwargs)
+    if capture:
+        kwargs["stdout"] = subprocess.PIPE
+    return subprocess.run([str(a) for a in args], check=check, text=True, env=env, **kwargs)
 
 
 def ensure_host_tools() -> None:
@@ -371,9 +372,8 @@ def main() -> int:
         with Engine(lakectl_cache / "docker") as engine:
             base_key = base_image(engine, cache)
             fresh_image(engine, base_key, scratch)
-            branch = "fresh-under-test"
-            run("git", "-C", REPO, "bundle", "create", scratch / "repo.bundle", f"{commit}:refs/heads/{branch}",
-                stderr=subprocess.DEVNULL)
+            # a bundle of the ref (HEAD: cloned detached at this checkout's commit); uncommitted changes stay out
+            run("git", "-C", REPO, "bundle", "create", scratch / "repo.bundle", ref, stderr=subprocess.DEVNULL)
             seeded = os.environ.get("FRESH_SEED", "1") != "0"
             if seeded:
                 with step("seed download caches (copies)"):
@@ -392,7 +392,7 @@ def main() -> int:
                 done = engine.docker(
                     "run", "--rm", "--name", name, "--network", "host", "--shm-size", "1g",
                     *(arg for mount in mounts for arg in ("-v", mount)),
-                    "-e", f"LAKECTL_PORTS={json.dumps(PORTS)}", "-e", f"FRESH_BRANCH={branch}",
+                    "-e", f"LAKECTL_PORTS={json.dumps(PORTS)}", "-e", f"FRESH_REF={ref}",
                     "-e", f"FRESH_TARGET={os.environ.get('FRESH_TARGET', 'demo')}",
                     FRESH_IMAGE, "bash", "/seed/inside.sh", check=False)
             parse_inside_times(scratch / "out" / "inside.log")

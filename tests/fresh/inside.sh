@@ -1,6 +1,6 @@
 #!/bin/bash
 # Inside the bare container (tests/fresh/fresh.py): clone the commit under test and run make, each step timed.
-# /seed/repo.bundle holds the commit as branch $FRESH_BRANCH; /out is the host's view of this run.
+# /seed/repo.bundle holds the ref $FRESH_REF (HEAD: a detached commit); /out is the host's view of this run.
 set -uo pipefail
 exec > >(tee -a /out/inside.log) 2>&1
 
@@ -24,7 +24,10 @@ keep_logs() {
 }
 
 echo "[fresh-inside] $(. /etc/os-release; echo "$PRETTY_NAME"), $(python3 --version), user $(id -un)"
-timed "git clone" git clone -q -b "$FRESH_BRANCH" /seed/repo.bundle /root/lakectl || exit 1
+branch=()
+[ "$FRESH_REF" = HEAD ] || branch=(-b "${FRESH_REF#refs/heads/}")
+timed "git clone" git -c advice.detachedHead=false clone -q "${branch[@]}" /seed/repo.bundle /root/lakectl || exit 1
+echo "[fresh-inside] commit $(git -C /root/lakectl log --oneline -1)"
 cd /root/lakectl || exit 1
 timed "make system-deps" make system-deps || { keep_logs; exit 1; }
 timed "make install (the rest: venv, lakectl)" make install || { keep_logs; exit 1; }
