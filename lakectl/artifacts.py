@@ -151,7 +151,8 @@ def maven_archive(cache_dir: Path, name: str, coords: str) -> Path:
         archives = list((work / "download").iterdir())
         unpacked = work / "unpacked"
         with tarfile.open(archives[0]) as tar:
-            tar.extractall(unpacked, filter="data")
+            # filter= arrived in Python 3.11.4; Debian 12 ships 3.11.2 (the archive is checksum-verified by mvn)
+            tar.extractall(unpacked, **({"filter": "data"} if hasattr(tarfile, "data_filter") else {}))
         # most archives hold one top-level directory: make that the entry itself
         children = list(unpacked.iterdir())
         return children[0] if len(children) == 1 and children[0].is_dir() else unpacked

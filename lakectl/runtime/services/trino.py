@@ -69,7 +69,8 @@ def server_home(cache_dir: Path) -> Path:
             root = work / "unpacked"
             with tarfile.open(next((work / "download").iterdir())) as tar:
                 members = [m for m in tar.getmembers() if _wanted(m.name)]
-                tar.extractall(root, members=members, filter="data")
+                # filter= arrived in Python 3.11.4; Debian 12 ships 3.11.2
+                tar.extractall(root, members=members, **({"filter": "data"} if hasattr(tarfile, "data_filter") else {}))
             home = next(root.iterdir())
             _write_manifest(home, {"maven": coords, "plugins": list(PLUGINS)})
             shutil.rmtree(target, ignore_errors=True)
