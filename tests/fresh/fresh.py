@@ -336,16 +336,32 @@ def fresh_image(engine: Engine, base_key: str, scratch: Path) -> None:
 # ---- the run -----------------------------------------------------------------------------------------------
 
 def seed(scratch: Path, lakectl_cache: Path) -> Path:
-    """Copies of the host's download caches, laid out as the container's /root."""
+    """Copies of the host's download caches, laid out as the container's /root (its .m2 and .cache).
+
+    Hard links (no bytes copied) make a read-only lower layer of an overlay mount whose upper layer takes
+    every write from the container, so the host's files are never changed; where overlayfs is not available,
+    a plain copy."""
+    lower = scratch / "seed-lower"
+    copies = [(Path.home() / ".m2" / "repository", Path(".m2") / "repository"),
+              (Path(os.environ.get("PIP_CACHE_DIR", Path.home() / ".cache" / "pip")), Path(".cache") / "pip"),
+              (Path(os.environ.get("UV_CACHE_DIR", Path.home() / ".cache" / "uv")), Path(".cache") / "uv")]
+    copies += [(lakectl_cache / name, Path(".cache") / "lakectl" / name) for name in LAKECTL_CACHE_SEEDED]
     home = scratch / "home"
-    copies = [(Path.home() / ".m2" / "repository", home / ".m2" / "repository"),
-              (Path(os.environ.get("PIP_CACHE_DIR", Path.home() / ".cache" / "pip")), home / ".cache" / "pip"),
-              (Path(os.environ.get("UV_CACHE_DIR", Path.home() / ".cache" / "uv")), home / ".cache" / "uv")]
-    copies += [(lakectl_cache / name, home / ".cache" / "lakectl" / name) for name in LAKECTL_CACHE_SEEDED]
-    for source, target in copies:
+    for sub in ("seed-upper", "seed-work", "home"):
+        (scratch / sub).mkdir()
+    for source, relative in copies:
         if source.is_dir():
-            target.parent.mkdir(parents=True, exist_ok=True)
-            run("cp", "-a", source, target)
+            (lower / relative).parent.mkdir(parents=True, exist_ok=True)
+            if run("cp", "-al", source, lower / relative, check=False, stderr=subprocess.DEVNULL).returncode:
+                shutil.rmtree(lower / relative, ignore_errors=True)
+                run("cp", "-a", source, lower / relative)
+    options = f"lowerdir={lower},upperdir={scratch / 'seed-upper'},workdir={scratch / 'seed-work'}"
+    if run("mount", "-t", "overlay", "overlay", "-o", options, home, check=False).returncode:
+        log("overlayfs not available: copying the caches instead")
+        shutil.rmtree(home)
+        run("cp", "-a", lower, home)
+    for top in (".m2", ".cache"):
+        (home / top).mkdir(exist_ok=True)
     return home
 
 
@@ -380,11 +396,11 @@ def main() -> int:
                     home = seed(scratch, lakectl_cache)
             else:
                 home = scratch / "home"
-                home.mkdir()
+                for top in (".m2", ".cache"):
+                    (home / top).mkdir(parents=True)
             mounts = [f"{scratch / 'repo.bundle'}:/seed/repo.bundle:ro", f"{HERE / 'inside.sh'}:/seed/inside.sh:ro",
                       f"{scratch / 'out'}:/out"]
-            mounts += [f"{path}:/root/{path.relative_to(home)}" for path in (home / ".m2", home / ".cache")
-                       if path.is_dir()]
+            mounts += [f"{home / top}:/root/{top}" for top in (".m2", ".cache")]
             log(f"make {os.environ.get('FRESH_TARGET', 'demo')} in a clone of {commit[:12]} "
                 f"({'seeded' if seeded else 'cold'} caches); output in {scratch / 'out' / 'inside.log'}")
             name = f"lakectl-fresh-{os.getpid()}"
@@ -403,7 +419,9 @@ def main() -> int:
             print(f"[fresh]   {name:<60} {took:7.1f} s", file=sys.stderr)
         (scratch / "out" / "timings.json").write_text(json.dumps(TIMINGS, indent=1))
         # keep the log and timings; drop the seeded copies
-        shutil.rmtree(scratch / "home", ignore_errors=True)
+        _umount_under(scratch / "home")
+        for sub in ("home", "seed-upper", "seed-work", "seed-lower"):
+            shutil.rmtree(scratch / sub, ignore_errors=True)
         shutil.rmtree(scratch / "image", ignore_errors=True)
         (scratch / "repo.bundle").unlink(missing_ok=True)
     log(f"make demo in the bare container: {'passed' if code == 0 else f'FAILED (exit {code})'}; "
