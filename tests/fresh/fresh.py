@@ -20,6 +20,7 @@ Environment:
                           never built venvs. FRESH_SEED=0: cold caches.
   FRESH_TARGET=demo       the make target run in the clone (default demo)
   FRESH_REF=HEAD          the commit to clone (default: this checkout's HEAD)
+  FRESH_TIMEOUT=2700      seconds the container may run
   LAKECTL_CACHE_DIR       where the engine's data, the base image tarball and the run's scratch live
 """
 
@@ -56,6 +57,8 @@ PORTS = {"kafka": 22092, "kafka.controller": 22093, "schema-registry": 21085,
 # What of lakectl's cache is a download cache (seeded) - not venvs, CDS archives, locks, builds made with
 # javac/cargo (those must be made inside, or the test would hide a missing JDK), nor the engine itself.
 LAKECTL_CACHE_SEEDED = ("maven", "dist", "superset")
+# the whole container run (a cold run on 2 busy cores took ~15 min); FRESH_TIMEOUT=<seconds> to change
+TIMEOUT = float(os.environ.get("FRESH_TIMEOUT") or 2700)
 
 TIMINGS: list[tuple[str, float]] = []
 
@@ -373,7 +376,14 @@ def parse_inside_times(logfile: Path) -> None:
                             float(match.group(2))))
 
 
+def _terminate(signum, frame) -> None:
+    # a CI timeout or `kill` must still stop the engine: SystemExit unwinds through every finally/__exit__
+    raise SystemExit(128 + signum)
+
+
 def main() -> int:
+    signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGHUP, _terminate)
     lakectl_cache = Path(os.environ.get("LAKECTL_CACHE_DIR") or Path.home() / ".cache" / "lakectl").expanduser()
     cache = lakectl_cache / "fresh"
     cache.mkdir(parents=True, exist_ok=True)
@@ -405,14 +415,17 @@ def main() -> int:
                 f"({'seeded' if seeded else 'cold'} caches); output in {scratch / 'out' / 'inside.log'}")
             name = f"lakectl-fresh-{os.getpid()}"
             with step("container run (clone + make)"):
-                done = engine.docker(
-                    "run", "--rm", "--name", name, "--network", "host", "--shm-size", "1g",
-                    *(arg for mount in mounts for arg in ("-v", mount)),
-                    "-e", f"LAKECTL_PORTS={json.dumps(PORTS)}", "-e", f"FRESH_REF={ref}",
-                    "-e", f"FRESH_TARGET={os.environ.get('FRESH_TARGET', 'demo')}",
-                    FRESH_IMAGE, "bash", "/seed/inside.sh", check=False)
+                try:
+                    code = engine.docker(
+                        "run", "--rm", "--name", name, "--network", "host", "--shm-size", "1g",
+                        *(arg for mount in mounts for arg in ("-v", mount)),
+                        "-e", f"LAKECTL_PORTS={json.dumps(PORTS)}", "-e", f"FRESH_REF={ref}",
+                        "-e", f"FRESH_TARGET={os.environ.get('FRESH_TARGET', 'demo')}",
+                        FRESH_IMAGE, "bash", "/seed/inside.sh", check=False, timeout=TIMEOUT).returncode
+                except subprocess.TimeoutExpired:
+                    log(f"the container ran longer than {TIMEOUT:.0f} s (FRESH_TIMEOUT): stopped")
+                    code = 124
             parse_inside_times(scratch / "out" / "inside.log")
-            code = done.returncode
     finally:
         print("\n[fresh] timings", file=sys.stderr)
         for name, took in TIMINGS:
