@@ -389,6 +389,9 @@ def main() -> int:
     cache.mkdir(parents=True, exist_ok=True)
     ref = os.environ.get("FRESH_REF", "HEAD")
     commit = run("git", "-C", REPO, "rev-parse", ref, capture=True).stdout.strip()
+    for old in sorted(cache.glob("run-*"), key=lambda p: p.stat().st_mtime)[:-4]:  # keep the last runs' logs
+        _umount_under(old)
+        shutil.rmtree(old, ignore_errors=True)
     scratch = cache / f"run-{os.getpid()}"
     shutil.rmtree(scratch, ignore_errors=True)
     (scratch / "out").mkdir(parents=True)
