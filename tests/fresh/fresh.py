@@ -180,6 +180,7 @@ class Engine:
         return run("docker", *args, check=check, capture=capture, env=self.env, **kw)
 
     def __enter__(self) -> Engine:
+        started = time.monotonic()
         self.dockerd_before = self._dockerd_pids()
         self.firewall_before = _firewall()
         self.links_before = _links()
@@ -201,9 +202,11 @@ class Engine:
                 self.__exit__(None, None, None)
                 raise SystemExit(f"[fresh] dockerd did not answer on {self.socket}: see {self.root}/dockerd.log")
             time.sleep(0.5)
+        TIMINGS.append(("engine start", time.monotonic() - started))
         return self
 
     def __exit__(self, *exc) -> None:
+        started = time.monotonic()
         if self.process is not None:
             with contextlib.suppress(subprocess.SubprocessError, OSError):
                 ids = self.docker("ps", "-aq", check=False, capture=True, timeout=30).stdout.split()
@@ -213,6 +216,7 @@ class Engine:
             self.process = None
         self._sweep()
         self._restore_host()
+        TIMINGS.append(("engine stop and host check", time.monotonic() - started))
 
     @staticmethod
     def _dockerd_pids() -> set[int]:
