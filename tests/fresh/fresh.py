@@ -374,7 +374,7 @@ def seed(scratch: Path, lakectl_cache: Path) -> Path:
 
 def parse_inside_times(logfile: Path) -> None:
     for line in logfile.read_text(errors="replace").splitlines():
-        match = re.match(r"^\[fresh-inside\] (.+): (\d+(?:\.\d+)?) s \(exit (\d+)\)$", line)
+        match = re.match(r"^\[fresh-inside\] (.+): (\d+(?:\.\d+)?) s \(exit (\d+)\)", line)
         if match:
             TIMINGS.append((f"  inside: {match.group(1)}" + ("" if match.group(3) == "0" else " FAILED"),
                             float(match.group(2))))

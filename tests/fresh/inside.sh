@@ -12,15 +12,18 @@ timed() {
   rc=$?
   end=${EPOCHREALTIME/./}
   ms=$(( (end - start) / 1000 ))
-  printf '[fresh-inside] %s: %d.%d s (exit %d)\n' "$name" $((ms / 1000)) $(((ms % 1000) / 100)) "$rc"
+  printf '[fresh-inside] %s: %d.%d s (exit %d) [%s]\n' "$name" $((ms / 1000)) $(((ms % 1000) / 100)) "$rc" "$(date +%T)"
   return "$rc"
 }
 
 keep_logs() {
-  # what a failure leaves to read: the stack's logs (not its data)
+  # what is left to read: when each cache entry was completed (the timeline of `up`'s fetch and build phase)
+  # and the stack's logs (not its data: Kafka's segments are *.log too)
+  find /root/.cache/lakectl -maxdepth 3 -name '.lakectl-*' -printf '%TT %p\n' 2>/dev/null | sort \
+    > /out/cache-timeline.txt
   [ -d /root/lakectl/.lakectl ] || return 0
-  (cd /root/lakectl && find .lakectl \( -name '*.log' -o -name '*.out' -o -name '*.err' \) -size -20M \
-     -exec cp --parents {} /out/ \; 2>/dev/null)
+  (cd /root/lakectl && find .lakectl -path '*/kraft-logs' -prune -o \( -name '*.log' -o -name '*.out' \
+     -o -name '*.err' \) -size -20M -exec cp --parents {} /out/ \; 2>/dev/null)
 }
 
 echo "[fresh-inside] $(. /etc/os-release; echo "$PRETTY_NAME"), $(python3 --version), user $(id -un)"
