@@ -21,6 +21,7 @@ Environment:
   FRESH_TARGET=demo       the make target run in the clone (default demo)
   FRESH_REF=HEAD          the commit to clone (default: this checkout's HEAD)
   FRESH_TIMEOUT=2700      seconds the container may run
+  FRESH_DEBIAN_MIRROR     the Debian mirror for debootstrap when this machine's apt has no bookworm source
   LAKECTL_CACHE_DIR       where the engine's data, the base image tarball and the run's scratch live
 """
 
@@ -57,8 +58,10 @@ PORTS = {"kafka": 22092, "kafka.controller": 22093, "schema-registry": 21085,
 # What of lakectl's cache is a download cache (seeded) - not venvs, CDS archives, locks, builds made with
 # javac/cargo (those must be made inside, or the test would hide a missing JDK), nor the engine itself.
 LAKECTL_CACHE_SEEDED = ("maven", "dist", "superset")
-# the whole container run (a cold run on 2 busy cores took ~15 min); FRESH_TIMEOUT=<seconds> to change
+# the whole container run (~7-8 min seeded or cold on 2 busy cores); FRESH_TIMEOUT=<seconds> to change
 TIMEOUT = float(os.environ.get("FRESH_TIMEOUT") or 2700)
+
+ENGINE_PROGRAMS = {"dockerd", "containerd", "containerd-shim", "containerd-shim-runc-v2", "runc", "docker-proxy"}
 
 TIMINGS: list[tuple[str, float]] = []
 
@@ -99,7 +102,10 @@ def ensure_host_tools() -> None:
 
 
 def apt_mirror() -> str:
-    """The Debian mirror this machine's apt uses for the suite (never written into the repository)."""
+    """The Debian mirror this machine's apt uses for the suite (never written into the repository), or
+    FRESH_DEBIAN_MIRROR on a machine whose apt has none (e.g. not Debian 12)."""
+    if os.environ.get("FRESH_DEBIAN_MIRROR"):
+        return os.environ["FRESH_DEBIAN_MIRROR"]
     sources = Path("/etc/apt/sources.list.d")
     deb822 = sorted(sources.glob("*.sources")) if sources.is_dir() else []
     for path in deb822:
@@ -108,7 +114,7 @@ def apt_mirror() -> str:
             if "deb" in fields.get("Types", "").split() and SUITE in fields.get("Suites", "").split() \
                     and "main" in fields.get("Components", "").split():
                 return fields["URIs"].split()[0]
-    one_line = [Path("/etc/apt/sources.list"), *sorted(sources.glob("*.list"))] if sources.is_dir() else []
+    one_line = [Path("/etc/apt/sources.list"), *(sorted(sources.glob("*.list")) if sources.is_dir() else [])]
     for path in one_line:
         if not path.is_file():
             continue
@@ -116,7 +122,7 @@ def apt_mirror() -> str:
             words = re.sub(r"\[[^]]*\]", "", line.split("#")[0]).split()
             if len(words) >= 4 and words[0] == "deb" and words[2] == SUITE and "main" in words[3:]:
                 return words[1]
-    raise SystemExit(f"[fresh] no apt source for Debian {SUITE} main in /etc/apt: cannot debootstrap")
+    raise SystemExit(f"[fresh] no apt source for Debian {SUITE} main in /etc/apt: set FRESH_DEBIAN_MIRROR")
 
 
 def host_ca_certs() -> list[Path]:
@@ -186,9 +192,7 @@ class Engine:
         self.links_before = _links()
         self.root.mkdir(parents=True, exist_ok=True)
         (self.root / "client-config").mkdir(exist_ok=True)
-        if self.pidfile.exists():  # a previous run that died hard: stop its engine first
-            self._stop_pid(int(self.pidfile.read_text().strip() or 0))
-        self.socket.unlink(missing_ok=True)
+        self._sweep()  # a previous run that died hard: its engine goes first
         logfile = (self.root / "dockerd.log").open("ab")
         self.process = subprocess.Popen(
             ["dockerd", "--data-root", str(self.root / "data"), "--exec-root", str(self.exec_root),
@@ -241,16 +245,23 @@ class Engine:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
 
+    def _ours(self, proc: Path) -> bool:
+        """An engine process (dockerd, containerd, a shim) with an argument inside this engine's root."""
+        try:
+            args = (proc / "cmdline").read_bytes().decode(errors="replace").split("\0")
+        except OSError:
+            return False
+        inside = f"{self.root}/"
+        return Path(args[0]).name in ENGINE_PROGRAMS and any(
+            arg.startswith(inside) or f"={inside}" in arg or f"://{inside}" in arg for arg in args[1:])
+
     def _sweep(self) -> None:
-        """Anything of this engine still alive (containerd, shims) or still mounted goes."""
-        marker = str(self.root)
+        """Anything of this engine still alive (dockerd, containerd, shims) or still mounted goes."""
         for proc in Path("/proc").iterdir():
-            if not proc.name.isdigit() or int(proc.name) == os.getpid():
-                continue
-            with contextlib.suppress(OSError):
-                if marker in (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace"):
-                    log(f"stopping leftover engine process {proc.name}")
-                    self._stop_pid(int(proc.name))
+            if proc.name.isdigit() and int(proc.name) != os.getpid() and self._ours(proc):
+                log(f"stopping leftover engine process {proc.name}")
+                self._stop_pid(int(proc.name))
+        marker = f"{self.root}/"
         mounts = [line.split()[1] for line in Path("/proc/mounts").read_text().splitlines()
                   if line.split()[1].startswith(marker)]
         for mount in sorted(mounts, key=len, reverse=True):
