@@ -109,3 +109,19 @@ def test_firewall_restore_resets_a_table_the_engine_added():
     assert ":FORWARD ACCEPT" in restore and "FORWARD DROP" not in restore
     assert "*nat\n:PREROUTING ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\nCOMMIT" in restore
     assert "DOCKER" not in restore and "MASQUERADE" not in restore
+
+
+@pytest.mark.parametrize(("cmdline", "ours"), [
+    (["dockerd", "--data-root", "{root}/data", "-H", "unix://{root}/docker.sock"], True),
+    (["/usr/bin/containerd-shim-runc-v2", "-namespace", "moby", "-address", "{root}/exec/containerd.sock"], True),
+    (["containerd", "--config={root}/exec/containerd/containerd.toml"], True),
+    (["dockerd", "-H", "unix:///var/run/docker.sock"], False),  # someone else's engine
+    (["bash", "-c", "ls {root}/data"], False),  # not an engine program
+    (["dockerd", "--data-root", "{root}-config/data"], False),  # a sibling directory, not inside the root
+])
+def test_the_engine_sweep_recognises_only_its_own_processes(tmp_path, cmdline, ours):
+    root = tmp_path / "docker"
+    proc = tmp_path / "4242"
+    proc.mkdir()
+    (proc / "cmdline").write_bytes("\0".join(arg.format(root=root) for arg in cmdline).encode() + b"\0")
+    assert fresh.Engine(root)._ours(proc) is ours
