@@ -74,12 +74,13 @@ class LakeContext:
 
         return LocalEndpoints(self.runtime)
 
+    # addresses: a profile's setting (ServiceSpec.remote_url, e.g. trino.url) wins, else the local stack's
     # streaming: Kafka and the schema registry
     def bootstrap_servers(self) -> str:
-        return self.settings.kafka.bootstrap_servers or self.local.kafka_bootstrap()
+        return self.runtime.endpoint("kafka")
 
     def registry_url(self) -> str:
-        return self.settings.registry.url or self.local.registry_url()
+        return self.runtime.endpoint("schema-registry")
 
     def kafka(self) -> KafkaClient:
         from lakectl.components.kafka import KafkaClient, quiet_logger
@@ -128,7 +129,7 @@ class LakeContext:
         return Lakehouse(self.s3(), self.catalog())
 
     def flink_url(self) -> str:
-        return self.settings.flink.url or self.local.flink_url()
+        return self.runtime.endpoint("flink-jobmanager")
 
     def flink(self) -> FlinkClient:
         from lakectl.components.flink import FlinkClient
@@ -160,7 +161,7 @@ class LakeContext:
 
     # serving: Trino
     def trino_url(self) -> str:
-        return self.settings.trino.url or self.local.trino_url()
+        return self.runtime.endpoint("trino")
 
     def trino(self, *, catalog: str | None = None, schema: str | None = None) -> TrinoClient:
         from lakectl.components.trino import TrinoClient
@@ -185,7 +186,7 @@ class LakeContext:
 
     # observing: Prometheus
     def prometheus_url(self) -> str:
-        return self.settings.prometheus.url or self.local.prometheus_url()
+        return self.runtime.endpoint("prometheus")
 
     def prometheus(self) -> Prometheus:
         from lakectl.components.prometheus import Prometheus
@@ -195,7 +196,7 @@ class LakeContext:
 
     # orchestrating: Airflow
     def airflow_url(self) -> str:
-        return self.settings.airflow.url or self.local.airflow_url()
+        return self.runtime.endpoint("airflow-api-server")
 
     def airflow(self) -> AirflowClient:
         from lakectl.components.airflow import AirflowClient

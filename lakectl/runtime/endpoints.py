@@ -1,8 +1,8 @@
-"""What the local stack offers a client: each service's address and the credentials it generated.
+"""What the local stack offers a client beyond addresses (``Runtime.endpoint`` gives those): the
+credentials it generated, its Iceberg catalog database, its SQL Gateway and Flink's python jar.
 
-The one place outside ``runtime/`` learns where the local services are; ``lakectl.context`` merges
-this with the profile's remote settings (a profile URL wins). Every answer is computed on use:
-reading a secret may create it, and Flink's python jar needs FLINK_HOME assembled.
+``lakectl.context`` uses it where a profile sets nothing else. Every answer is computed on use: a
+secret exists only once the stack was started, and Flink's python jar needs FLINK_HOME assembled.
 """
 
 from __future__ import annotations
@@ -31,12 +31,6 @@ class LocalEndpoints:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
 
-    def kafka_bootstrap(self) -> str:
-        return self.runtime.url("kafka")
-
-    def registry_url(self) -> str:
-        return self.runtime.url("schema-registry")
-
     def object_store(self) -> S3Location:
         from lakectl.runtime.services import object_store
 
@@ -47,9 +41,6 @@ class LocalEndpoints:
 
         stack = self.runtime.stack
         return JdbcCatalogAccess(flink.catalog_jdbc_url(stack), postgres.SUPERUSER, stack.secret("postgres_password"))
-
-    def flink_url(self) -> str:
-        return self.runtime.url("flink-jobmanager")
 
     def sql_gateway_url(self) -> str:
         return self.runtime.url("flink-sql-gateway")
@@ -63,15 +54,6 @@ class LocalEndpoints:
         if not jars:
             raise ComponentError("flink: no flink-python jar in the Flink distribution's opt/")
         return jars[0]
-
-    def trino_url(self) -> str:
-        return self.runtime.url("trino")
-
-    def prometheus_url(self) -> str:
-        return self.runtime.url("prometheus")
-
-    def airflow_url(self) -> str:
-        return self.runtime.url("airflow-api-server")
 
     def airflow_password(self) -> str:
         from lakectl.runtime.services import airflow

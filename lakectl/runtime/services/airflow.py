@@ -220,7 +220,8 @@ def heartbeat_probe(stack: StackContext, job_type: str) -> Probe:
     return Probe(f"airflow {job_type} heartbeat in the metadata database", check)
 
 
-def _process(name: str, summary: str, recipe: type[AirflowRecipe], probe, ports=None) -> ServiceSpec:
+def _process(name: str, summary: str, recipe: type[AirflowRecipe], probe, ports=None,
+             remote_url: str | None = None) -> ServiceSpec:
     """The spec of one of Airflow's processes: all three share the metadata database, secrets, version."""
     spec = ServiceSpec(
         name=f"airflow-{name}",
@@ -233,12 +234,13 @@ def _process(name: str, summary: str, recipe: type[AirflowRecipe], probe, ports=
         secrets=(PASSWORD, JWT_SECRET, SECRET_KEY),
         version=VERSION,
         group="airflow",
+        remote_url=remote_url,
     )
     return spec
 
 
 API_SERVER = _process("api-server", "Airflow api-server (REST API v2, UI, task execution API)", ApiServerRecipe,
-                      health_probe, ports={"main": 8088})
+                      health_probe, ports={"main": 8088}, remote_url="airflow.url")
 SCHEDULER = _process("scheduler", "Airflow scheduler (LocalExecutor, parallelism 2)", SchedulerRecipe,
                      lambda stack: heartbeat_probe(stack, "SchedulerJob"))
 DAG_PROCESSOR = _process("dag-processor", "Airflow dag-processor (parses dags/)", DagProcessorRecipe,

@@ -119,4 +119,5 @@ SPEC = ServiceSpec(
     compose_env=_compose_env,
     java=(17, None),
     version=versions.KAFKA,
+    remote_url="kafka.bootstrap_servers",
 )
