@@ -89,8 +89,9 @@ class Output:
         sys.stdout.write(to_json(data, indent=None) + "\n")
 
     def info(self, message: str) -> None:
-        """Progress for people: stderr, so stdout stays parseable."""
-        self.err.print(message, highlight=False)
+        """Progress for people: stderr, so stdout stays parseable. Plain text: a message may hold brackets
+        (``lakectl.toml [profiles.local]``) that rich would take for markup."""
+        self.err.print(message, highlight=False, markup=False)
 
     def warn(self, message: str) -> None:
         self.err.print(f"[yellow]warning:[/yellow] {message}", highlight=False)

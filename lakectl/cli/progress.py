@@ -99,8 +99,9 @@ class StackProgress:
         from rich.console import Group
         from rich.spinner import Spinner
         from rich.table import Table
+        from rich.text import Text
 
-        parts: list[Any] = [Spinner("dots", text=self.message)]
+        parts: list[Any] = [Spinner("dots", text=Text(self.message))]  # plain text: no markup in a message
         with self._lock:
             downloads = dict(self.downloads)
             services = dict(self.services)

@@ -51,7 +51,8 @@ def choose(loaded: LoadedSettings) -> RuntimeChoice:
     Compose v2 both answer, native otherwise (an engine without Compose cannot run the stack)."""
     wanted = loaded.settings.runtime
     if wanted in ("native", "compose"):
-        source = {"flag": "--runtime", "env": "LAKECTL_RUNTIME"}.get(loaded.sources.get("runtime", ""), "the settings")
+        source = loaded.sources.get("runtime", "the settings")
+        source = {"flag": "--runtime", "env": "LAKECTL_RUNTIME"}.get(source, source)
         return RuntimeChoice(wanted, f"asked for by {source}")  # type: ignore[arg-type]
     recorded = recorded_kind(loaded)
     if recorded:

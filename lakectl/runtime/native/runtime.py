@@ -35,6 +35,7 @@ class NativeRuntime(Runtime):
         self, services: Sequence[ServiceSpec], timeout: float, progress: Callable[[str], None]
     ) -> list[ServiceStatus]:
         self.fetch(services, progress)
+        progress(f"starting {len(services)} service(s)")
         self.stack.ensure_secrets()
         bring_up(self, services, timeout, progress)  # artifacts are fetched: the deadline counts from here
         return self.status(services)
