@@ -83,7 +83,7 @@ def python_check() -> Check:
 def run_checks(loaded: LoadedSettings) -> DoctorReport:
     from lakectl.runtime.base import StackContext
     from lakectl.runtime.native.process import ProcessManager
-    from lakectl.runtime.select import docker_engine_answers
+    from lakectl.runtime.select import compose_runtime
     from lakectl.runtime.service_table import for_runtime
     from lakectl.runtime.services.postgres import server_bindir
     from lakectl.runtime.waiting import port_is_free
@@ -109,9 +109,10 @@ def run_checks(loaded: LoadedSettings) -> DoctorReport:
     cache.mkdir(parents=True, exist_ok=True)
     free_gb = shutil.disk_usage(cache).free / 2**30
     checks.append(Check("disk", free_gb >= MIN_FREE_DISK_GB, f"{free_gb:.1f} GB free under {cache}"))
-    engine = docker_engine_answers()
-    checks.append(Check("docker engine", engine, "answers: compose runtime available" if engine else
-                        "no engine: the native runtime will be used", required=False))
+    # the same rule --runtime auto follows: an engine without Compose v2 cannot run the compose stack
+    available, why = compose_runtime()
+    checks.append(Check("docker engine and compose", available, f"{why}: " + (
+        "compose runtime available" if available else "the native runtime will be used"), required=False))
     return DoctorReport(checks)
 
 

@@ -88,12 +88,8 @@ def logs(rt: Runtime, service: str, tail: int | None, follow: bool) -> Iterator[
 def service_url(rt: Runtime, service: str) -> ServiceUrl:
     """Where ``service`` answers (``Runtime.endpoint``). One that no setting can point elsewhere
     (``ServiceSpec.remote_url`` None) must be running on this stack: ServiceUnavailable otherwise."""
-    from lakectl.runtime.service_table import expand, unknown_service
-
-    name = (expand([service]) or [service])[0]
-    if name not in rt.services:
-        raise unknown_service(name, rt.services)
-    spec = rt.services[name]
+    spec = specs_named(rt, [service])[0]  # a group (flink) answers at its first member (the JobManager)
+    name = spec.name
     url = rt.endpoint(name)
     if spec.remote_url is None:  # only this stack runs it (no URL setting can point elsewhere): is it up?
         state = rt.status([spec])[0].state

@@ -31,8 +31,18 @@ def docker_engine_version(timeout: float = 3.0) -> str | None:
     return (done.stdout.strip() or "?") if done.returncode == 0 else None
 
 
-def docker_engine_answers(timeout: float = 3.0) -> bool:
-    return docker_engine_version(timeout) is not None
+def compose_runtime() -> tuple[bool, str]:
+    """Can the compose runtime run here: a Docker engine AND Docker Compose v2 both answer (an engine
+    without Compose cannot run the stack). The reason says what answered."""
+    engine = docker_engine_version()
+    if engine is None:
+        return False, "no Docker engine answers"
+    from lakectl.runtime.compose import compose_v2
+
+    compose = compose_v2()
+    if compose is None:
+        return False, f"Docker engine {engine} answers, but no Docker Compose v2 was found"
+    return True, f"Docker engine {engine} and Docker Compose {compose[0]} answer"
 
 
 def recorded_kind(loaded: LoadedSettings) -> RuntimeKind | None:
@@ -57,15 +67,8 @@ def choose(loaded: LoadedSettings) -> RuntimeChoice:
     recorded = recorded_kind(loaded)
     if recorded:
         return RuntimeChoice(recorded, f"the one this stack was started with ({loaded.state_dir / 'runtime'})")
-    engine = docker_engine_version()
-    if engine is None:
-        return RuntimeChoice("native", "auto: no Docker engine answers")
-    from lakectl.runtime.compose import compose_v2
-
-    compose = compose_v2()
-    if compose is None:
-        return RuntimeChoice("native", f"auto: Docker engine {engine} answers, but no Docker Compose v2 was found")
-    return RuntimeChoice("compose", f"auto: Docker engine {engine} and Docker Compose {compose[0]} answer")
+    available, why = compose_runtime()
+    return RuntimeChoice("compose" if available else "native", f"auto: {why}")
 
 
 def choose_kind(loaded: LoadedSettings) -> RuntimeKind:
