@@ -35,7 +35,7 @@ class FetchListener(Protocol):
 
     def fetching(self, name: str, kind: str) -> None: ...
 
-    def fetched(self, name: str, kind: str, size: int, seconds: float) -> None: ...
+    def fetched(self, name: str, kind: str, size: int | None, seconds: float) -> None: ...
 
 
 # process-wide on purpose: the fetches of one `up` run in a thread pool, which context variables do not reach
@@ -54,13 +54,14 @@ def reporting(listener: FetchListener) -> Iterator[None]:
 
 @contextmanager
 def _fetching(name: str, kind: str, result: Callable[[], Path | None]) -> Iterator[None]:
-    """Announce one fetch to the listeners; its size (``result``'s files) once it is done."""
+    """Announce one fetch to the listeners; its size (``result``'s files; None when it has no files of
+    its own, e.g. an apt package) once it is done."""
     for listener in list(_LISTENERS):
         listener.fetching(name, kind)
     started = time.monotonic()
     yield
     path = result()
-    size = sum(p.stat().st_size for p in path.rglob("*") if p.is_file() and not p.is_symlink()) if path else 0
+    size = sum(p.stat().st_size for p in path.rglob("*") if p.is_file() and not p.is_symlink()) if path else None
     for listener in list(_LISTENERS):
         listener.fetched(name, kind, size, time.monotonic() - started)
 

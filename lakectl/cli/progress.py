@@ -58,15 +58,17 @@ class StackProgress:
     # -- the fetch listener (lakectl.artifacts.reporting) ------------------------------------
     def fetching(self, name: str, kind: str) -> None:
         with self._lock:
-            self.downloads[name] = {"kind": kind, "started": time.monotonic(), "size": None, "seconds": None}
+            self.downloads[name] = {"kind": kind, "started": time.monotonic(), "size": None, "seconds": None,
+                                    "done": False}
         if not self.live_mode:
             self.out.info(f"fetching {name} ({kind})")
 
-    def fetched(self, name: str, kind: str, size: int, seconds: float) -> None:
+    def fetched(self, name: str, kind: str, size: int | None, seconds: float) -> None:
         with self._lock:
-            self.downloads[name] = {"kind": kind, "started": None, "size": size, "seconds": seconds}
+            self.downloads[name] = {"kind": kind, "started": None, "size": size, "seconds": seconds, "done": True}
         if not self.live_mode:
-            self.out.info(f"fetched {name} ({kind}): {_size(size)} in {seconds:.1f} s")
+            self.out.info(f"fetched {name} ({kind}): " + (f"{_size(size)} " if size is not None else "")
+                          + f"in {seconds:.1f} s")
 
     # -- drawing --------------------------------------------------------------------------
     def __enter__(self) -> StackProgress:
@@ -88,12 +90,12 @@ class StackProgress:
 
     def _summary(self) -> str:
         """What stays on the terminal once the live display is gone: what was fetched, and how long."""
-        done = [(n, d) for n, d in self.downloads.items() if d["size"] is not None]
+        done = [(n, d) for n, d in self.downloads.items() if d["done"]]
         if not done:
             return ""
-        total = sum(d["size"] for _, d in done)
+        total = sum(d["size"] or 0 for _, d in done)
         return f"fetched {len(done)} artifact(s), {_size(total)}: " + ", ".join(
-            f"{n} ({_size(d['size'])}, {d['seconds']:.0f} s)" for n, d in done)
+            f"{n} ({_size(d['size']) + ', ' if d['size'] is not None else ''}{d['seconds']:.0f} s)" for n, d in done)
 
     def _render(self):
         from rich.console import Group
@@ -111,8 +113,8 @@ class StackProgress:
                 table.add_column(column)
             now = time.monotonic()
             for name, d in downloads.items():
-                state = (f"{_size(d['size'])} in {d['seconds']:.1f} s" if d["size"] is not None
-                         else f"fetching… {now - d['started']:.0f} s")
+                size = f"{_size(d['size'])} " if d["size"] is not None else ""
+                state = f"{size}in {d['seconds']:.1f} s" if d["done"] else f"fetching… {now - d['started']:.0f} s"
                 table.add_row(name, d["kind"], state)
             parts.append(table)
         if services:

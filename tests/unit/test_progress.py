@@ -70,3 +70,10 @@ def test_on_a_terminal_one_live_display_shows_downloads_and_services():
     with progress:  # the live display starts and stops; what was fetched stays on screen
         pass
     assert "fetched 1 artifact(s), 5.0 MB: trino-476 (5.0 MB, 2 s)" in screen.getvalue()
+
+
+def test_a_fetch_without_files_of_its_own_says_no_size(capsys):
+    with StackProgress(Output(), "starting the stack") as progress:
+        progress.fetching("postgresql", "apt")
+        progress.fetched("postgresql", "apt", None, 12.0)
+    assert capsys.readouterr().err.splitlines()[-1] == "fetched postgresql (apt): in 12.0 s"
