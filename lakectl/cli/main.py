@@ -14,7 +14,23 @@ from typing import Annotated
 import typer
 
 from lakectl import __version__
-from lakectl.cli import config, dag, dbt, demo, job, metrics, produce, query, schema, stack, tables, topic, verify
+from lakectl.cli import (
+    config,
+    dag,
+    dbt,
+    demo,
+    image,
+    job,
+    metrics,
+    produce,
+    query,
+    schema,
+    service,
+    stack,
+    tables,
+    topic,
+    verify,
+)
 from lakectl.cli.common import OutputOpt
 from lakectl.context import LakeContext
 from lakectl.errors import ExitCode, LakectlError
@@ -49,7 +65,8 @@ def version(output: OutputOpt = OutputFormat.table) -> None:
 
 
 # every command module, in the order of `lakectl --help` (a new group is one more name here)
-for module in (stack, produce, tables, query, verify, demo, metrics, config, topic, schema, job, dbt, dag):
+for module in (stack, produce, tables, query, verify, demo, metrics, config, topic, schema, job, dbt, dag, image,
+               service):
     app.add_typer(module.app)
 
 

@@ -47,6 +47,12 @@ class StackContext:
     def cache_dir(self) -> Path:
         return self.loaded.cache_dir
 
+    @property
+    def data_root(self) -> Path:
+        """Where services keep their data: ``<state>/native`` natively, ``<state>/compose`` for the
+        containers (the state dir is bind-mounted into them at its own path), so the two never mix."""
+        return self.state_dir / ("compose" if self.kind == "compose" else "native")
+
     def port(self, spec: ServiceSpec, name: str = "main") -> int:
         key = spec.name if name == "main" else f"{spec.name}.{name}"
         return self.settings.port(key, spec.ports[name])
@@ -92,10 +98,12 @@ def write_private(path: Path, text: str) -> None:
     """Write a file that holds secrets: 0600 from the first byte (never a moment where it is
     world-readable), through a temp file and a rename, so a reader never sees half of it."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path.with_suffix(".tmp"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    # a temp name of this process's own: compose containers sharing the state dir may write one file at once
+    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
         handle.write(text)
-    os.replace(path.with_suffix(".tmp"), path)
+    os.replace(temp, path)
 
 
 def _access_key() -> str:
@@ -136,6 +144,8 @@ class ServiceSpec:
     remote_url: str | None = None
     # the alias naming the services one component runs as (``lakectl up flink``)
     group: str | None = None
+    # the compose image it runs in (lakectl/<image_family>); None: its group's, else its own name
+    image: str | None = None
 
     def __post_init__(self) -> None:
         if self.url is None:
@@ -144,6 +154,10 @@ class ServiceSpec:
     @property
     def start_dependencies(self) -> tuple[str, ...]:
         return self.depends_on if self.starts_after is None else self.starts_after
+
+    @property
+    def image_family(self) -> str:
+        return self.image or self.group or self.name
 
     @property
     def compose_name(self) -> str:

@@ -31,7 +31,7 @@ class PythonApp:
         return self.venv(stack) / "bin" / (command or self.name)
 
     def home(self, stack: StackContext) -> Path:
-        return stack.state_dir / "native" / self.name
+        return stack.data_root / self.name
 
     def run(self, stack: StackContext, args: Sequence[str], env: dict[str, str]) -> None:
         """Its CLI with ``args``; ComponentError with the last lines it printed when it fails."""

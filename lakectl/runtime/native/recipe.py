@@ -20,7 +20,7 @@ class NativeRecipe(ABC):
 
     @property
     def data_dir(self) -> Path:
-        return self.stack.state_dir / "native" / self.spec.name
+        return self.stack.data_root / self.spec.name
 
     def port(self, name: str = "main") -> int:
         return self.stack.port(self.spec, name)

@@ -81,7 +81,7 @@ class NativeRuntime(Runtime):
                 spec.native(self.stack).purge()
                 manager.log_path(spec.name).unlink(missing_ok=True)
             if len(services) == len(self.services):
-                shutil.rmtree(self.stack.state_dir / "native", ignore_errors=True)
+                shutil.rmtree(self.stack.data_root, ignore_errors=True)
 
     def status(self, services: Sequence[ServiceSpec]) -> list[ServiceStatus]:
         with ThreadPoolExecutor(max_workers=max(1, len(services))) as pool:

@@ -163,7 +163,7 @@ def rest_url(stack: StackContext) -> str:
 
 
 def conf_dir(stack: StackContext) -> Path:
-    return stack.state_dir / "native" / "flink" / "conf"
+    return stack.data_root / "flink" / "conf"
 
 
 def catalog_jdbc_url(stack: StackContext) -> str:

@@ -35,13 +35,26 @@ def client_env(stack: StackContext) -> dict[str, str]:
 
 
 def psql(stack: StackContext, sql: str, database: str = "postgres") -> str:
-    binary = shutil.which("psql") or str((server_bindir() or Path("/usr/bin")) / "psql")
-    argv = [binary, "-h", LOCALHOST, "-p", str(stack.port(SPEC)), "-U", SUPERUSER, "-d", database,
-            "-v", "ON_ERROR_STOP=1", "-tAc", sql]
-    done = subprocess.run(argv, capture_output=True, text=True, env=client_env(stack), check=False)
-    if done.returncode != 0:
-        raise ComponentError(f"postgres: {done.stderr.strip()}")
-    return done.stdout.strip()
+    """One statement as the superuser, its rows as ``psql -tA`` prints them (columns joined by ``|``).
+    Through psycopg2 (a lakectl dependency), not the psql binary: lakectl on a host whose PostgreSQL runs
+    in a container has no psql."""
+    import psycopg2
+
+    try:
+        connection = psycopg2.connect(host=LOCALHOST, port=stack.port(SPEC), user=SUPERUSER, dbname=database,
+                                      password=stack.secret("postgres_password"), connect_timeout=3)
+    except psycopg2.Error as exc:
+        raise ComponentError(f"postgres: {str(exc).strip()}") from None
+    try:
+        connection.autocommit = True  # CREATE DATABASE cannot run inside a transaction
+        with connection.cursor() as cursor:
+            cursor.execute(sql)
+            rows = cursor.fetchall() if cursor.description else []
+    except psycopg2.Error as exc:
+        raise ComponentError(f"postgres: {str(exc).strip()}") from None
+    finally:
+        connection.close()
+    return "\n".join("|".join("" if value is None else str(value) for value in row) for row in rows)
 
 
 def ensure_database(stack: StackContext, name: str) -> None:

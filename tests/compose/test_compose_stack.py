@@ -1,0 +1,128 @@
+"""The compose runtime end to end on a real Docker engine: images built from the Debian base, the stack up,
+the demo, verify, the Airflow DAG (its tasks run lakectl inside the Airflow image), a TaskManager container
+killed mid-stream with exact counts after, bad input, and ``down --purge`` leaving nothing behind.
+
+The tests run in order and share one stack (module scope): each builds on the one before.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+
+import pytest
+
+from tests.compose.conftest import COMPOSE_PORTS
+from tests.e2e.bronze_helpers import trades_flowing, wait_for_rows
+
+pytestmark = pytest.mark.compose
+
+PROJECT = "lakectl"  # compose's project name (lakectl/runtime/compose.py)
+DEMO_COUNT = 20_000
+
+
+def _containers(engine, *extra: str) -> list[str]:
+    return engine.lines("ps", "-a", "--filter", f"label=com.docker.compose.project={PROJECT}",
+                        "--format", "{{.Names}}", *extra)
+
+
+def test_images_build_from_the_debian_base_and_are_kept(compose_stack, engine):
+    built = compose_stack.ok("image", "build", "-o", "json", timeout=3600).json()["images"]
+    families = {image["family"] for image in built}
+    assert families >= {"postgres", "kafka", "schema-registry", "object-store", "flink", "trino", "prometheus",
+                        "airflow", "superset"}
+    assert all(image["size_mb"] for image in built)
+    # every image is tagged with its content hash: a second build finds them all
+    again = compose_stack.ok("image", "build", "-o", "json", timeout=600).json()["images"]
+    assert [image["built"] for image in again] == [False] * len(again)
+    assert [image["image"] for image in again] == [image["image"] for image in built]
+    listed = compose_stack.ok("image", "list", "-o", "json").json()["images"]
+    assert all(row["built"] for row in listed)
+
+
+def test_up_starts_every_service_in_its_container(compose_stack, engine):
+    started = compose_stack.lakectl("up", "-o", "json", timeout=1800)
+    assert started.code == 0, started.err[-3000:]
+    assert "runtime: compose" in started.err
+    services = {s["name"]: s for s in started.json()["services"]}
+    assert "grafana" not in services or services["grafana"]["state"] == "not-started"
+    running = {name: s for name, s in services.items() if name != "grafana"}
+    assert all(s["healthy"] for s in running.values()), running
+    assert len(_containers(engine, "--filter", "status=running")) == len(running)
+    # lakectl on the host reaches every service at its published 127.0.0.1 port, as natively
+    status = compose_stack.ok("status", "-o", "json").json()
+    assert status["runtime"] == "compose"
+    for service in status["services"]:
+        if service["name"] != "grafana":
+            assert service["healthy"] is True and service.get("container"), service
+    # safe to run twice: nothing restarted
+    ids = _containers(engine, "--format", "{{.ID}} {{.Status}}")
+    compose_stack.ok("up", "-o", "json", timeout=600)
+    assert [line.split()[0] for line in _containers(engine, "--format", "{{.ID}}")] == [
+        line.split()[0] for line in ids]
+
+
+def test_demo_and_verify_on_compose(compose_stack):
+    result = compose_stack.lakectl("demo", "--count", str(DEMO_COUNT), "--keep", "-o", "json", timeout=1800)
+    assert result.code == 0, result.err[-3000:]
+    report = result.json()
+    assert report["bronze_iceberg_rows"] == DEMO_COUNT and report["bronze_delta_rows"] == DEMO_COUNT
+    assert report["silver_rows"] == DEMO_COUNT and report["gold_rows"] > 0
+    verified = compose_stack.lakectl("verify", "--topic", "trades", "-o", "json", timeout=600)
+    assert verified.code == 0, verified.err[-2000:] + verified.out[-2000:]
+
+
+def test_the_dag_runs_lakectl_inside_the_airflow_image(compose_stack):
+    run = compose_stack.lakectl("dag", "trigger", "stock_data_pipeline", "--wait", "--timeout", "900", "-o", "json",
+                                timeout=1200)
+    assert run.code == 0, run.err[-3000:] + run.out[-3000:]
+    assert run.json()["state"] == "success"
+
+
+def test_a_taskmanager_container_killed_mid_stream_loses_and_duplicates_nothing(compose_stack, engine):
+    count = 60_000
+    with trades_flowing(compose_stack, "trades_tm_kill", "bronze_tm_kill", count, rate=4000):
+        time.sleep(6)
+        killed = engine.docker("kill", f"{PROJECT}-flink-taskmanager-1")
+        assert killed.returncode == 0, killed.stderr
+        # `up` brings the killed container back (the readiness loop sees it is not running)
+        compose_stack.ok("up", "flink-taskmanager", "-o", "json", timeout=600)
+        time.sleep(20)  # the producer finishes meanwhile
+    produced = json.loads(compose_stack.ok("topic", "describe", "trades_tm_kill", "-o", "json").out)
+    total = sum(p["high"] - p["low"] for p in produced["partitions"])
+    counts = wait_for_rows(compose_stack, "trades_tm_kill", total, timeout=300)
+    assert counts == {"iceberg": total, "delta": total}
+    verified = compose_stack.lakectl("verify", "--topic", "trades_tm_kill", "-o", "json", timeout=600)
+    assert verified.code == 0, verified.out[-2000:]
+
+
+def test_bad_input_gets_one_line_and_the_right_exit_code(compose_stack, engine):
+    # an engine that does not answer (the CLI is there, the daemon is not)
+    stopped = compose_stack.lakectl("up", env={"DOCKER_HOST": "unix:///nonexistent/docker.sock"}, timeout=120)
+    assert stopped.code == 3, stopped.err
+    assert stopped.err.strip().splitlines()[-1].startswith("lakectl: error: no Docker engine answers")
+    # an image build that fails: a base image that does not exist (and no registry to pull it from)
+    failed = compose_stack.lakectl("image", "build", "prometheus",
+                                   env={"LAKECTL_IMAGE_BASE": "lakectl/no-such-base:1"}, timeout=600)
+    assert failed.code == 1, failed.err
+    last = failed.err.strip().splitlines()[-1]
+    assert last.startswith("lakectl: error: image lakectl/base:") and "the build failed" in last, failed.err
+    assert "Traceback" not in failed.err
+    # a port already taken: Prometheus stopped, its port held by someone else
+    compose_stack.ok("down", "prometheus", timeout=300)
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", COMPOSE_PORTS["prometheus"]))
+        holder.listen()
+        taken = compose_stack.lakectl("up", "prometheus", timeout=300)
+    assert taken.code == 3, taken.err
+    assert f"port {COMPOSE_PORTS['prometheus']}" in taken.err.strip().splitlines()[-1], taken.err
+    compose_stack.ok("up", "prometheus", timeout=600)
+
+
+def test_down_purge_leaves_no_container_volume_or_network(compose_stack, engine):
+    compose_stack.ok("down", "--purge", "-o", "json", timeout=600)
+    assert _containers(engine) == []
+    assert engine.lines("volume", "ls", "--filter", f"label=com.docker.compose.project={PROJECT}", "-q") == []
+    assert engine.lines("network", "ls", "--filter", f"label=com.docker.compose.project={PROJECT}", "-q") == []
+    assert not (compose_stack.state_dir / "compose").exists()
