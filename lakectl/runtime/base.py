@@ -18,7 +18,7 @@ from secrets import choice, token_urlsafe
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from lakectl.errors import ServiceUnavailable, UsageError
-from lakectl.runtime.waiting import Probe
+from lakectl.runtime.waiting import Probe, port_holder, port_is_free
 from lakectl.settings import LoadedSettings
 
 if TYPE_CHECKING:
@@ -265,6 +265,18 @@ class Runtime(ABC):
     @abstractmethod
     def log_location(self, spec: ServiceSpec) -> str:
         """Where to read ``spec``'s log (a path, or the command that prints it)."""
+
+    def check_ports(self, spec: ServiceSpec) -> None:
+        """Before ``spec`` starts: every port it binds is free on 127.0.0.1 (in both runtimes it binds
+        the host's own; a container shares the host's network), else one line naming the holder."""
+        for port_name in spec.ports:
+            port = self.stack.port(spec, port_name)
+            if not port_is_free(port):
+                raise ServiceUnavailable(
+                    f"{spec.name}: port {port} on {LOCALHOST} is taken by {port_holder(port)}",
+                    hint=f"stop it, or set ports.\"{spec.name}{'' if port_name == 'main' else '.' + port_name}\" "
+                    "in lakectl.toml",
+                )
 
     def url(self, name: str) -> str:
         """Where this stack's ``name`` answers."""
