@@ -13,7 +13,7 @@ UV := $(BIN)/uv
 # `make test` ends with test-fresh (make demo in a bare Debian 12 container; ~7 min warm); TEST_FRESH=0 skips it
 TEST_FRESH ?= 1
 
-.PHONY: install system-deps test-deps demo test test-unit test-integration test-fresh lint bench clean
+.PHONY: install system-deps test-deps demo test test-unit test-integration test-fresh lint compose-file bench clean
 
 # Debian packages the native runtime uses (installed only when missing; needs root or sudo)
 # (prometheus: without its recommended node exporter; lakectl runs the binary, never the package's service)
@@ -110,6 +110,12 @@ test-integration: install test-deps
 lint: install
 	$(BIN)/ruff check lakectl tests bench dags
 	$(BIN)/lint-imports --no-cache
+
+# deploy/docker-compose.yml is generated from the service descriptions (lakectl/runtime/compose_file.py);
+# tests/unit/test_compose_file.py fails while the committed file is stale
+compose-file: $(BIN)/lakectl
+	$(BIN)/python -m lakectl.runtime.compose_file > deploy/docker-compose.yml.tmp
+	mv deploy/docker-compose.yml.tmp deploy/docker-compose.yml
 
 bench: install
 	$(BIN)/python bench/p1_produce.py

@@ -2,8 +2,9 @@
 
 A service is described once (``ServiceSpec``): name, dependencies, ports, how to build its URL,
 its readiness probe, the secrets it needs, its Java and version, the setting that points it
-elsewhere, its compose service name and its native recipe. ``NativeRuntime`` and ``ComposeRuntime``
-both start from these descriptions; the list of them is ``lakectl.runtime.services.SERVICES``.
+elsewhere, its image family and its native recipe (which its compose container runs too).
+``NativeRuntime`` and ``ComposeRuntime`` both start from these descriptions; the list of them is
+``lakectl.runtime.services.SERVICES``.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from secrets import choice, token_urlsafe
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from lakectl.errors import ServiceUnavailable, UsageError
-from lakectl.runtime.waiting import Probe
+from lakectl.runtime.waiting import Probe, port_holder, port_is_free
 from lakectl.settings import LoadedSettings
 
 if TYPE_CHECKING:
@@ -127,14 +128,12 @@ class ServiceSpec:
     # the part of depends_on that must be ready before it starts at all (None: all of it); the rest
     # starts alongside, so that a slow-starting JVM does not wait on a service it needs only later
     starts_after: tuple[str, ...] | None = None
-    compose_service: str | None = None  # its name in deploy/docker-compose.yml when not ``name``
     # done once the service answers, e.g. setting the registry's default compatibility
     after_ready: Callable[[StackContext], None] | None = None
-    # variables the compose file needs from lakectl before `up` (e.g. a directory of cached jars)
-    compose_env: Callable[[StackContext], dict[str, str]] | None = None
     # why a compose-only service (``native`` None) has no native runtime: the error natively
     not_native: str = ""
-    # the generated secrets it needs (kept in <state>/secrets.json; compose gets them in its env file)
+    # the generated secrets it needs (kept in <state>/secrets.json, which its process reads; a compose
+    # service that runs no lakectl, e.g. Grafana, gets them through the 0600 env file)
     secrets: tuple[str, ...] = ()
     # the Java majors its native process runs on: (minimum, maximum or None); None: not a JVM
     java: tuple[int, int | None] | None = None
@@ -144,8 +143,13 @@ class ServiceSpec:
     remote_url: str | None = None
     # the alias naming the services one component runs as (``lakectl up flink``)
     group: str | None = None
-    # the compose image it runs in (lakectl/<image_family>); None: its group's, else its own name
+    # the image (lakectl/<family>) its compose container runs, when not the group's or its own name
     image: str | None = None
+    # how long compose waits after SIGTERM before it kills the container (a clean shutdown: Kafka, PostgreSQL)
+    stop_grace_s: int = 30
+    # a service lakectl builds no image for (``native`` None): its compose service as it stands
+    # (image, environment, volumes; lakectl.runtime.compose_file adds the rest)
+    compose: Callable[[], dict[str, Any]] | None = None
 
     def __post_init__(self) -> None:
         if self.url is None:
@@ -157,11 +161,8 @@ class ServiceSpec:
 
     @property
     def image_family(self) -> str:
+        """The lakectl image its container runs (``lakectl/<family>``): one per component."""
         return self.image or self.group or self.name
-
-    @property
-    def compose_name(self) -> str:
-        return self.compose_service or self.name
 
     def remote(self, settings: Any) -> str | None:
         """The URL ``remote_url`` names in ``settings`` (None when unset, or the service has none)."""
@@ -279,6 +280,18 @@ class Runtime(ABC):
     @abstractmethod
     def log_location(self, spec: ServiceSpec) -> str:
         """Where to read ``spec``'s log (a path, or the command that prints it)."""
+
+    def check_ports(self, spec: ServiceSpec) -> None:
+        """Before ``spec`` starts: every port it binds is free on 127.0.0.1 (in both runtimes it binds
+        the host's own; a container shares the host's network), else one line naming the holder."""
+        for port_name in spec.ports:
+            port = self.stack.port(spec, port_name)
+            if not port_is_free(port):
+                raise ServiceUnavailable(
+                    f"{spec.name}: port {port} on {LOCALHOST} is taken by {port_holder(port)}",
+                    hint=f"stop it, or set ports.\"{spec.name}{'' if port_name == 'main' else '.' + port_name}\" "
+                    "in lakectl.toml",
+                )
 
     def url(self, name: str) -> str:
         """Where this stack's ``name`` answers."""

@@ -1,11 +1,20 @@
-"""The compose runtime: deploy/docker-compose.yml driven through python-on-whales.
+"""The compose runtime: deploy/docker-compose.yml (generated: lakectl/runtime/compose_file.py) driven
+through python-on-whales.
 
-Secrets reach compose through an env file generated in the state dir (mode 0600), never the YAML.
-Readiness uses the same probes as the native runtime, against the ports published on 127.0.0.1.
+Every container but Grafana runs a lakectl image (``lakectl/<family>``, built by
+``lakectl.runtime.images.ensure_images``) whose command is ``lakectl service run NAME``: the native
+recipe, unchanged, with the host's network, so each service binds the same 127.0.0.1 port as natively.
+``up`` starts them one at a time (``docker compose up --no-deps NAME``) through the one readiness loop
+(runtime/readiness.py), in the same order and with the same probes as the native runtime.
+
+Whatever the compose file interpolates (image tags, paths, uid, ports, profile, Grafana's password)
+comes from an env file lakectl writes in the state dir (mode 0600), never from the YAML.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 import subprocess
 import time
@@ -15,24 +24,107 @@ from pathlib import Path
 from typing import Any
 
 from lakectl.errors import ComponentError, ServiceUnavailable
-from lakectl.paths import deploy_dir
+from lakectl.paths import ROOT, deploy_dir
 from lakectl.runtime.base import Runtime, ServiceSpec, ServiceStatus, StackContext, write_private
+from lakectl.runtime.compose_file import (
+    PROJECT,
+    builds_image,
+    image_families,
+    image_variable,
+    port_variable,
+    profiles,
+)
 from lakectl.runtime.readiness import bring_up
 
-PROJECT = "lakectl"
 EXITED_CHECK_S = 1.0
+# the tag of an image this stack has not built yet: lakectl never starts its services (pull_policy never)
+NOT_BUILT = "not-built"
 
 
 def compose_file() -> Path:
     return deploy_dir() / "docker-compose.yml"
 
 
-def write_env_file(stack: StackContext, extra: dict[str, str] | None = None) -> Path:
-    secrets = {**stack.ensure_secrets(), **(extra or {})}
-    path = stack.state_dir / "compose.env"
+def env_file_path(stack: StackContext) -> Path:
+    return stack.state_dir / "compose.env"
+
+
+def compose_data_dir(stack: StackContext, name: str) -> Path:
+    """Where the service ``name`` keeps its data in compose (``<state>/compose/<name>``)."""
+    return stack.state_dir / "compose" / name
+
+
+def _read_env_file(path: Path) -> dict[str, str]:
+    values = {}
+    if path.exists():
+        for line in path.read_text().splitlines():
+            name, sep, value = line.partition("=")
+            if sep:
+                values[name] = value[1:-1] if value[:1] == value[-1:] == "'" else value
+    return values
+
+
+def _tag(family: str, image: str) -> str:
+    """The tag of ``lakectl/<family>`` from what ensure_images returned (the full reference or the tag)."""
+    tag = image.removeprefix(f"lakectl/{family}:")
+    if not tag or ":" in tag or "/" in tag:
+        raise ComponentError(f"the image of {family} is {image!r}, not lakectl/{family}:<tag>")
+    return tag
+
+
+def _config_for_containers(stack: StackContext) -> str:
+    """The lakectl.toml the containers' lakectl reads ("" when the host's has none): the host's own when
+    a container sees it (in the checkout or the state dir, both mounted), else a copy in the state dir
+    (it holds no secrets: lakectl.toml refuses them)."""
+    config = stack.loaded.config_file
+    if config is None:
+        return ""
+    config = config.absolute()
+    if any(config.is_relative_to(root) for root in (ROOT, stack.state_dir.absolute())):
+        return str(config)
+    copy = stack.state_dir.absolute() / "compose" / "lakectl.toml"
+    copy.parent.mkdir(parents=True, exist_ok=True)
+    copy.write_text(config.read_text())
+    return str(copy)
+
+
+def env_values(stack: StackContext, images: dict[str, str]) -> dict[str, str]:
+    """Every variable the compose file interpolates. ``images``: family -> the image ensure_images built
+    (``lakectl/<family>:<tag>``); the families it leaves out keep the tag the env file has already
+    (Compose resolves the whole file, every service's image included), else NOT_BUILT."""
+    from lakectl.runtime.service_table import all_services
+
+    specs = list(all_services().values())
+    previous = _read_env_file(env_file_path(stack))
+    values = {
+        "LAKECTL_UID": str(os.getuid()),
+        "LAKECTL_GID": str(os.getgid()),
+        # the checkout: lakectl's own code, deploy/, flink_jobs/, dbt_project/, dags/
+        "LAKECTL_PROJECT_DIR": str(ROOT),
+        "LAKECTL_STATE_DIR": str(stack.state_dir.absolute()),
+        "LAKECTL_PROFILE": stack.loaded.profile,
+        "LAKECTL_CONFIG": _config_for_containers(stack),
+        "LAKECTL_PORTS": json.dumps(stack.settings.ports, sort_keys=True),
+    }
+    for family in image_families(specs):
+        name = image_variable(family)
+        values[name] = _tag(family, images[family]) if family in images else previous.get(name, NOT_BUILT)
+    for spec in specs:
+        if "main" in spec.ports:
+            values[port_variable(spec)] = str(stack.port(spec))
+    secrets = stack.ensure_secrets()
+    for spec in specs:
+        if not builds_image(spec):  # the containers that run lakectl read <state>/secrets.json
+            values.update({f"LAKECTL_{name.upper()}": secrets[name] for name in spec.secrets})
+    return values
+
+
+def write_env_file(stack: StackContext, images: dict[str, str]) -> Path:
+    """The env file Compose interpolates deploy/docker-compose.yml from (0600: Grafana's password)."""
+    path = env_file_path(stack)
+    values = env_values(stack, images)
     # single quotes: compose interpolates $ inside double quotes
-    write_private(path, "".join(f"{name if name.startswith('LAKECTL_') else 'LAKECTL_' + name.upper()}='{value}'\n"
-                                for name, value in sorted(secrets.items())))
+    write_private(path, "".join(f"{name}='{value}'\n" for name, value in sorted(values.items())))
     return path
 
 
@@ -83,13 +175,19 @@ def _plugin_config_dir(cache_dir: Path) -> str | None:
     return str(config)
 
 
-def docker_client(stack: StackContext, extra_env: dict[str, str] | None = None):
+def docker_client(stack: StackContext, images: dict[str, str] | None = None):
+    """A python-on-whales client for this stack's compose project, its env file written afresh
+    (``images``: the tags ``up`` just built; the others stay as the env file has them)."""
     from python_on_whales import DockerClient
+
+    from lakectl.runtime.service_table import all_services
 
     return DockerClient(
         config=_plugin_config_dir(stack.cache_dir),
         compose_files=[compose_file()],
-        compose_env_files=[write_env_file(stack, extra_env)],
+        compose_env_files=[write_env_file(stack, images or {})],
+        # every profile: Grafana's too (it is off by default for `docker compose up` by hand)
+        compose_profiles=profiles(all_services().values()),
         compose_project_name=PROJECT,
         compose_project_directory=deploy_dir(),
     )
@@ -121,23 +219,31 @@ class ComposeRuntime(Runtime):
     def up(
         self, services: Sequence[ServiceSpec], timeout: float, progress: Callable[[str], None]
     ) -> list[ServiceStatus]:
-        self.stack.ensure_secrets()  # before compose_env: some of it is rendered from them
-        extra_env: dict[str, str] = {}
-        for spec in services:
-            if spec.compose_env:
-                extra_env.update(spec.compose_env(self.stack))
-        client = docker_client(self.stack, extra_env)
-        progress("docker compose up " + " ".join(s.compose_name for s in services))
-        self._call("up", lambda: client.compose.up([s.compose_name for s in services], detach=True))
-        # compose starts them in the order its own depends_on gives; the loop waits for readiness
-        self._up_client, self._states_read_at = client, 0.0
-        bring_up(self, services, timeout, progress)
+        images: dict[str, str] = {}
+        if image_families(services):
+            from lakectl.runtime.images import ensure_images
+
+            images = {image.family: image.tag for image in ensure_images(self.stack, services, progress)}
+        self.stack.ensure_secrets()  # the containers read them from <state>/secrets.json
+        self._up_client, self._states_read_at = docker_client(self.stack, images), 0.0
+        progress(f"starting {len(services)} service(s)")
+        bring_up(self, services, timeout, progress)  # the images are built: the deadline counts from here
         return self.status(services)
 
     # what the readiness loop needs from this runtime
     def start_service(self, spec: ServiceSpec) -> bool:
-        """Nothing to do: the one ``docker compose up`` of ``up`` started every container already."""
-        return True
+        """``docker compose up --detach --no-deps NAME``: the loop starts each service once what it
+        starts after is ready. A running container is left to compose (it recreates it only when its
+        configuration changed, e.g. a new image); any other first has its ports checked, as natively."""
+        client = self._up_client
+        state = self._container_states(client).get(spec.name)
+        running = state is not None and state[0] == "running"
+        if not running:
+            self.check_ports(spec)
+        # created by this user before the engine would create it as root (Grafana mounts it)
+        compose_data_dir(self.stack, spec.name).mkdir(parents=True, exist_ok=True)
+        self._call("up", lambda: client.compose.up([spec.name], detach=True, dependencies=False))
+        return not running
 
     def exited(self, specs: Sequence[ServiceSpec]) -> dict[str, str]:
         """Services whose container stopped (exited, dead) before they were ready. Asked of compose at
@@ -148,7 +254,7 @@ class ComposeRuntime(Runtime):
         states = self._container_states(self._up_client)
         gone = {}
         for spec in specs:
-            state = states.get(spec.compose_name)
+            state = states.get(spec.name)
             if state is not None and state[0] in ("exited", "dead"):
                 gone[spec.name] = (f"{spec.name}: its container exited while starting (exit code {state[1]}); "
                                    f"see lakectl logs {spec.name}")
@@ -157,31 +263,37 @@ class ComposeRuntime(Runtime):
     def log_location(self, spec: ServiceSpec) -> str:
         return f"lakectl logs {spec.name}"
 
+    def _containers(self, client) -> dict[str, Any]:
+        """compose service name -> its container."""
+        return {c.config.labels.get("com.docker.compose.service"): c
+                for c in self._call("ps", lambda: client.compose.ps(all=True))}
+
     def _container_states(self, client) -> dict[str, tuple[str, int | None]]:
         """compose service name -> (container state, exit code)."""
-        return {c.config.labels.get("com.docker.compose.service"): (c.state.status or "unknown", c.state.exit_code)
-                for c in self._call("ps", lambda: client.compose.ps(all=True))}
+        return {name: (c.state.status or "unknown", c.state.exit_code) for name, c in self._containers(client).items()}
 
     def down(self, services: Sequence[ServiceSpec], purge: bool, progress: Callable[[str], None]) -> None:
         client = docker_client(self.stack)
+        names = [s.name for s in services]
         if len(services) < len(self.services):
-            names = [s.compose_name for s in services]
             progress("docker compose rm --stop " + " ".join(names))
             self._call("rm", lambda: client.compose.rm(names, stop=True, volumes=purge))
-            return
-        progress("docker compose down" + (" --volumes" if purge else ""))
-        self._call("down", lambda: client.compose.down(volumes=purge, remove_orphans=True))
+        else:
+            progress("docker compose down --remove-orphans" + (" --volumes" if purge else ""))
+            self._call("down", lambda: client.compose.down(volumes=purge, remove_orphans=True))
+        if purge:
+            if len(services) < len(self.services):
+                for name in names:
+                    shutil.rmtree(compose_data_dir(self.stack, name), ignore_errors=True)
+            else:
+                shutil.rmtree(self.stack.state_dir / "compose", ignore_errors=True)
 
     def status(self, services: Sequence[ServiceSpec]) -> list[ServiceStatus]:
-        client = docker_client(self.stack)
-        containers = {
-            c.config.labels.get("com.docker.compose.service"): c
-            for c in self._call("ps", lambda: client.compose.ps(all=True))
-        }
+        containers = self._containers(docker_client(self.stack))
 
         def one(spec: ServiceSpec) -> ServiceStatus:
             status = ServiceStatus(spec.name, "not-started", None, spec.url(self.stack), self.kind)
-            container = containers.get(spec.compose_name)
+            container = containers.get(spec.name)
             if container is None:
                 return status
             status.state = container.state.status or "unknown"
@@ -191,6 +303,9 @@ class ComposeRuntime(Runtime):
             else:
                 status.healthy = False
             status.extra["container"] = container.name
+            health = getattr(container.state, "health", None)
+            if health is not None and health.status:
+                status.extra["health"] = health.status  # Docker's healthcheck: starting, healthy, unhealthy
             return status
 
         with ThreadPoolExecutor(max_workers=max(1, len(services))) as pool:
@@ -198,7 +313,6 @@ class ComposeRuntime(Runtime):
 
     def logs(self, spec: ServiceSpec, tail: int | None, follow: bool) -> Iterator[str]:
         client = docker_client(self.stack)
-        stream = client.compose.logs([spec.compose_name], tail=str(tail) if tail else None, follow=follow,
-                                     stream=True)
+        stream = client.compose.logs([spec.name], tail=str(tail) if tail else None, follow=follow, stream=True)
         for _source, line in stream:
             yield line.decode("utf-8", "replace")

@@ -32,6 +32,7 @@ from pathlib import Path
 from lakectl.errors import ComponentError, ServiceUnavailable
 from lakectl.paths import ROOT, deploy_dir
 from lakectl.runtime.base import ServiceSpec, StackContext
+from lakectl.runtime.compose_file import builds_image
 
 CONTAINER_CACHE = "/opt/lakectl/cache"
 CONTAINER_HOME = "/tmp/home"
@@ -61,17 +62,12 @@ def images_dir() -> Path:
 
 
 def families(specs: Iterable[ServiceSpec]) -> dict[str, list[ServiceSpec]]:
-    """Family -> its services, for the services lakectl builds an image for (a recipe of its own)."""
+    """Family -> its services, for the services whose container runs a lakectl image (Grafana's does not)."""
     table: dict[str, list[ServiceSpec]] = {}
     for spec in specs:
-        if spec.native is not None:
+        if builds_image(spec):
             table.setdefault(spec.image_family, []).append(spec)
     return table
-
-
-def env_var(family: str) -> str:
-    """The compose file's variable for a family's image tag: LAKECTL_IMAGE_SCHEMA_REGISTRY."""
-    return "LAKECTL_IMAGE_" + family.upper().replace("-", "_")
 
 
 # ---- the docker CLI ------------------------------------------------------------------------------------------
@@ -250,11 +246,6 @@ def ensure_images(stack: StackContext, specs: Iterable[ServiceSpec], progress: C
         images.append(Image(family, tag, tuple(s.name for s in members), built, time.monotonic() - started,
                             image_size_mb(tag)))
     return images
-
-
-def image_tags(images: Iterable[Image]) -> dict[str, str]:
-    """What the compose env file gets: LAKECTL_IMAGE_<FAMILY> -> tag."""
-    return {env_var(image.family): image.tag for image in images}
 
 
 def listed(stack: StackContext, specs: Iterable[ServiceSpec]) -> list[dict]:

@@ -1,13 +1,17 @@
-"""deploy/docker-compose.yml checked by the real Compose v2 implementation (no engine needed)."""
+"""deploy/docker-compose.yml checked by the real Compose v2 implementation (no engine needed), with the
+env file lakectl writes."""
 
+import json
+import os
 import re
 
 import pytest
 
+import lakectl.runtime.compose as compose_module
 from lakectl.errors import ComponentError
-from lakectl.paths import deploy_dir
+from lakectl.paths import ROOT, deploy_dir
 from lakectl.runtime.base import StackContext
-from lakectl.runtime.compose import validate
+from lakectl.runtime.compose import env_file_path, validate, write_env_file
 from lakectl.runtime.service_table import all_services
 from lakectl.settings import load_settings
 
@@ -22,21 +26,39 @@ def config(stack):
     return validate(stack)
 
 
+def _env(stack) -> dict[str, str]:
+    return dict(line.split("=", 1) for line in env_file_path(stack).read_text().splitlines())
+
+
+def _referenced() -> tuple[set[str], set[str]]:
+    """Every variable the compose file interpolates, and those it requires (``${NAME:?...}``)."""
+    text = compose_module.compose_file().read_text()
+    return set(re.findall(r"\$\{([A-Z_]+)", text)), set(re.findall(r"\$\{([A-Z_]+):\?", text))
+
+
 def test_every_service_is_in_compose(config):
-    assert {spec.compose_name for spec in all_services().values()} <= set(config["services"])
+    assert {spec.name for spec in all_services().values()} == set(config["services"])
 
 
-def test_images_are_pinned(config):
+def test_every_container_but_grafana_runs_a_lakectl_image(config, stack):
+    env = {k: v.strip("'") for k, v in _env(stack).items()}
     for name, service in config["services"].items():
-        image = service["image"]
-        # a version number (Prometheus tags it vX.Y.Z), or MinIO's dated release tags
-        assert re.search(r":(v?\d[\w.-]*|RELEASE\.[\w.-]+)$", image), f"{name}: {image} is not pinned to a version"
+        if name == "grafana":
+            assert service["image"] == "grafana/grafana:11.6.3" and service["profiles"] == ["grafana"]
+            continue
+        family = all_services()[name].image_family
+        tag = env["LAKECTL_IMAGE_" + family.upper().replace("-", "_")]
+        assert service["image"] == f"lakectl/{family}:{tag}", name
+        assert service["command"] == ["lakectl", "service", "run", name]
+        assert service["user"] == f"{os.getuid()}:{os.getgid()}"
 
 
-def test_ports_only_on_loopback(config):
+def test_host_networking_no_ports_no_named_volumes(config):
+    assert not config.get("volumes") and not config.get("networks")
     for name, service in config["services"].items():
-        for port in service.get("ports", []):
-            assert port["host_ip"] == "127.0.0.1", (name, port)
+        assert service["network_mode"] == "host", name
+        assert not service.get("ports"), name
+        assert all(v["type"] == "bind" for v in service.get("volumes", [])), name
 
 
 def test_every_service_has_a_healthcheck(config):
@@ -44,42 +66,82 @@ def test_every_service_has_a_healthcheck(config):
         assert service.get("healthcheck", {}).get("test"), name
 
 
-def test_published_ports_match_the_service_description(config, stack):
-    for spec in all_services().values():
-        if "main" not in spec.ports:
+def test_the_checkout_and_the_state_dir_are_mounted_at_their_host_paths(config, stack):
+    state = str(stack.state_dir.absolute())
+    for name, service in config["services"].items():
+        if name == "grafana":
             continue
-        published = {int(p["published"]) for p in config["services"][spec.compose_name].get("ports", [])}
-        assert stack.port(spec) in published, spec.name
+        mounts = {m["target"]: m for m in service["volumes"]}
+        assert mounts[str(ROOT)]["source"] == str(ROOT) and mounts[str(ROOT)]["read_only"]
+        assert mounts[state]["source"] == state and not mounts[state].get("read_only")
+        environment = service["environment"]
+        assert environment["LAKECTL_PROJECT_DIR"] == environment["PYTHONPATH"] == str(ROOT)
+        assert environment["LAKECTL_STATE_DIR"] == state
+        assert environment["LAKECTL_RUNTIME"] == "compose"
+        assert environment["LAKECTL_PORTS"] == "{}" and environment["LAKECTL_CONFIG"] == ""
+
+
+def test_the_env_file_provides_every_variable_the_compose_file_requires(config, stack):
+    referenced, required = _referenced()
+    env = _env(stack)
+    assert required <= set(env)
+    assert referenced <= set(env)
+    assert {"LAKECTL_UID", "LAKECTL_GID", "LAKECTL_PROJECT_DIR", "LAKECTL_STATE_DIR", "LAKECTL_PROFILE",
+            "LAKECTL_PORTS", "LAKECTL_CONFIG", "LAKECTL_IMAGE_KAFKA", "LAKECTL_GRAFANA_ADMIN_PASSWORD"} <= set(env)
+    assert env_file_path(stack).stat().st_mode & 0o777 == 0o600
+
+
+def test_built_tags_reach_the_env_file_and_stay_there(stack):
+    write_env_file(stack, {"kafka": "lakectl/kafka:abc123", "flink": "f00d"})
+    write_env_file(stack, {"trino": "lakectl/trino:t1"})  # a later `up` of another component
+    env = _env(stack)
+    assert (env["LAKECTL_IMAGE_KAFKA"], env["LAKECTL_IMAGE_FLINK"], env["LAKECTL_IMAGE_TRINO"]) == (
+        "'abc123'", "'f00d'", "'t1'")
+    assert env["LAKECTL_IMAGE_POSTGRES"] == "'not-built'"
+    assert validate(stack)["services"]["flink-sql-gateway"]["image"] == "lakectl/flink:f00d"
+    with pytest.raises(ComponentError, match="not lakectl/kafka:<tag>"):
+        write_env_file(stack, {"kafka": "lakectl/flink:abc"})
+
+
+def test_settings_reach_the_containers(isolated, monkeypatch):
+    (isolated / "lakectl.toml").write_text('[profiles.local.ports]\nkafka = 19092\ngrafana = 13000\n')
+    stack = StackContext(load_settings(), "compose")
+    service = validate(stack)["services"]
+    environment = service["kafka"]["environment"]
+    assert json.loads(environment["LAKECTL_PORTS"]) == {"grafana": 13000, "kafka": 19092}
+    # the checkout's lakectl.toml is visible in the containers; this one (outside it) is copied into the state dir
+    copy = stack.state_dir.absolute() / "compose" / "lakectl.toml"
+    assert environment["LAKECTL_CONFIG"] == str(copy) and copy.read_text() == (isolated / "lakectl.toml").read_text()
+    assert service["grafana"]["environment"]["GF_SERVER_HTTP_PORT"] == "13000"
+    assert service["grafana"]["environment"]["LAKECTL_PROMETHEUS_PORT"] == "9090"
 
 
 def test_no_secret_in_the_yaml():
     text = (deploy_dir() / "docker-compose.yml").read_text()
-    assert "PASSWORD: \"${LAKECTL_POSTGRES_PASSWORD:?" in text
-    assert not re.search(r"PASSWORD:\s*\"?[A-Za-z0-9]{6,}\"?\s*$", text, re.M)
+    assert 'GF_SECURITY_ADMIN_PASSWORD: "${LAKECTL_GRAFANA_ADMIN_PASSWORD:?' in text
+    assert not re.search(r"(PASSWORD|SECRET|KEY)\w*:\s*\"?[A-Za-z0-9]{6,}\"?\s*$", text, re.M)
 
 
-def test_secret_comes_from_the_0600_env_file(stack, config):
-    env_file = stack.state_dir / "compose.env"
-    assert env_file.stat().st_mode & 0o777 == 0o600
-    assert config["services"]["postgres"]["environment"]["POSTGRES_PASSWORD"] == stack.secret("postgres_password")
+def test_only_grafanas_secret_is_in_the_0600_env_file(stack, config):
+    assert config["services"]["grafana"]["environment"]["GF_SECURITY_ADMIN_PASSWORD"] == stack.secret(
+        "grafana_admin_password")
+    text = env_file_path(stack).read_text()
+    # the containers that run lakectl read <state>/secrets.json, as natively
+    assert stack.secret("postgres_password") not in text and "POSTGRES_PASSWORD" not in text
 
 
-def test_missing_secret_fails_clearly(stack, monkeypatch):
-    import lakectl.runtime.compose as compose_module
-
-    def empty_env(stack, extra=None):
+def test_missing_variable_fails_clearly(stack, monkeypatch):
+    def empty_env(stack, images=None):
         stack.state_dir.mkdir(parents=True, exist_ok=True)
         path = stack.state_dir / "empty.env"
         path.write_text("")
         return path
 
-    import re
-
-    # every secret the compose file requires (`${NAME:?...}`); Compose names whichever it meets first
-    required = sorted(set(re.findall(r"\$\{(LAKECTL_[A-Z_]+):\?", compose_module.compose_file().read_text())))
-    assert "LAKECTL_POSTGRES_PASSWORD" in required
+    _, required = _referenced()
+    assert {"LAKECTL_UID", "LAKECTL_STATE_DIR", "LAKECTL_IMAGE_KAFKA", "LAKECTL_GRAFANA_ADMIN_PASSWORD"} <= required
     monkeypatch.setattr(compose_module, "write_env_file", empty_env)
     for name in required:
         monkeypatch.delenv(name, raising=False)
+    # Compose names whichever it meets first
     with pytest.raises(ComponentError, match=rf"required variable ({'|'.join(required)}) is missing a value"):
         validate(stack)

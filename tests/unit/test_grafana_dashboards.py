@@ -174,7 +174,9 @@ def test_datasource_provisioning_matches_the_dashboards_and_prometheus():
     config = yaml.safe_load((GRAFANA / "provisioning" / "datasources" / "prometheus.yml").read_text())
     [source] = config["datasources"]
     assert source["uid"] == DATASOURCE_UID and source["type"] == "prometheus"
-    assert source["url"] == "http://prometheus:9090"  # the compose service and its container port
+    # Grafana has the host's network: the stack's Prometheus on 127.0.0.1, at the port the compose file
+    # passes (Grafana expands ${...} in provisioning files)
+    assert source["url"] == "http://127.0.0.1:${LAKECTL_PROMETHEUS_PORT}"
     assert source["jsonData"]["timeInterval"] == f"{SCRAPE_INTERVAL_S}s"
 
 
@@ -195,6 +197,8 @@ def test_compose_mounts_the_provisioning_where_grafana_reads_it(isolated):
     assert (GRAFANA / "dashboards" / home.rsplit("/", 1)[1]).exists()
     assert "prometheus" in grafana["depends_on"]
     assert grafana["environment"]["GF_SECURITY_ADMIN_PASSWORD"]  # from the 0600 env file, never the YAML
+    assert grafana["environment"]["LAKECTL_PROMETHEUS_PORT"] == "9090"  # what the datasource's URL names
+    assert grafana["network_mode"] == "host" and grafana["environment"]["GF_SERVER_HTTP_ADDR"] == "127.0.0.1"
 
 
 def test_grafana_image_matches_the_schema_version():
@@ -202,5 +206,5 @@ def test_grafana_image_matches_the_schema_version():
     sdk = version("grafana-foundation-sdk")  # e.g. 1769699379!11.6.0: epoch, then the Grafana version
     grafana_minor = ".".join(sdk.split("!")[-1].split(".")[:2])
     compose = (GRAFANA.parent / "docker-compose.yml").read_text()
-    image = re.search(r"image: grafana/grafana:(\S+)", compose).group(1)
+    image = re.search(r"image: \"?grafana/grafana:([^\s\"]+)", compose).group(1)
     assert image.startswith(grafana_minor + "."), (image, sdk)

@@ -17,7 +17,6 @@ def test_every_service_with_a_recipe_has_one_family_image(isolated):
                           "airflow", "superset"}
     assert {s.name for s in table["flink"]} == {"flink-jobmanager", "flink-taskmanager", "flink-sql-gateway"}
     assert "grafana" not in {s.name for members in table.values() for s in members}  # the official image
-    assert images.env_var("schema-registry") == "LAKECTL_IMAGE_SCHEMA_REGISTRY"
 
 
 def test_tags_are_content_hashes_of_what_an_image_is_made_from(isolated, monkeypatch, tmp_path):

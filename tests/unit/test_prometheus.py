@@ -36,12 +36,6 @@ def test_native_config_scrapes_every_target_on_loopback_at_the_stack_ports(monke
     assert yaml.safe_load(text)["global"]["scrape_interval"] == "10s"
 
 
-def test_compose_config_uses_service_names():
-    jobs = _jobs(prometheus.render_config(prometheus.COMPOSE_TARGETS, scrape_interval_s=5))
-    assert jobs["kafka"]["static_configs"][0]["targets"] == ["kafka:9308"]
-    assert jobs["flink-taskmanager"]["static_configs"][0]["targets"] == ["flink-taskmanager:9249"]
-
-
 def test_prometheus_spec_and_kafka_metrics_port():
     catalog = all_services()
     spec = catalog["prometheus"]

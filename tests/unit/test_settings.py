@@ -65,6 +65,16 @@ def test_found_from_a_subdirectory(project):
     assert loaded.state_dir == project / ".lakectl"
 
 
+def test_what_a_compose_container_passes_means_unset(project, monkeypatch):
+    # the compose file passes LAKECTL_CONFIG="" (no lakectl.toml on the host) and LAKECTL_PORTS="{}"
+    monkeypatch.setenv("LAKECTL_CONFIG", "")
+    monkeypatch.setenv("LAKECTL_PORTS", "{}")
+    monkeypatch.setenv("LAKECTL_CLASS_DATA_SHARING", "false")
+    loaded = load_settings()
+    assert loaded.config_file == project / "lakectl.toml"  # searched for, as when unset
+    assert loaded.settings.ports == {} and loaded.settings.class_data_sharing is False
+
+
 def test_named_profile_with_remote_endpoints(project, monkeypatch):
     monkeypatch.setenv("LAKECTL_KAFKA__SASL_PASSWORD", "s3cret")
     loaded = load_settings("prod")

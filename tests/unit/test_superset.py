@@ -89,7 +89,8 @@ def test_charts_query_only_their_datasets_columns():
 def test_render_bundle_sets_this_stacks_trino_and_imports_as_assets(stack, tmp_path):
     uri = superset.trino_uri(stack)
     assert uri == "trino://lakectl@127.0.0.1:18080/iceberg"
-    assert superset.trino_uri(StackContext(stack.loaded, "compose")) == "trino://lakectl@trino:8080/iceberg"
+    # the same in compose: its containers share the host's network
+    assert superset.trino_uri(StackContext(stack.loaded, "compose")) == uri
     target = superset.render_bundle(BUNDLE, tmp_path / "out" / "bundle.zip", uri)
     with zipfile.ZipFile(target) as bundle:
         names = bundle.namelist()
@@ -154,7 +155,7 @@ def test_superset_is_in_the_service_table_after_airflow():
     names = list(all_services())
     assert names.index("superset") > names.index("airflow-api-server")
     spec = all_services()["superset"]
-    assert spec.depends_on == () and spec.compose_name == "superset"
+    assert spec.depends_on == () and spec.image_family == "superset"
 
 
 def test_open_superset_when_stopped_is_one_line(run, monkeypatch, isolated):

@@ -7,11 +7,9 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
-from lakectl.errors import ServiceUnavailable
-from lakectl.runtime.base import LOCALHOST, Runtime, ServiceSpec, ServiceStatus
+from lakectl.runtime.base import Runtime, ServiceSpec, ServiceStatus
 from lakectl.runtime.native.process import ProcessManager
 from lakectl.runtime.readiness import POLL_INTERVAL_S, bring_up
-from lakectl.runtime.waiting import port_holder, port_is_free
 
 STATUS_PROBE_TIMEOUT_S = 0.8
 
@@ -45,7 +43,7 @@ class NativeRuntime(Runtime):
         manager = self.processes
         if manager.running(spec.name):
             return False
-        self._check_ports(spec)
+        self.check_ports(spec)
         recipe = spec.native(self.stack)
         recipe.prepare()
         manager.start(spec.name, recipe.launch())
@@ -59,16 +57,6 @@ class NativeRuntime(Runtime):
 
     def log_location(self, spec: ServiceSpec) -> str:
         return str(self.processes.log_path(spec.name))
-
-    def _check_ports(self, spec: ServiceSpec) -> None:
-        for port_name in spec.ports:
-            port = self.stack.port(spec, port_name)
-            if not port_is_free(port):
-                raise ServiceUnavailable(
-                    f"{spec.name}: port {port} on {LOCALHOST} is taken by {port_holder(port)}",
-                    hint=f"stop it, or set ports.\"{spec.name}{'' if port_name == 'main' else '.' + port_name}\" "
-                    "in lakectl.toml",
-                )
 
     def down(self, services: Sequence[ServiceSpec], purge: bool, progress: Callable[[str], None]) -> None:
         manager = self.processes

@@ -301,16 +301,6 @@ def _taskmanager_probe(stack: StackContext):
                       and r.json().get("taskmanagers", 0) >= 1)
 
 
-def _compose_env(stack: StackContext) -> dict[str, str]:
-    """The same connector jars as natively, copied where the compose file mounts them from."""
-    target = stack.state_dir / "compose" / "flink-lib"
-    shutil.rmtree(target, ignore_errors=True)
-    target.mkdir(parents=True)
-    for jar in extra_lib_jars(stack):
-        shutil.copy(jar, target / jar.name)  # a bind mount does not follow symlinks out of it
-    return {"LAKECTL_FLINK_LIB": str(target)}
-
-
 # what the three Flink services share: Java, version, the alias that starts them together
 JAVA = (11, 17)
 FLINK = {"java": JAVA, "version": versions.FLINK, "group": "flink"}
@@ -324,7 +314,6 @@ JOBMANAGER = ServiceSpec(
     depends_on=("postgres", "object-store"),
     # checkpoints reach the object store only once a job runs
     starts_after=("postgres",),
-    compose_env=_compose_env,
     remote_url="flink.url",
     **FLINK,
 )

@@ -1,15 +1,14 @@
 """Kafka: a single-node KRaft broker (broker + controller in one process).
 
 Native: Kafka's jars from Maven Central (plus a log4j2 binding, which Kafka's POM does not bring),
-``StorageTool format --standalone`` once, then ``kafka.Kafka``. Compose: the apache/kafka image.
-Both run the Prometheus JMX exporter as a java agent (rules: deploy/prometheus/kafka-jmx.yml),
-natively on 127.0.0.1 at the ``metrics`` port.
+``StorageTool format --standalone`` once, then ``kafka.Kafka``. Compose runs the same recipe in the
+``lakectl/kafka`` image. The Prometheus JMX exporter runs as a java agent (rules:
+deploy/prometheus/kafka-jmx.yml) on 127.0.0.1 at the ``metrics`` port.
 """
 
 from __future__ import annotations
 
 import base64
-import shutil
 import subprocess
 import uuid
 from pathlib import Path
@@ -100,15 +99,6 @@ def bootstrap(stack: StackContext) -> str:
     return f"{LOCALHOST}:{stack.port(SPEC)}"
 
 
-def _compose_env(stack: StackContext) -> dict[str, str]:
-    """The agent jar and its rules, copied where the compose file mounts them from."""
-    target = stack.state_dir / "compose" / "jmx-exporter"
-    target.mkdir(parents=True, exist_ok=True)
-    shutil.copy(jmx_agent(stack), target / "jmx_prometheus_javaagent.jar")
-    shutil.copy(jmx_rules(), target / "kafka-jmx.yml")
-    return {"LAKECTL_JMX_EXPORTER_DIR": str(target)}
-
-
 SPEC = ServiceSpec(
     name="kafka",
     summary="Kafka broker (KRaft, single node)",
@@ -116,8 +106,8 @@ SPEC = ServiceSpec(
     url=bootstrap,
     probe=lambda stack: kafka_probe({"bootstrap.servers": bootstrap(stack), "reconnect.backoff.max.ms": 200}),
     native=lambda stack: KafkaRecipe(stack, SPEC),
-    compose_env=_compose_env,
     java=(17, None),
     version=versions.KAFKA,
+    stop_grace_s=60,  # a broker that is killed recovers its log segments at the next start
     remote_url="kafka.bootstrap_servers",
 )

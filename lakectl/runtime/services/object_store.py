@@ -2,7 +2,8 @@
 
 Native: S3Proxy from Maven Central on its filesystem backend. A spike against SeaweedFS chose it:
 both pass path-style access, multipart upload and conditional PUT (``If-None-Match: *``, which
-delta-rs and Iceberg rely on), but SeaweedFS needs a ~16 minute cold Go build. Compose: MinIO.
+delta-rs and Iceberg rely on), but SeaweedFS needs a ~16 minute cold Go build. Compose runs the
+same S3Proxy in the ``lakectl/object-store`` image.
 Credentials are generated on first ``up`` into the stack's 0600 secrets file; ``up`` creates the
 bucket in both runtimes.
 """
@@ -74,7 +75,7 @@ def _after_ready(stack: StackContext) -> None:
 
 SPEC = ServiceSpec(
     name="object-store",
-    summary="S3-compatible object store (S3Proxy natively, MinIO in compose)",
+    summary="S3-compatible object store (S3Proxy)",
     ports={"main": 9000, "console": 9001},
     # an anonymous request is refused (403) once the server answers: that is the readiness signal
     probe=lambda stack: http_probe(SPEC.url(stack) + "/", expect=lambda r: r.status_code in (200, 403)),

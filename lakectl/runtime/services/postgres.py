@@ -149,4 +149,5 @@ SPEC = ServiceSpec(
     probe=_probe,
     native=lambda stack: PostgresRecipe(stack, SPEC),
     secrets=("postgres_password",),
+    stop_grace_s=60,  # a server that is killed replays its WAL at the next start
 )

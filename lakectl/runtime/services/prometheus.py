@@ -5,17 +5,17 @@ its recommended node exporter). lakectl never uses the package's system service:
 binary itself, detached like every service, with its own config and TSDB under the state dir and
 the web UI and API on 127.0.0.1 only. On a machine where the package's own service runs, it holds
 0.0.0.0:9090: stop it (``systemctl disable --now prometheus``) or move lakectl's port
-(``ports.prometheus`` in lakectl.toml). Compose: the ``prom/prometheus`` image.
+(``ports.prometheus`` in lakectl.toml). Compose runs the same recipe in the ``lakectl/prometheus``
+image.
 
 The scrape config is one template (deploy/prometheus/prometheus.yml) rendered with the stack's
-ports: natively every target is 127.0.0.1, in compose the service names. Prometheus tolerates
-targets that are down, so it depends on nothing: ``lakectl up prometheus`` alone works and the
-targets turn up as their services start.
+ports: every target is 127.0.0.1, in both runtimes (compose containers share the host's network).
+Prometheus tolerates targets that are down, so it depends on nothing: ``lakectl up prometheus``
+alone works and the targets turn up as their services start.
 """
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 from string import Template
@@ -32,12 +32,6 @@ PACKAGE = "prometheus"
 BINARY = "/usr/bin/prometheus"
 SCRAPE_INTERVAL_S = 10
 RETENTION = "3d"
-# what the compose file's Prometheus scrapes: service names and container ports
-COMPOSE_TARGETS = {
-    "prometheus": "localhost:9090", "flink_jobmanager": "flink-jobmanager:9249",
-    "flink_taskmanager": "flink-taskmanager:9249", "kafka": "kafka:9308", "trino": "trino:8080",
-    "schema_registry": "schema-registry:8081",
-}
 
 
 def binary() -> str:
@@ -93,21 +87,11 @@ class PrometheusRecipe(NativeRecipe):
         )
 
 
-def _compose_env(stack: StackContext) -> dict[str, str]:
-    """The same template rendered for the compose network, in the directory the compose file mounts."""
-    target = stack.state_dir / "compose" / "prometheus"
-    target.mkdir(parents=True, exist_ok=True)
-    (target / "prometheus.yml").write_text(render_config(COMPOSE_TARGETS))
-    os.chmod(target / "prometheus.yml", 0o644)  # the image runs as nobody
-    return {"LAKECTL_PROMETHEUS_CONFIG_DIR": str(target)}
-
-
 SPEC = ServiceSpec(
     name="prometheus",
     summary="Prometheus (metrics of Flink, Kafka, Trino, the registry)",
     ports={"main": 9090},
     probe=lambda stack: http_probe(SPEC.url(stack) + "/-/ready"),
     native=lambda stack: PrometheusRecipe(stack, SPEC),
-    compose_env=_compose_env,
     remote_url="prometheus.url",
 )

@@ -1,8 +1,8 @@
 """Schema Registry speaking the Confluent REST API.
 
-Native: Apicurio Registry 3 (Quarkus fast-jar from Maven Central, Java 21+) with its
-Confluent-compatible API at /apis/ccompat/v7 and SQL storage in the stack's PostgreSQL, so schemas
-survive restarts. Compose: Confluent's cp-schema-registry (schemas in the ``_schemas`` topic).
+Apicurio Registry 3 (Quarkus fast-jar from Maven Central, Java 21+) with its Confluent-compatible
+API at /apis/ccompat/v7 and SQL storage in the stack's PostgreSQL, so schemas survive restarts.
+Compose runs the same recipe in the ``lakectl/schema-registry`` image.
 """
 
 from __future__ import annotations
@@ -21,8 +21,7 @@ DEFAULT_COMPATIBILITY = "BACKWARD"
 
 
 def url(stack: StackContext) -> str:
-    base = f"http://{LOCALHOST}:{stack.port(SPEC)}"
-    return base + CCOMPAT_PATH if stack.kind == "native" else base
+    return f"http://{LOCALHOST}:{stack.port(SPEC)}{CCOMPAT_PATH}"
 
 
 class ApicurioRecipe(NativeRecipe):
@@ -89,7 +88,7 @@ def _after_ready(stack: StackContext) -> None:
 
 SPEC = ServiceSpec(
     name="schema-registry",
-    summary="Schema Registry (Confluent REST API; Apicurio natively)",
+    summary="Schema Registry (Apicurio; Confluent REST API)",
     ports={"main": 8085, "management": 9085},
     url=url,
     probe=lambda stack: http_probe(url(stack) + "/subjects"),

@@ -65,9 +65,8 @@ def bundle_dir() -> Path:
 
 
 def trino_uri(stack: StackContext) -> str:
-    """The SQLAlchemy URI of this stack's Trino as Superset reaches it (compose: the service name)."""
-    if stack.kind == "compose":
-        return f"trino://{TRINO_USER}@trino:8080/{TRINO_CATALOG}"
+    """The SQLAlchemy URI of this stack's Trino as Superset reaches it (the same in compose: its
+    containers share the host's network)."""
     return f"trino://{TRINO_USER}@{LOCALHOST}:{stack.port(trino.SPEC)}/{TRINO_CATALOG}"
 
 

@@ -168,12 +168,6 @@ def _after_ready(stack: StackContext) -> None:
     register_delta_tables(TrinoClient.connect(url(stack), timeout=60), object_store.location(stack))
 
 
-def _compose_env(stack: StackContext) -> dict[str, str]:
-    """The catalog's non-secret values for compose (the secrets are in the same 0600 env file)."""
-    values = catalog_values(stack)
-    return {f"LAKECTL_{k}": values[k] for k in ("TRINO_CATALOG_NAME", "TRINO_WAREHOUSE", "TRINO_S3_REGION")}
-
-
 SPEC = ServiceSpec(
     name="trino",
     summary="Trino (SQL over Iceberg and Delta)",
@@ -185,7 +179,6 @@ SPEC = ServiceSpec(
     # of all) at once, and creates the Iceberg catalog's database once PostgreSQL is ready
     starts_after=(),
     after_ready=_after_ready,
-    compose_env=_compose_env,
     java=(24, None),  # Trino 476 refuses older runtimes
     version=VERSION,
     remote_url="trino.url",
