@@ -5,9 +5,8 @@ container starts, the timeout names service, probe, last observation and log), n
 
 from __future__ import annotations
 
-import sys
 import time
-from types import ModuleType, SimpleNamespace
+from types import SimpleNamespace
 
 import pytest
 
@@ -52,19 +51,17 @@ def fake_compose(isolated, monkeypatch):
 @pytest.fixture
 def built(monkeypatch):
     """lakectl.runtime.images.ensure_images (another module's), faked: what ``up`` asked it to build."""
-    try:
-        import lakectl.runtime.images as images_module
-    except ImportError:  # not there yet
-        images_module = ModuleType("lakectl.runtime.images")
-        monkeypatch.setitem(sys.modules, "lakectl.runtime.images", images_module)
+    import lakectl.runtime.images as images_module
 
     asked: list[list[str]] = []
 
-    def ensure_images(stack, families, progress):
+    def ensure_images(stack, specs, progress):
+        families = images_module.families(specs)
         asked.append(list(families))
-        return {family: f"lakectl/{family}:test" for family in families}
+        return [images_module.Image(family, f"lakectl/{family}:test", tuple(s.name for s in members), True, 0.0,
+                                    None) for family, members in families.items()]
 
-    monkeypatch.setattr(images_module, "ensure_images", ensure_images, raising=False)
+    monkeypatch.setattr(images_module, "ensure_images", ensure_images)
     return asked
 
 
