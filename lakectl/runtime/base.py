@@ -145,6 +145,9 @@ class ServiceSpec:
     group: str | None = None
     # the image (lakectl/<family>) its compose container runs, when not the group's or its own name
     image: str | None = None
+    # a path inside its compose container kept in the named volume <name>-data (besides the state dir):
+    # PostgreSQL's cluster as root, which the unprivileged server user must reach (postgres.cluster_dir)
+    container_data: str | None = None
     # how long compose waits after SIGTERM before it kills the container (a clean shutdown: Kafka, PostgreSQL)
     stop_grace_s: int = 30
     # a service lakectl builds no image for (``native`` None): its compose service as it stands
@@ -292,6 +295,10 @@ class Runtime(ABC):
                     hint=f"stop it, or set ports.\"{spec.name}{'' if port_name == 'main' else '.' + port_name}\" "
                     "in lakectl.toml",
                 )
+
+    def default_services(self) -> list[str]:
+        """What ``up`` with no names starts: every service this runtime runs."""
+        return list(self.services)
 
     def url(self, name: str) -> str:
         """Where this stack's ``name`` answers."""

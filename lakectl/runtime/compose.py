@@ -33,6 +33,7 @@ from lakectl.runtime.compose_file import (
     image_variable,
     port_variable,
     profiles,
+    volume,
 )
 from lakectl.runtime.readiness import bring_up
 
@@ -214,7 +215,10 @@ class ComposeRuntime(Runtime):
         try:
             return fn()
         except DockerException as exc:
-            raise ServiceUnavailable(f"docker compose {what}: {(exc.stderr or str(exc)).strip()[-400:]}") from None
+            # compose's own last line says what went wrong; python-on-whales' message repeats the command
+            said = [ln.strip() for ln in f"{exc.stdout or ''}\n{exc.stderr or ''}".splitlines() if ln.strip()]
+            reason = said[-1] if said else str(exc).strip().splitlines()[0]
+            raise ServiceUnavailable(f"docker compose {what}: {reason[-400:]}") from None
 
     def up(
         self, services: Sequence[ServiceSpec], timeout: float, progress: Callable[[str], None]
@@ -230,6 +234,11 @@ class ComposeRuntime(Runtime):
         bring_up(self, services, timeout, progress)  # the images are built: the deadline counts from here
         return self.status(services)
 
+    def default_services(self) -> list[str]:
+        """Every service but those under a compose profile (Grafana: its official image comes from a
+        registry, which not every engine reaches); ``lakectl up grafana`` starts it."""
+        return [name for name, spec in self.services.items() if not profiles([spec])]
+
     # what the readiness loop needs from this runtime
     def start_service(self, spec: ServiceSpec) -> bool:
         """``docker compose up --detach --no-deps NAME``: the loop starts each service once what it
@@ -242,7 +251,9 @@ class ComposeRuntime(Runtime):
             self.check_ports(spec)
         # created by this user before the engine would create it as root (Grafana mounts it)
         compose_data_dir(self.stack, spec.name).mkdir(parents=True, exist_ok=True)
-        self._call("up", lambda: client.compose.up([spec.name], detach=True, dependencies=False))
+        # stream_logs: compose's progress lines are read here (stdout stays clean), its error kept
+        self._call("up", lambda: [line for _source, line in client.compose.up(
+            [spec.name], detach=True, dependencies=False, stream_logs=True)])
         return not running
 
     def exited(self, specs: Sequence[ServiceSpec]) -> dict[str, str]:
@@ -283,8 +294,11 @@ class ComposeRuntime(Runtime):
             self._call("down", lambda: client.compose.down(volumes=purge, remove_orphans=True))
         if purge:
             if len(services) < len(self.services):
-                for name in names:
-                    shutil.rmtree(compose_data_dir(self.stack, name), ignore_errors=True)
+                for spec in services:
+                    shutil.rmtree(compose_data_dir(self.stack, spec.name), ignore_errors=True)
+                    name = f"{PROJECT}_{volume(spec)}"
+                    if spec.container_data and client.volume.exists(name):  # `rm -v` removes anonymous ones only
+                        self._call("volume rm", lambda name=name: client.volume.remove(name))
             else:
                 shutil.rmtree(self.stack.state_dir / "compose", ignore_errors=True)
 

@@ -50,7 +50,8 @@ HEADER = """\
 #
 # Paths: the checkout (read-only) and the state dir are mounted at their host paths, so a path that
 # lakectl names on the host (a Flink job file, its 0600 context file) is the same in every container.
-# Each service keeps its data under <state dir>/compose/<name>; there are no named volumes.
+# Each service keeps its data under <state dir>/compose/<name>; the one named volume holds PostgreSQL's
+# cluster when the containers run as root (the server user must reach it).
 """
 
 
@@ -139,7 +140,14 @@ def service(spec: ServiceSpec) -> dict[str, Any]:
     if spec.start_dependencies:
         definition["depends_on"] = {name: {"condition": "service_healthy"} for name in spec.start_dependencies}
     definition["stop_grace_period"] = f"{spec.stop_grace_s}s"
+    if spec.container_data:
+        definition["volumes"] = [*definition.get("volumes", []), f"{volume(spec)}:{spec.container_data}"]
     return definition
+
+
+def volume(spec: ServiceSpec) -> str:
+    """The named volume of ``spec.container_data`` (compose prefixes it with the project: lakectl_<name>-data)."""
+    return f"{spec.name}-data"
 
 
 def render(specs: Sequence[ServiceSpec]) -> str:
@@ -151,6 +159,9 @@ def render(specs: Sequence[ServiceSpec]) -> str:
         lines.append(f"  # {spec.summary}")
         lines.append(f"  {spec.name}:")
         lines += _block(service(spec), 4)
+    volumes = [volume(spec) for spec in specs if spec.container_data]
+    if volumes:
+        lines += ["", "volumes:", *(f"  {name}: {{}}" for name in volumes)]
     return "\n".join(lines) + "\n"
 
 

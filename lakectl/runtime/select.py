@@ -97,7 +97,7 @@ def start(loaded: LoadedSettings, services: list[str] | None, progress,
 
     choice = choose(loaded)
     rt = make_runtime(loaded, choice.kind)
-    specs = resolve_order(rt.services, expand(services) if services else list(rt.services))  # bad names: here
+    specs = resolve_order(rt.services, expand(services) if services else rt.default_services())  # bad names: here
     if announce is not None:
         announce(choice)
     record_kind(loaded, choice.kind)

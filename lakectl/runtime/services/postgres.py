@@ -21,6 +21,8 @@ from lakectl.runtime.native.recipe import NativeRecipe
 from lakectl.runtime.waiting import exec_probe
 
 SUPERUSER = "lakectl"
+# as root, where the cluster goes when the state dir is out of the server user's reach
+ROOT_CLUSTERS = Path("/var/lib/lakectl")
 RUN_AS = "postgres"  # the account Debian's package creates; used only when lakectl runs as root
 
 
@@ -79,7 +81,7 @@ class PostgresRecipe(NativeRecipe):
             return wanted
         # e.g. a clone under /root (mode 700): keep the cluster where the server user can reach it
         key = hashlib.sha256(str(self.stack.state_dir.resolve()).encode()).hexdigest()[:12]
-        return Path("/var/lib/lakectl") / key / "postgres"
+        return ROOT_CLUSTERS / key / "postgres"
 
     def fetch(self) -> None:
         debian_package("postgresql", "/usr/lib/postgresql")
@@ -150,4 +152,5 @@ SPEC = ServiceSpec(
     native=lambda stack: PostgresRecipe(stack, SPEC),
     secrets=("postgres_password",),
     stop_grace_s=60,  # a server that is killed replays its WAL at the next start
+    container_data=str(ROOT_CLUSTERS),  # in compose as root: see PostgresRecipe.cluster_dir
 )
