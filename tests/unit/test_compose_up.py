@@ -28,12 +28,13 @@ class FakeCompose:
         self.started: list[str] = []
         self.on_up = None
 
-    def up(self, names, detach, dependencies):
-        assert detach and not dependencies and len(names) == 1
+    def up(self, names, detach, dependencies, stream_logs):
+        assert detach and not dependencies and stream_logs and len(names) == 1
         self.started += names
         self.states[names[0]] = self.after_start.get(names[0], ("running", None))
         if self.on_up:
             self.on_up(names[0])
+        return iter([("stderr", f"Container {names[0]} Started".encode())])
 
     def ps(self, all):
         return [SimpleNamespace(name=f"lakectl-{name}-1", config=SimpleNamespace(
