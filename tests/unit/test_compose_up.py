@@ -46,6 +46,8 @@ class FakeCompose:
 def fake_compose(isolated, monkeypatch):
     fake = FakeCompose({})
     monkeypatch.setattr(compose_module, "docker_client", lambda stack, images=None: SimpleNamespace(compose=fake))
+    # the loop reads the containers' states through one `docker ps`: the fake's states stand in for it
+    monkeypatch.setattr(compose_module.ComposeRuntime, "_container_states", lambda self, client: dict(fake.states))
     return fake
 
 

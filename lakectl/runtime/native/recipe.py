@@ -39,7 +39,10 @@ class NativeRecipe(ABC):
 
         if not self.stack.settings.class_data_sharing:
             return []
-        return class_data_sharing(self.stack.cache_dir, self.spec.name, java, classpath, java_agent)
+        # natively the archives live in the download cache, shared by every stack; a container's cache is
+        # its image's, so compose keeps them in the stack's data dir (<state>/compose/cds), which outlives it
+        root = self.stack.cache_dir if self.stack.kind == "native" else self.stack.data_root
+        return class_data_sharing(root, self.spec.name, java, classpath, java_agent)
 
     def fetch(self) -> None:
         """Download and verify what the service needs into the cache (no-op when cached)."""
