@@ -13,7 +13,7 @@ UV := $(BIN)/uv
 # `make test` ends with test-fresh (make demo in a bare Debian 12 container; ~7 min warm); TEST_FRESH=0 skips it
 TEST_FRESH ?= 1
 
-.PHONY: install system-deps test-deps demo test test-unit test-integration test-fresh lint compose-file bench clean
+.PHONY: install system-deps test-deps demo test test-unit test-integration test-compose test-fresh lint compose-file bench clean
 
 # Debian packages the native runtime uses (installed only when missing; needs root or sudo)
 # (prometheus: without its recommended node exporter; lakectl runs the binary, never the package's service)
@@ -93,6 +93,7 @@ test: install test-deps
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/pytest tests/unit -q
 	$(BIN)/pytest tests/integration tests/e2e -q
+	$(MAKE) test-compose
 	@if [ "$(TEST_FRESH)" = 1 ]; then $(MAKE) test-fresh; else echo "test-fresh skipped (TEST_FRESH=1 runs it)"; fi
 
 # `make demo` in a fresh clone of this commit inside a bare Debian 12 container (minbase + git, make, python3,
@@ -100,6 +101,11 @@ test: install test-deps
 # Host python3 and root (or sudo for apt, dockerd and debootstrap); FRESH_SEED=0 for cold download caches.
 test-fresh:
 	$(PYTHON) -P tests/fresh/fresh.py
+
+# The compose runtime on a real Docker engine the test starts and stops itself (Debian's docker.io, a
+# debootstrap Debian base, images built by lakectl): tests/compose/conftest.py. Root (or sudo) needed.
+test-compose: install
+	$(BIN)/pytest tests/compose -q
 
 test-unit: install
 	$(BIN)/pytest tests/unit -q
