@@ -184,10 +184,16 @@ def docker_client(stack: StackContext, images: dict[str, str] | None = None):
 
     from lakectl.runtime.service_table import all_services
 
+    env_file = write_env_file(stack, images or {})
+    # Compose takes a variable from its own environment before the env file: the env file's names are
+    # unset for it (lakectl's own LAKECTL_CONFIG, e.g., names a file no container sees)
+    shadowed = sorted(name for name in _read_env_file(env_file) if name in os.environ)
+    docker = shutil.which("docker") or "docker"
     return DockerClient(
+        client_call=["env", *(arg for name in shadowed for arg in ("-u", name)), docker] if shadowed else [docker],
         config=_plugin_config_dir(stack.cache_dir),
         compose_files=[compose_file()],
-        compose_env_files=[write_env_file(stack, images or {})],
+        compose_env_files=[env_file],
         # every profile: Grafana's too (it is off by default for `docker compose up` by hand)
         compose_profiles=profiles(all_services().values()),
         compose_project_name=PROJECT,

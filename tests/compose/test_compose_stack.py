@@ -73,6 +73,19 @@ def test_demo_and_verify_on_compose(compose_stack):
     assert verified.code == 0, verified.err[-2000:] + verified.out[-2000:]
 
 
+def test_host_commands_reach_the_containers_as_natively(compose_stack):
+    # Prometheus (in its container) scrapes every other container at its 127.0.0.1 port
+    up = compose_stack.ok("metrics", "--query", "up", "-o", "json").json()["result"]
+    assert up and all(sample["value"][1] == "1" for sample in up), up
+    assert compose_stack.ok("metrics", "-o", "json").json()["metrics"]
+    trino = compose_stack.ok("open", "trino", "-o", "json").json()
+    assert trino["url"] == f"http://127.0.0.1:{COMPOSE_PORTS['trino']}"
+    logs = compose_stack.ok("logs", "kafka", "--tail", "20")
+    assert len(logs.out.splitlines()) == 20
+    rows = compose_stack.ok("query", "SELECT count(*) AS n FROM iceberg.bronze.trades", "-o", "json").json()
+    assert rows["rows"] == [[DEMO_COUNT]]
+
+
 def test_the_dag_runs_lakectl_inside_the_airflow_image(compose_stack):
     run = compose_stack.lakectl("dag", "trigger", "stock_data_pipeline", "--wait", "--timeout", "900", "-o", "json",
                                 timeout=1200)

@@ -148,3 +148,15 @@ def test_missing_variable_fails_clearly(stack, monkeypatch):
     # Compose names whichever it meets first
     with pytest.raises(ComponentError, match=rf"required variable ({'|'.join(required)}) is missing a value"):
         validate(stack)
+
+
+def test_the_env_file_wins_over_lakectl_variables_of_lakectls_own_environment(isolated, monkeypatch):
+    # Compose prefers its environment to the env file: lakectl's own LAKECTL_CONFIG (a file in a project
+    # dir no container mounts) must not reach the containers; they get the state dir's copy
+    (isolated / "lakectl.toml").write_text('[profiles.local]\nruntime = "compose"\n')
+    monkeypatch.setenv("LAKECTL_CONFIG", str(isolated / "lakectl.toml"))
+    monkeypatch.setenv("LAKECTL_PORTS", '{"kafka": 19092}')
+    stack = StackContext(load_settings(), "compose")
+    environment = validate(stack)["services"]["kafka"]["environment"]
+    assert environment["LAKECTL_CONFIG"] == str(stack.state_dir.absolute() / "compose" / "lakectl.toml")
+    assert json.loads(environment["LAKECTL_PORTS"]) == {"kafka": 19092}  # the same settings, through the file
