@@ -19,7 +19,6 @@ never built again, so a warm ``up`` only looks the tags up.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 import shutil
@@ -231,6 +230,7 @@ def ensure_images(stack: StackContext, specs: Iterable[ServiceSpec], progress: C
         progress(f"building image {base} (Debian packages and lakectl's dependencies; minutes the first time)")
         started = time.monotonic()
         _build_base(stack, base, logs / "image-base.log")
+        remove_older("base", base)
         progress(f"built {base} in {time.monotonic() - started:.0f} s")
     images = []
     for family, members in families(specs).items():
@@ -243,6 +243,7 @@ def ensure_images(stack: StackContext, specs: Iterable[ServiceSpec], progress: C
             progress(f"building image {tag} ({', '.join(s.name for s in members)})")
             stage = _stage(stack, family, members, base, log)
             _build_family(tag, base, stage, family, log)
+            remove_older(family, tag)
         images.append(Image(family, tag, tuple(s.name for s in members), built, time.monotonic() - started,
                             image_size_mb(tag)))
     return images
@@ -258,15 +259,12 @@ def listed(stack: StackContext, specs: Iterable[ServiceSpec]) -> list[dict]:
     return rows
 
 
-def remove_stale(keep: Iterable[str]) -> list[str]:
-    """lakectl's images whose tag is not in ``keep`` (older builds): removed, returned."""
-    done = _docker("image", "ls", "--filter", "label=lakectl.image", "--format", "{{json .}}", timeout=60)
-    stale = []
-    for line in done.stdout.splitlines():
-        row = json.loads(line)
-        tag = f"{row.get('Repository')}:{row.get('Tag')}"
-        if tag not in set(keep):
-            stale.append(tag)
-    if stale:
-        _docker("image", "rm", *stale, timeout=300)
-    return stale
+def remove_older(family: str, current: str) -> list[str]:
+    """Earlier builds of ``family`` (each source change gives a new tag): removed, so that the engine's disk
+    holds one image per family. One a container still runs is kept (docker refuses; it is not forced)."""
+    done = _docker("image", "ls", "--filter", f"label=lakectl.image={family}", "--format",
+                   "{{.Repository}}:{{.Tag}}", timeout=60)
+    older = [tag for tag in done.stdout.split() if tag != current and not tag.endswith(":<none>")]
+    for tag in older:
+        _docker("image", "rm", tag, timeout=300)
+    return older
