@@ -5,9 +5,11 @@ runs natively, with the same settings, so the two runtimes cannot drift apart.""
 
 from __future__ import annotations
 
+import fcntl
 import os
 import pwd
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import NoReturn
 
 from lakectl.errors import UsageError
@@ -41,8 +43,9 @@ def run(loaded: LoadedSettings, name: str) -> NoReturn:
     stack.ensure_secrets()  # the host's `up` made them; the state dir is shared, so this only reads
     _ensure_passwd_entry()
     recipe = spec.native(stack)  # type: ignore[misc]
-    recipe.prepare()
-    launch = recipe.launch()
+    with _preparing(stack, spec):
+        recipe.prepare()
+        launch = recipe.launch()
     env = dict(launch.env if launch.env is not None else os.environ)
     if launch.cwd is not None:
         os.chdir(launch.cwd)
@@ -53,6 +56,21 @@ def run(loaded: LoadedSettings, name: str) -> NoReturn:
         os.setuid(account.pw_uid)
         env["HOME"] = account.pw_dir
     os.execvpe(launch.argv[0], launch.argv, env)
+
+
+@contextmanager
+def _preparing(stack: StackContext, spec: ServiceSpec) -> Iterator[None]:
+    """One container of a group prepares at a time. Natively the readiness loop prepares services one
+    after the other; compose starts the Airflow (or Flink) containers together, and they share one home in
+    the state dir: the api-server's database migration must be over before the scheduler looks."""
+    lock = stack.data_root / f".prepare-{spec.group or spec.name}.lock"
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock, "w") as handle:  # the state dir is one filesystem for every container: flock holds
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _ensure_passwd_entry() -> None:

@@ -275,8 +275,17 @@ class ComposeRuntime(Runtime):
             state = states.get(spec.name)
             if state is not None and state[0] in ("exited", "dead"):
                 gone[spec.name] = (f"{spec.name}: its container exited while starting (exit code {state[1]}); "
-                                   f"see lakectl logs {spec.name}")
+                                   f"last lines of lakectl logs {spec.name}: {self._last_lines(spec)}")
         return gone
+
+    def _last_lines(self, spec: ServiceSpec, lines: int = 4) -> str:
+        docker = shutil.which("docker") or "docker"
+        try:
+            done = subprocess.run([docker, "logs", "--tail", str(lines), f"{PROJECT}-{spec.name}-1"],
+                                  capture_output=True, text=True, timeout=30, check=False)
+        except (OSError, subprocess.TimeoutExpired):
+            return "(unreadable)"
+        return " | ".join(ln.strip() for ln in (done.stdout + done.stderr).splitlines() if ln.strip())[-600:]
 
     def log_location(self, spec: ServiceSpec) -> str:
         return f"lakectl logs {spec.name}"

@@ -73,8 +73,9 @@ def compose_stack(engine, tmp_path_factory) -> Stack:
     yield stack
     keep = tmp_path_factory.getbasetemp() / "compose-logs"
     keep.mkdir(exist_ok=True)
-    for name in COMPOSE_PORTS:
-        if "." not in name:
-            logs = stack.lakectl("logs", name, "--tail", "300", timeout=60)
-            (keep / f"{name}.log").write_text(logs.out + logs.err)
+    from lakectl.runtime.service_table import all_services
+
+    for name in all_services():
+        logs = stack.lakectl("logs", name, "--tail", "300", timeout=60)
+        (keep / f"{name}.log").write_text(logs.out + logs.err)
     stack.lakectl("down", "--purge", timeout=300)
