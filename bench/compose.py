@@ -44,12 +44,11 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from common import REPO, save_result
+from common import REPO, run_up, save_result
 
 sys.path.insert(0, str(REPO))  # tests.*: the engine, ports and Stack of the test suites
 from tests.compose.conftest import COMPOSE_PORTS, Engine, _fresh_module
@@ -58,7 +57,6 @@ from tests.conftest import Completed, Stack, native_ports, private_ports
 IMAGE_BASE = "lakectl/debian:bookworm"  # the debootstrap base fresh.base_image imports, as tests/compose's
 NATIVE_PORTS = private_ports({name: port + 15000 for name, port in native_ports().items()}, 0)
 TIMEOUT = 600  # the profile's readiness deadline, as tests/compose's
-READY = re.compile(r"^(\S+) ready$")
 BASE_BUILT = re.compile(r"built (lakectl/base:\S+) in (\d+(?:\.\d+)?) s")
 CONTAINER = re.compile(r"^lakectl-(.+)-\d+$")  # compose's container names: <project>-<service>-<n>
 UNITS = {"B": 1, "KB": 1e3, "KIB": 2**10, "MB": 1e6, "MIB": 2**20, "GB": 1e9, "GIB": 2**30, "TB": 1e12, "TIB": 2**40}
@@ -197,30 +195,11 @@ def measure_images(stack: Stack, engine: Engine, cold: bool, family: str) -> dic
 def timed_up(stack: Stack) -> dict:
     """`lakectl up -o json` (all default services): wall seconds, when each service said it was ready, and the
     machine's CPU seconds meanwhile."""
-    cpu, started = machine_cpu_s(), time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "lakectl", "up", "-o", "json"], cwd=stack.project, env=stack.env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    ready: dict[str, float] = {}
-    lines: list[str] = []
-
-    def read_progress() -> None:  # off a terminal `up` reports each step on stderr as it happens
-        for line in proc.stderr:
-            lines.append(line)
-            match = READY.match(line.strip())
-            if match:
-                ready[match.group(1)] = round(time.perf_counter() - started, 1)
-
-    reader = threading.Thread(target=read_progress, daemon=True)
-    reader.start()
-    out = proc.stdout.read()
-    proc.wait()
-    reader.join(timeout=5)
-    wall = time.perf_counter() - started
-    if proc.returncode != 0:
-        raise SystemExit(f"lakectl up ({stack.project.name}) exited {proc.returncode}: {''.join(lines)[-3000:]}")
+    cpu = machine_cpu_s()
+    wall, ready, out = run_up([sys.executable, "-m", "lakectl"], stack.project, stack.env)
     services = [s["name"] for s in json.loads(out)["services"] if s.get("state") == "running"]
     return {"wall_s": round(wall, 1), "machine_cpu_s": round(machine_cpu_s() - cpu, 1), "services": len(services),
-            "ready_at_s": dict(sorted(ready.items(), key=lambda kv: kv[1]))}
+            "ready_at_s": ready}
 
 
 def measure_up(stacks: dict[str, Stack], engine: Engine, rounds: int, idle: float) -> tuple[dict, dict]:

@@ -15,16 +15,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from common import save_result
+from common import run_up, save_result
 
 TARGET_UP_S = 60
 TARGET_RSS_MB = 6 * 1024
@@ -34,36 +32,16 @@ PORTS = {"kafka": 19392, "kafka.controller": 19393, "kafka.metrics": 19308, "sch
          "flink-jobmanager": 18381, "flink-jobmanager.rpc": 16423, "flink-jobmanager.metrics": 19549,
          "flink-taskmanager.metrics": 19550, "flink-sql-gateway": 18383, "trino": 18380, "prometheus": 19390,
          "airflow-api-server": 18388, "superset": 18391}
-READY = re.compile(r"^(\S+) ready$")
 
 
 def timed_up(lakectl: list[str], project: str, env: dict[str, str]) -> dict:
     """`lakectl up` (all services): wall seconds and when each service said it was ready."""
-    started = time.perf_counter()
-    proc = subprocess.Popen([*lakectl, "up", "-o", "json"], cwd=project, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    ready: dict[str, float] = {}
-    lines: list[str] = []
-
-    def read_progress() -> None:  # non-TTY: `up` reports each step on stderr as it happens
-        for line in proc.stderr:
-            lines.append(line)
-            match = READY.match(line.strip())
-            if match:
-                ready[match.group(1)] = round(time.perf_counter() - started, 1)
-
-    reader = threading.Thread(target=read_progress, daemon=True)
-    reader.start()
-    out = proc.stdout.read()
-    proc.wait()
-    reader.join(timeout=5)
-    wall = round(time.perf_counter() - started, 1)
-    if proc.returncode != 0:
-        sys.exit(f"lakectl up failed ({proc.returncode}): {''.join(lines)[-2000:]}")
+    wall, ready, out = run_up(lakectl, project, env)
+    wall = round(wall, 1)
     services = [s["name"] for s in json.loads(out)["services"]]
     cpu = cpu_seconds(project)
     return {"wall_s": wall, "ratio_to_target": round(wall / TARGET_UP_S, 2), "services": len(services),
-            "ready_at_s": dict(sorted(ready.items(), key=lambda kv: kv[1])),
+            "ready_at_s": ready,
             "cpu_s_at_ready": cpu, "cpu_s_total": round(sum(cpu.values()), 1)}
 
 
