@@ -249,19 +249,20 @@ class ComposeRuntime(Runtime):
     # what the readiness loop needs from this runtime
     def start_service(self, spec: ServiceSpec) -> bool:
         """``docker compose up --detach --no-deps NAME``: the loop starts each service once what it
-        starts after is ready. A running container is left to compose (it recreates it only when its
-        configuration changed, e.g. a new image); any other first has its ports checked, as natively."""
+        starts after is ready, its ports checked first, as natively. A running container is left alone,
+        as a running native process is: compose would recreate it whenever its configuration changed
+        (a rebuilt image, say), and a recreated JobManager loses its jobs."""
         client = self._up_client
         state = self._container_states(client).get(spec.name)
-        running = state is not None and state[0] == "running"
-        if not running:
-            self.check_ports(spec)
+        if state is not None and state[0] == "running":
+            return False
+        self.check_ports(spec)
         # created by this user before the engine would create it as root (Grafana mounts it)
         compose_data_dir(self.stack, spec.name).mkdir(parents=True, exist_ok=True)
         # stream_logs: compose's progress lines are read here (stdout stays clean), its error kept
         self._call("up", lambda: [line for _source, line in client.compose.up(
             [spec.name], detach=True, dependencies=False, stream_logs=True)])
-        return not running
+        return True
 
     def exited(self, specs: Sequence[ServiceSpec]) -> dict[str, str]:
         """Services whose container stopped (exited, dead) before they were ready. Asked of compose at

@@ -32,6 +32,7 @@ from lakectl.errors import ComponentError, ServiceUnavailable
 from lakectl.paths import ROOT, deploy_dir
 from lakectl.runtime.base import ServiceSpec, StackContext
 from lakectl.runtime.compose_file import builds_image
+from lakectl.runtime.service_table import all_services
 
 CONTAINER_CACHE = "/opt/lakectl/cache"
 CONTAINER_HOME = "/tmp/home"
@@ -233,7 +234,9 @@ def ensure_images(stack: StackContext, specs: Iterable[ServiceSpec], progress: C
         remove_older("base", base)
         progress(f"built {base} in {time.monotonic() - started:.0f} s")
     images = []
-    for family, members in families(specs).items():
+    every = families(all_services().values())  # a family's image holds all its services, whichever start
+    for family in families(specs):
+        members = every[family]
         tag = family_tag(stack, family, members)
         started = time.monotonic()
         built = rebuild or not image_exists(tag)

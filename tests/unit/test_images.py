@@ -64,3 +64,18 @@ def test_a_finished_download_is_copied_from_the_seed_cache_never_a_venv(tmp_path
     assert artifacts._seed_of(cache, cache / "maven" / "absent") is None
     monkeypatch.delenv("LAKECTL_CACHE_SEED")
     assert artifacts._seed_of(cache, cache / "maven" / "kafka-4.1.2") is None
+
+
+def test_a_familys_tag_does_not_depend_on_which_of_its_services_start(isolated, monkeypatch):
+    # `up flink-taskmanager` after a TaskManager died must find the image the whole stack runs: a tag of
+    # the services started would name another image, and compose would recreate the JobManager (its jobs lost)
+    monkeypatch.setattr(images, "engine_version", lambda: "test")
+    monkeypatch.setattr(images, "image_exists", lambda tag: True)
+    monkeypatch.setattr(images, "image_size_mb", lambda tag: None)
+    stack = StackContext(load_settings(), "compose")
+    services = all_services()
+    some = images.ensure_images(stack, [services["flink-taskmanager"]], lambda message: None)
+    every = images.ensure_images(stack, list(services.values()), lambda message: None)
+    assert [image.built for image in some + every] == [False] * (len(some) + len(every))
+    assert some[0].tag == next(image.tag for image in every if image.family == "flink")
+    assert set(some[0].services) == {"flink-jobmanager", "flink-taskmanager", "flink-sql-gateway"}
