@@ -150,3 +150,13 @@ def test_every_service_has_a_url_and_a_probe_on_either_runtime(isolated):
         for spec in all_services().values():
             assert "127.0.0.1:" in spec.url(stack), spec.name
             assert spec.probe(stack).description, spec.name
+
+
+def test_a_kafka_cluster_id_never_looks_like_an_option(monkeypatch):
+    import uuid
+
+    from lakectl.runtime.services import kafka
+
+    drawn = iter([b"\xfb" + bytes(15), bytes(16)])  # base64url of 0xfb... starts with "-"
+    monkeypatch.setattr(uuid, "uuid4", lambda: uuid.UUID(bytes=next(drawn)))
+    assert kafka.new_cluster_id() == "AAAAAAAAAAAAAAAAAAAAAA"

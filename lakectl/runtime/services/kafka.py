@@ -53,6 +53,15 @@ def classpath(stack: StackContext) -> str:
     return str(lib_dir(stack) / "*")
 
 
+def new_cluster_id() -> str:
+    """A random cluster id as Kafka's ``Uuid.randomUuid`` makes them: base64url of 16 bytes, never starting
+    with "-" (StorageTool's argument parser would take it for an option: 1 format in 64 failed)."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        if not cluster_id.startswith("-"):
+            return cluster_id
+
+
 class KafkaRecipe(NativeRecipe):
     @property
     def config_dir(self) -> Path:
@@ -77,7 +86,7 @@ class KafkaRecipe(NativeRecipe):
         (self.config_dir / "log4j2.yaml").write_text((deploy_dir() / "native" / "kafka" / "log4j2.yaml").read_text())
         if (self.data_dir / "kraft-logs" / "meta.properties").exists():
             return
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        cluster_id = new_cluster_id()
         done = subprocess.run(
             self._java("kafka.tools.StorageTool", "format", "--standalone", "--ignore-formatted",
                        "-t", cluster_id, "-c", str(self.config_dir / "server.properties")),
