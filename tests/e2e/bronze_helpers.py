@@ -43,7 +43,8 @@ def trades_flowing(stack, topic: str, job_name: str, count: int, rate: int) -> I
     try:
         yield job
     finally:
-        producer.terminate()  # stops early and delivers what it accepted
+        if producer.poll() is None:
+            producer.terminate()  # stops early and delivers what it accepted
         try:
             code = producer.wait(timeout=60)
         except subprocess.TimeoutExpired:

@@ -31,7 +31,9 @@ DEADLINE_S = 150  # how long a panel may stay empty once the job runs (first che
 @pytest.fixture(scope="module")
 def flowing(stack):
     """The bronze job on its own topic, trades arriving at a steady rate, and a few Trino queries."""
-    with trades_flowing(stack, TOPIC, JOB_NAME, count=60000, rate=300) as job:
+    # enough trades to still be flowing when the fixture stops the producer (60,000 at 300/s ran out at about
+    # the time the test ended: a SIGTERM in the producer's last milliseconds killed it, exit -15)
+    with trades_flowing(stack, TOPIC, JOB_NAME, count=600_000, rate=300) as job:
         yield job
     stack.lakectl("job", "cancel", JOB_NAME)
 
