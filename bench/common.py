@@ -13,7 +13,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results"
-JOB = str(REPO / "flink_jobs" / "bronze_trades" / "job.py")
+JOB = str(REPO / "flink_jobs" / "bronze" / "job.py")
 
 
 def save_result(name: str, result: dict) -> Path:

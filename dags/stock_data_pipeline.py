@@ -26,7 +26,7 @@ from airflow.providers.standard.operators.bash import BashOperator
 from airflow.sdk import DAG, Param
 
 REPO = Path(__file__).resolve().parent.parent
-BRONZE_JOB = REPO / "flink_jobs" / "bronze_trades" / "job.py"
+BRONZE_JOB = REPO / "flink_jobs" / "bronze" / "job.py"
 # $LAKECTL_BIN is expanded by the task's shell at run time (it may be "python -m lakectl")
 LAKECTL = 'cd "${LAKECTL_PROJECT_DIR:-.}" && ${LAKECTL_BIN:?the airflow service sets LAKECTL_BIN}'
 TOPIC = "{{ params.topic }}"

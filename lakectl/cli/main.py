@@ -22,6 +22,7 @@ from lakectl.cli import (
     image,
     job,
     metrics,
+    pipeline,
     produce,
     query,
     schema,
@@ -65,8 +66,8 @@ def version(output: OutputOpt = OutputFormat.table) -> None:
 
 
 # every command module, in the order of `lakectl --help` (a new group is one more name here)
-for module in (stack, produce, tables, query, verify, demo, metrics, config, topic, schema, job, dbt, dag, image,
-               service):
+for module in (stack, pipeline, produce, tables, query, verify, demo, metrics, config, topic, schema, job, dbt,
+               dag, image, service):
     app.add_typer(module.app)
 
 

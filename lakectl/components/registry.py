@@ -86,6 +86,12 @@ class SchemaRegistry(RestService):
             raise
         return int(data["id"])
 
+    def delete_subject(self, subject: str) -> None:
+        """Delete every version of ``subject``, then for good (a soft delete would keep its ids and block
+        registering another schema under the name)."""
+        self._request("DELETE", f"/subjects/{subject}")
+        self._request("DELETE", f"/subjects/{subject}", params={"permanent": "true"})
+
     def check(self, subject: str, schema: str, schema_type: str = "AVRO", version: str = "latest") -> Compatibility:
         try:
             data = self._request(

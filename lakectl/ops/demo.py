@@ -22,11 +22,9 @@ if TYPE_CHECKING:
     from lakectl.components.trino import TrinoClient
     from lakectl.ops.dbt import DbtTarget
     from lakectl.ops.jobs import JobCluster
+    from lakectl.pipeline_spec import PipelineSpec
 
-TOPIC = "trades"
-SUBJECT = f"{TOPIC}-value"
-JOB_NAME = "bronze_trades"
-PARTITIONS = 3
+PIPELINE = "trades"  # schemas/trades.pipeline.toml: topic, schema, partitions, Bronze job
 # what the pipeline needs (dependencies such as postgres follow); orchestration and dashboards are not
 SERVICES = ["kafka", "schema-registry", "object-store", "flink", "trino"]
 GOLD_RESULT_SQL = ("SELECT rank, symbol, first_price, last_price, change_pct, direction, volume, trade_count "
@@ -87,26 +85,26 @@ class Stages:
 
 def run(stack: DemoStack, *, count: int, keep: bool, timeout: float,
         progress: Callable[[str], None]) -> DemoResult:
-    from lakectl.avro import load_schema_file
-    from lakectl.paths import schemas_dir
+    from lakectl import pipeline_spec
 
+    spec = pipeline_spec.load(PIPELINE)
     stages = Stages(progress)
     started = time.perf_counter()
-    result = DemoResult(TOPIC, count)
+    result = DemoResult(spec.topic, count)
     with stages.stage("up", "starting the stack"):
         stack.start(SERVICES, progress)
     registry = stack.registry()
-    with stages.stage("schema", f"registering schemas/trade.avsc as {SUBJECT}"):
-        result.schema_id = registry.register(SUBJECT, load_schema_file(schemas_dir() / "trade.avsc"))
+    with stages.stage("schema", f"registering schemas/{spec.schema.name} as {spec.subject}"):
+        result.schema_id = registry.register(spec.subject, spec.schema_text)
     kafka = stack.kafka()
-    with stages.stage("topic", f"topic {TOPIC} ({PARTITIONS} partitions)"):
-        kafka.ensure_topic(TOPIC, PARTITIONS)
+    with stages.stage("topic", f"topic {spec.topic} ({spec.partitions} partitions)"):
+        kafka.ensure_topic(spec.topic, spec.partitions)
     with stages.stage("bronze_job", "the Flink bronze job (Kafka -> Iceberg + Delta)"):
-        result.job = _ensure_bronze_job(stack.jobs())
+        result.job = _ensure_bronze_job(stack.jobs(), spec)
     with stages.stage("produce", f"{count:,} synthetic trades"):
-        result.produced = _produce(kafka, registry, count)
+        result.produced = _produce(kafka, registry, spec.topic, count)
     with stages.stage("bronze", "until Bronze holds every trade of the topic, in both formats"):
-        stack.lakehouse().wait_for_topic(kafka, TOPIC, timeout, progress)
+        stack.lakehouse().wait_for_topic(kafka, spec.topic, timeout, progress)
     with stages.stage("dbt", "dbt build: Silver and Gold"):
         from lakectl.components.dbt import dbt_args
         from lakectl.ops import dbt
@@ -115,7 +113,7 @@ def run(stack: DemoStack, *, count: int, keep: bool, timeout: float,
         outcome.raise_for_status()
         result.dbt = outcome.counts()
     with stages.stage("gold", "querying Bronze, Silver and Gold through Trino"):
-        result.counts = _counts_and_result(stack.trino(), stack.s3())
+        result.counts = _counts_and_result(stack.trino(), stack.s3(), spec)
     if not keep:
         with stages.stage("down", "stopping the stack (--keep leaves it up)"):
             stack.stop_all()
@@ -124,36 +122,35 @@ def run(stack: DemoStack, *, count: int, keep: bool, timeout: float,
     return result
 
 
-def _ensure_bronze_job(cluster: JobCluster) -> dict[str, Any]:
+def _ensure_bronze_job(cluster: JobCluster, spec: PipelineSpec) -> dict[str, Any]:
     """The bronze job runs afterwards: a running one is reused, a stopped one comes back from its
     newest savepoint or checkpoint (what `lakectl job ensure` does), else it starts fresh."""
     from lakectl.ops.jobs import ensure
-    from lakectl.paths import flink_jobs_dir
+    from lakectl.ops.pipelines import BRONZE_JOB, job_args
 
-    result = ensure(cluster, flink_jobs_dir() / "bronze_trades" / "job.py", name=JOB_NAME, parallelism=None,
-                    job_args=["--topic", TOPIC])
+    result = ensure(cluster, BRONZE_JOB, name=spec.job_name, parallelism=None, job_args=job_args(spec))
     return {**result.to_dict(), "reused": result.action == "none"}
 
 
-def _produce(kafka, registry, count: int) -> int:
+def _produce(kafka, registry, topic: str, count: int) -> int:
     from lakectl.errors import CheckFailed
     from lakectl.ops.produce import default_workers, produce
 
-    outcome = produce(kafka, registry, TOPIC, count=count, workers=default_workers())
+    outcome = produce(kafka, registry, topic, count=count, workers=default_workers())
     if outcome.rejected:
         raise CheckFailed(f"produce: {outcome.rejected} synthetic trades were rejected")
     return outcome.sent
 
 
-def _counts_and_result(client: TrinoClient, s3: S3Location) -> dict[str, Any]:
+def _counts_and_result(client: TrinoClient, s3: S3Location, spec: PipelineSpec) -> dict[str, Any]:
     from lakectl.components.trino import register_delta_tables
 
     try:
         register_delta_tables(client, s3, layers=("bronze",))
         counts = {
-            "bronze_iceberg_rows": client.scalar(f"SELECT count(*) FROM iceberg.bronze.{TOPIC}"),
-            "bronze_delta_rows": client.scalar(f"SELECT count(*) FROM delta.bronze.{TOPIC}"),
-            "silver_rows": client.scalar("SELECT count(*) FROM iceberg.silver.trades_clean"),
+            "bronze_iceberg_rows": client.scalar(f"SELECT count(*) FROM iceberg.bronze.{spec.table}"),
+            "bronze_delta_rows": client.scalar(f"SELECT count(*) FROM delta.bronze.{spec.table}"),
+            "silver_rows": client.scalar(f"SELECT count(*) FROM iceberg.silver.{spec.silver_table}"),
         }
         gold = {}
         for (table,) in client.execute("SELECT table_name FROM iceberg.information_schema.tables "

@@ -12,7 +12,7 @@ from decimal import Decimal
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-JOB = str(REPO / "flink_jobs" / "bronze_trades" / "job.py")
+JOB = str(REPO / "flink_jobs" / "bronze" / "job.py")
 SCHEMA_V1 = str(REPO / "schemas" / "trade.avsc")
 SCHEMA_V2 = str(REPO / "schemas" / "trade_v2.avsc")
 

@@ -1,0 +1,195 @@
+"""Bronze: one pipeline's Kafka topic -> Iceberg ``bronze.<table>`` and Delta ``bronze/<table>``, exactly-once.
+
+One job per pipeline, for any Avro schema: records, arrays, maps, enums, decimals, dates and timestamps
+become the columns ``lakectl/avro_sql.py`` maps them to (nested ROW/ARRAY/MAP columns included), the
+same in both formats. One Kafka source feeds both sinks: the source table becomes one DataStream and
+both the Iceberg INSERT and the Delta sink read it, so a record is read once and both tables commit on
+the same checkpoints. Each row gets the ingestion time, its Kafka partition and offset, and (with
+``--partition-by day``) ``event_date``, the day of its event time, which both tables are partitioned by.
+
+Run by ``lakectl pipeline apply`` (or ``lakectl job submit flink_jobs/bronze/job.py -- --topic T``), which
+passes ``--context`` (a 0600 JSON file with the stack's endpoints and credentials) and ``--name``.
+
+Schema: the reader schema is the subject's latest version at submit time. Records written with a newer
+compatible version keep landing, projected onto it by Avro resolution; resubmitting (``pipeline apply``
+after ``schema register``) picks up the new version and merges its new fields, top-level or nested,
+into both tables (Iceberg's union-by-name; the Delta sink merges on its first commit), never rewriting.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import urllib.request
+from pathlib import Path
+
+from pyflink.common import Configuration
+from pyflink.datastream import CheckpointingMode, StreamExecutionEnvironment
+from pyflink.table import StreamTableEnvironment
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent.parent))  # the checkout: lakectl.avro_sql is standard library only
+
+from lakectl.avro_sql import Column, UnsupportedSchema, columns, reader_schema  # noqa: E402
+
+
+def column_ddl(cols: list[Column], *, not_null: bool) -> str:
+    return ",\n  ".join(c.ddl(not_null=not_null) for c in cols)
+
+
+def latest_schema(registry_url: str, subject: str) -> str:
+    with urllib.request.urlopen(f"{registry_url}/subjects/{subject}/versions/latest", timeout=30) as response:
+        return json.load(response)["schema"]
+
+
+def sql_string(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def options(pairs: dict[str, str]) -> str:
+    return ",\n  ".join(f"{sql_string(k)} = {sql_string(str(v))}" for k, v in pairs.items())
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--context", required=True)
+    parser.add_argument("--name", default=None, help="the job's name (default: bronze_<table>)")
+    parser.add_argument("--topic", required=True)
+    parser.add_argument("--table", default=None, help="table name in the bronze layer (default: the topic)")
+    parser.add_argument("--formats", "--sinks", dest="formats", default="iceberg,delta",
+                        help="comma-separated: iceberg, delta")
+    parser.add_argument("--partition-by", choices=("day", "none"), default="none")
+    parser.add_argument("--event-time", default=None, help="the field whose day partitions Bronze")
+    parser.add_argument("--checkpoint-interval", type=float, default=None, help="seconds (default: the stack's)")
+    args = parser.parse_args()
+    args.formats = {s.strip() for s in args.formats.split(",") if s.strip()}
+    if not args.formats or args.formats - {"iceberg", "delta"}:
+        raise SystemExit(f"--formats: expected iceberg and/or delta, got {sorted(args.formats)}")
+    if args.partition_by == "day" and not args.event_time:
+        raise SystemExit("--partition-by day needs --event-time")
+    args.table = args.table or args.topic
+    args.name = args.name or f"bronze_{args.table}"
+    return args
+
+
+def main() -> None:
+    args = parse_args()
+    ctx = json.loads(Path(args.context).read_text())
+    schema_text = latest_schema(ctx["registry_url"], f"{args.topic}-value")
+    try:
+        cols = columns(schema_text)
+    except UnsupportedSchema as exc:
+        raise SystemExit(f"{args.topic}-value: {exc}") from None
+    by_name = {c.name: c for c in cols}
+    if args.event_time and args.event_time not in by_name:
+        raise SystemExit(f"--event-time {args.event_time}: not a field of {args.topic}-value")
+
+    interval_s = args.checkpoint_interval or ctx["checkpoint_interval_s"]
+    env = StreamExecutionEnvironment.get_execution_environment(Configuration())
+    env.enable_checkpointing(int(interval_s * 1000), CheckpointingMode.EXACTLY_ONCE)
+    t_env = StreamTableEnvironment.create(env)
+    t_env.get_config().set("pipeline.name", args.name)
+    t_env.get_config().set("table.exec.source.idle-timeout", "5 s")
+
+    kafka = {
+        "connector": "kafka",
+        "topic": args.topic,
+        "properties.bootstrap.servers": ctx["bootstrap_servers"],
+        "properties.group.id": args.name,
+        # a fresh job starts at the group's committed offsets (earliest if none); a restore from a
+        # checkpoint or savepoint uses the offsets in its state, so nothing is read twice
+        "scan.startup.mode": "group-offsets",
+        "properties.auto.offset.reset": "earliest",
+        "properties.isolation.level": "read_committed",
+        "value.format": "avro-confluent",
+        "value.avro-confluent.url": ctx["registry_url"],
+        # the reader schema: the registry's own (Flink's derived one loses enums and names), with the logical
+        # types Flink cannot decode taken off (lakectl/avro_sql.py)
+        "value.avro-confluent.schema": reader_schema(schema_text),
+    }
+    create_kafka_source(t_env, kafka)
+    metadata = [Column("ingested_at", "TIMESTAMP_LTZ(3)", False), Column("kafka_partition", "INT", False),
+                Column("kafka_offset", "BIGINT", False)]
+    select = [f"`{c.name}`" for c in cols] + ["CAST(NOW() AS TIMESTAMP_LTZ(3)) AS ingested_at", "kafka_partition",
+                                              "kafka_offset"]
+    if args.partition_by == "day":
+        metadata.append(Column("event_date", "DATE", True))
+        select.append(f"CAST(`{args.event_time}` AS DATE) AS event_date")
+    source = t_env.sql_query(f"SELECT {', '.join(select)} FROM kafka_source")
+    # one stream for both sinks: the source is read once
+    shared = t_env.from_data_stream(t_env.to_data_stream(source))
+    t_env.create_temporary_view("bronze_rows", shared)
+    all_cols = [*cols, *metadata]
+    partition_columns = ["event_date"] if args.partition_by == "day" else []
+
+    if "iceberg" in args.formats:
+        ensure_iceberg_table(t_env, ctx["iceberg"], args.table, all_cols, partition_columns, shared)
+    if "delta" in args.formats:
+        from delta_sink import attach_delta_sink
+
+        delta_options = {"app-id": args.name, **ctx["delta"]["hadoop"]}
+        if partition_columns:
+            delta_options["partition-columns"] = ",".join(partition_columns)
+        attach_delta_sink(t_env, shared, ctx["delta"]["root"].rstrip("/") + f"/bronze/{args.table}", delta_options)
+    if "iceberg" in args.formats:
+        statements = t_env.create_statement_set()
+        # by name: a column added by evolution sits at the table's end, not where the query has it
+        listed = ", ".join(f"`{c.name}`" for c in all_cols)
+        statements.add_insert_sql(
+            f"INSERT INTO lakehouse.bronze.`{args.table}` ({listed}) SELECT {listed} FROM bronze_rows")
+        statements.attach_as_datastream()
+    # submit and return: the JobManager's REST call waits for this script, not for the job
+    env.execute_async(args.name)
+
+
+def create_kafka_source(t_env, kafka: dict[str, str]) -> None:
+    """The Kafka table, its columns exactly Flink's own conversion of the reader schema (the format refuses
+    any other). Not through SQL DDL: SQL makes every field of a nullable ROW nullable, which the format's
+    conversion does not (a required field inside an optional record)."""
+    from pyflink.java_gateway import get_gateway
+
+    jvm = get_gateway().jvm
+    api = jvm.org.apache.flink.table.api
+    row_type = jvm.org.apache.flink.formats.avro.typeutils.AvroSchemaConverter.convertToDataType(
+        kafka["value.avro-confluent.schema"])
+    schema = (api.Schema.newBuilder().fromRowDataType(row_type)
+              .columnByMetadata("kafka_partition", api.DataTypes.INT(), "partition", True)
+              .columnByMetadata("kafka_offset", api.DataTypes.BIGINT(), "offset", True)
+              .build())
+    descriptor = api.TableDescriptor.forConnector(kafka["connector"]).schema(schema)
+    for key, value in kafka.items():
+        if key != "connector":
+            descriptor = descriptor.option(key, value)
+    t_env._j_tenv.createTemporaryTable("kafka_source", descriptor.build())
+
+
+def ensure_iceberg_table(t_env, iceberg: dict, table: str, all_cols: list[Column], partition_columns: list[str],
+                         rows) -> None:
+    """Create ``bronze.<table>`` if it is missing, else merge the job's columns into it (union by name: new
+    fields, top-level or nested, join as optional; nothing is rewritten)."""
+    t_env.execute_sql(f"""CREATE CATALOG lakehouse WITH (
+  {options({"type": "iceberg", "catalog-impl": "org.apache.iceberg.jdbc.JdbcCatalog",
+            "uri": iceberg["jdbc_url"], "jdbc.user": iceberg["user"], "jdbc.password": iceberg["password"],
+            "jdbc.schema-version": "V1", "warehouse": iceberg["warehouse"], **iceberg["io"]})}
+)""")
+    t_env.execute_sql("CREATE DATABASE IF NOT EXISTS lakehouse.bronze")
+    partitioned = f"PARTITIONED BY ({', '.join(f'`{c}`' for c in partition_columns)})" if partition_columns else ""
+    t_env.execute_sql(f"""CREATE TABLE IF NOT EXISTS lakehouse.bronze.`{table}` (
+  {column_ddl(all_cols, not_null=False)}
+) {partitioned} WITH ('format-version' = '2', 'write.format.default' = 'parquet',
+  'write.parquet.compression-codec' = 'zstd')""")
+    from pyflink.java_gateway import get_gateway
+
+    jvm = get_gateway().jvm
+    catalog = t_env._j_tenv.getCatalog("lakehouse").get().catalog()
+    current = catalog.loadTable(jvm.org.apache.iceberg.catalog.TableIdentifier.parse(f"bronze.{table}"))
+    wanted = jvm.org.apache.iceberg.flink.FlinkSchemaUtil.convert(rows._j_table.getResolvedSchema())
+    update = current.updateSchema().unionByNameWith(wanted)
+    if not update.apply().sameSchema(current.schema()):
+        update.commit()
+
+
+if __name__ == "__main__":
+    main()

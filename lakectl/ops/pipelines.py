@@ -1,0 +1,347 @@
+"""`lakectl pipeline add|apply|list|status|remove`: a feed from its .avsc to queryable Bronze and Silver.
+
+``add`` writes files only (the spec beside the schema, the dbt source and Silver model); ``apply``
+makes the stack match the specs (schema, topics, Bronze job, Delta table in Trino, dbt models) and
+changes nothing when it already does; ``status`` reads every layer; ``remove`` takes the files away
+(``--purge``: the pipeline's topics, subject and tables too).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lakectl import pipeline_spec
+from lakectl.errors import LakectlError, UsageError
+from lakectl.ops import pipeline_dbt
+from lakectl.paths import flink_jobs_dir, schemas_dir
+
+if TYPE_CHECKING:
+    from lakectl.components.dbt import DbtOutcome
+    from lakectl.components.kafka import KafkaClient
+    from lakectl.components.lakehouse import Lakehouse
+    from lakectl.components.object_store import S3Location
+    from lakectl.components.registry import SchemaRegistry
+    from lakectl.components.trino import TrinoClient
+    from lakectl.ops.dbt import DbtTarget
+    from lakectl.ops.jobs import JobCluster
+    from lakectl.pipeline_spec import PipelineSpec
+
+BRONZE_JOB = flink_jobs_dir() / "bronze" / "job.py"
+
+
+def job_args(spec: PipelineSpec) -> list[str]:
+    args = ["--topic", spec.topic, "--table", spec.table, "--formats", ",".join(spec.formats),
+            "--partition-by", spec.partition_by, "--checkpoint-interval", f"{spec.checkpoint_interval_s:g}"]
+    return args + (["--event-time", spec.event_time] if spec.event_time else [])
+
+
+# -- add ----------------------------------------------------------------------------------------------
+@dataclass
+class AddResult:
+    name: str
+    files: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def add(name: str, schema: Path, *, key: str | None, event_time: str | None, topic: str | None,
+        partitions: int, formats: list[str], force: bool, directory: Path | None = None,
+        dbt_dir: Path | None = None) -> AddResult:
+    """Write ``schemas/<name>.pipeline.toml`` (the schema copied beside it when it is elsewhere), the dbt
+    source and the Silver model. Everything is checked before the first file is written."""
+    from lakectl.avro import load_schema_file
+
+    pipeline_spec.check_name(name)
+    directory = directory or schemas_dir()
+    path = pipeline_spec.spec_path(name, directory)
+    if path.exists() and not force:
+        raise UsageError(f"pipeline {name} exists ({path})", hint="pipeline add --force rewrites it")
+    text = load_schema_file(schema)
+    beside = schema.resolve().parent == directory.resolve()
+    schema_file = schema.name if beside else f"{name}.avsc"
+    target_schema = directory / schema_file
+    if not beside and target_schema.exists() and load_schema_file(target_schema) != text and not force:
+        raise UsageError(f"{target_schema} exists with another schema", hint="pipeline add --force replaces it")
+    data: dict[str, Any] = {"schema": schema_file, "topic": topic or name, "partitions": partitions,
+                            "formats": formats, "key": key or _guess_key(text, schema)}
+    event_time = event_time or _guess_event_time(text)
+    if event_time:
+        data["event_time"] = event_time
+    data["partition_by"] = "day" if event_time else "none"
+    # checked against the schema where it is now: nothing is written unless all of it holds
+    spec = pipeline_spec.from_mapping(name, {**data, "schema": str(schema.resolve())}, path)
+    checked = spec
+    spec = dataclasses.replace(spec, schema=target_schema.resolve())
+    spec.__dict__["schema_text"] = checked.schema_text  # the copy is not written yet: keep what was read
+    files = pipeline_dbt.files(spec, dbt_dir)
+    written = []
+    if not beside:
+        shutil.copyfile(schema, target_schema)
+        written.append(str(target_schema))
+    path.write_text(pipeline_spec.render(spec, schema_file))
+    written.append(str(path))
+    for file, content in files.items():
+        file.parent.mkdir(parents=True, exist_ok=True)
+        file.write_text(content)
+        written.append(str(file))
+    return AddResult(name, written)
+
+
+def _guess_key(schema_text: str, schema: Path) -> str:
+    """The key when ``--key`` is not given: a required field named id, <name>_id or key, else refused."""
+    from lakectl.avro_sql import columns
+
+    cols = [c for c in columns(schema_text) if c.flink in pipeline_spec.KEY_TYPES and not c.nullable]
+    for candidate in cols:
+        if candidate.name in ("id", "key") or candidate.name.endswith("_id"):
+            return candidate.name
+    raise UsageError(f"{schema.name}: no field looks like a key (id, *_id)", hint="pipeline add --key FIELD")
+
+
+def _guess_event_time(schema_text: str) -> str | None:
+    """A top-level timestamp-millis field, when there is exactly one."""
+    from lakectl.avro_sql import columns
+
+    found = [c.name for c in columns(schema_text) if c.logical == "timestamp-millis"]
+    return found[0] if len(found) == 1 else None
+
+
+# -- apply --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PipelineStack:
+    """What apply, status and remove drive; each client is made when first needed."""
+
+    registry: Callable[[], SchemaRegistry]
+    kafka: Callable[[], KafkaClient]
+    jobs: Callable[[], JobCluster]
+    trino: Callable[[], TrinoClient]
+    s3: Callable[[], S3Location]
+    lakehouse: Callable[[], Lakehouse]
+    dbt: Callable[[], DbtTarget]
+    state_dir: Path
+
+
+@dataclass
+class ApplyResult:
+    name: str
+    schema_id: int | None = None
+    changes: list[str] = field(default_factory=list)  # empty: the stack already matched the spec
+    job: dict[str, Any] = field(default_factory=dict)
+    dbt: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def apply(stack: PipelineStack, specs: list[PipelineSpec], *, build_models: bool = True,
+          progress: Callable[[str], None] = lambda _m: None) -> list[ApplyResult]:
+    results = []
+    for spec in specs:
+        progress(f"{spec.name}: schema, topics, Bronze job")
+        result = ApplyResult(spec.name)
+        _apply_stream(stack, spec, result)
+        results.append(result)
+    if build_models:
+        for spec, result in zip(specs, results, strict=True):
+            progress(f"{spec.name}: dbt build {pipeline_dbt.selector(spec)}")
+            result.dbt = build_models_of(stack, spec).counts()
+    return results
+
+
+def _apply_stream(stack: PipelineStack, spec: PipelineSpec, result: ApplyResult) -> None:
+    from lakectl.ops.jobs import ensure, submit
+
+    registry, kafka = stack.registry(), stack.kafka()
+    known = set(registry.subjects())
+    latest = registry.get(spec.subject).id if spec.subject in known else None
+    result.schema_id = registry.register(spec.subject, spec.schema_text)  # the registry's reason when incompatible
+    if result.schema_id != latest:
+        result.changes.append(f"registered {spec.subject} (schema id {result.schema_id})")
+    if kafka.ensure_topic(spec.topic, spec.partitions):
+        result.changes.append(f"created topic {spec.topic} ({spec.partitions} partitions)")
+    if spec.dlq and kafka.ensure_topic(spec.dlq_topic):
+        result.changes.append(f"created topic {spec.dlq_topic}")
+    cluster = stack.jobs()
+    record = _applied_path(stack, spec)
+    applied = json.loads(record.read_text()) if record.exists() else {}
+    wanted = {"schema_id": result.schema_id, "job_args": job_args(spec)}
+    ensured = ensure(cluster, BRONZE_JOB, name=spec.job_name, parallelism=None, job_args=job_args(spec))
+    if ensured.action == "none" and applied and applied != wanted:
+        # a new schema version or other options: stop with a savepoint and resume from it, so Bronze
+        # gains the new columns and nothing is read twice
+        replaced = submit(cluster, BRONZE_JOB, name=spec.job_name, parallelism=None, savepoint=None,
+                          replace=True, job_args=job_args(spec))
+        result.job = replaced.to_dict()
+        result.changes.append(f"resubmitted {spec.job_name} from a savepoint ({replaced.job_id})")
+    else:
+        result.job = ensured.to_dict()
+        if ensured.action != "none":
+            result.changes.append(f"{ensured.action} {spec.job_name} ({ensured.job_id})")
+    record.parent.mkdir(parents=True, exist_ok=True)
+    record.write_text(json.dumps(wanted))
+    if "delta" in spec.formats:
+        registered = _register_delta(stack, spec)
+        if registered:
+            result.changes.append(f"registered {registered} in Trino")
+
+
+def _applied_path(stack: PipelineStack, spec: PipelineSpec) -> Path:
+    return stack.state_dir / "pipelines" / f"{spec.name}.json"
+
+
+def _register_delta(stack: PipelineStack, spec: PipelineSpec, wait_s: float = 0) -> str | None:
+    """Register ``delta.bronze.<table>`` in Trino once the sink has made the table (on its first commit with
+    rows: until then apply leaves it, and status, verify and the DAG register it)."""
+    from lakectl.components.trino import register_delta_tables
+
+    deadline = time.monotonic() + wait_s
+    s3 = stack.s3()
+    while True:
+        if s3.listing("delta", "bronze", spec.table, "_delta_log", directories=False):
+            break
+        if time.monotonic() > deadline:
+            return None  # status and verify register it later
+        time.sleep(1)
+    trino = stack.trino()
+    try:
+        done = register_delta_tables(trino, s3, layers=("bronze",))
+    finally:
+        trino.close()
+    name = f"delta.bronze.{spec.table}"
+    return name if name in done else None
+
+
+def build_models_of(stack: PipelineStack, spec: PipelineSpec) -> DbtOutcome:
+    from lakectl.components.dbt import dbt_args
+    from lakectl.ops import dbt
+
+    outcome = dbt.run(stack.dbt(), "build", dbt_args("build", ["--select", pipeline_dbt.selector(spec)]), quiet=True)
+    outcome.raise_for_status()
+    return outcome
+
+
+# -- list and status ----------------------------------------------------------------------------------
+def list_pipelines(jobs: Callable[[], JobCluster] | None = None) -> list[dict[str, Any]]:
+    """Every spec, with its job's state when the cluster answers (``None`` skips asking)."""
+    specs = pipeline_spec.load_all()
+    states: dict[str, str] = {}
+    if jobs is not None:
+        try:
+            states = {j.name: j.state for j in jobs().flink.jobs() if j.state not in ("CANCELED", "FINISHED")}
+        except LakectlError:
+            states = {}
+    return [{"name": s.name, "topic": s.topic, "key": s.key, "formats": list(s.formats),
+             "schema": s.schema.name, "job": s.job_name, "state": states.get(s.job_name, "not running")}
+            for s in specs]
+
+
+def status(stack: PipelineStack, spec: PipelineSpec) -> dict[str, Any]:
+    """Job state, Kafka lag, rows per layer, freshness, DLQ count and the last error, one pipeline."""
+    from lakectl.components.trino import QueryFailed
+
+    kafka, cluster = stack.kafka(), stack.jobs()
+    jobs = [j for j in cluster.flink.jobs() if j.name == spec.job_name]
+    active = next((j for j in jobs if j.state not in ("CANCELED", "FINISHED", "FAILED")), None)
+    last = active or (sorted(jobs, key=lambda j: j.start_time or 0)[-1] if jobs else None)
+    error = None
+    if last is not None:
+        trace = cluster.flink.exceptions(last.job_id).get("root-exception")
+        error = cluster.flink.first_exception(last.job_id) if trace else None
+    topic = kafka.describe_topic(spec.topic) if kafka.topic_exists(spec.topic) else None
+    lag = kafka.group_lag(spec.job_name, spec.topic) if topic else None
+    dlq = kafka.describe_topic(spec.dlq_topic)["messages"] if kafka.topic_exists(spec.dlq_topic) else 0
+    rows: dict[str, int | None] = {}
+    freshness: dict[str, float | None] = {}
+    trino = stack.trino()
+    try:
+        if "delta" in spec.formats:
+            _register_delta(stack, spec, wait_s=0)
+        tables = {f"{fmt}.bronze": f"{fmt}.bronze.{spec.table}" for fmt in spec.formats}
+        tables["iceberg.silver"] = f"iceberg.silver.{spec.silver_table}"
+        for label, table in tables.items():
+            try:
+                count, newest = trino.execute(
+                    f"SELECT count(*), to_unixtime(max(ingested_at)) FROM {table}").rows[0]
+                rows[label] = int(count)
+                freshness[label] = round(time.time() - newest, 1) if newest is not None else None
+            except QueryFailed as exc:
+                if exc.error_name not in ("TABLE_NOT_FOUND", "SCHEMA_NOT_FOUND"):
+                    raise
+                rows[label] = None
+                freshness[label] = None
+    finally:
+        trino.close()
+    return {"name": spec.name, "job": {"name": spec.job_name, "state": active.state if active else "not running",
+                                       "job_id": last.job_id if last else None},
+            "topic": spec.topic, "records": topic["messages"] if topic else None,
+            "lag": lag.get("lag") if lag else None, "rows": rows, "freshness_s": freshness,
+            "dlq": {"topic": spec.dlq_topic, "records": dlq}, "last_error": error}
+
+
+# -- remove -------------------------------------------------------------------------------------------
+def remove(stack: PipelineStack | None, spec: PipelineSpec, *, purge: bool, dbt_dir: Path | None = None
+           ) -> dict[str, Any]:
+    """Take the pipeline's files away; ``purge``: its topics, subject and tables too. A pipeline whose job
+    runs is refused (stop it first): nothing is removed then."""
+    removed: list[str] = []
+    if stack is not None:
+        cluster = stack.jobs()
+        running = [j for j in cluster.flink.jobs() if j.name == spec.job_name
+                   and j.state not in ("CANCELED", "FINISHED", "FAILED")]
+        if running:
+            raise UsageError(f"pipeline {spec.name} is running (job {spec.job_name}, {running[0].job_id})",
+                             hint=f"lakectl job stop {spec.job_name} first")
+    if purge:
+        assert stack is not None
+        removed += _purge(stack, spec)
+    for file in [*pipeline_dbt.files(spec, dbt_dir), spec.path]:
+        if file is not None and file.exists():
+            file.unlink()
+            removed.append(str(file))
+    folder = pipeline_dbt.folder(spec, dbt_dir)
+    if folder.exists() and not any(folder.iterdir()):
+        folder.rmdir()
+    return {"name": spec.name, "removed": removed}
+
+
+def _purge(stack: PipelineStack, spec: PipelineSpec) -> list[str]:
+    from lakectl.components.trino import QueryFailed
+
+    kafka, registry = stack.kafka(), stack.registry()
+    gone = []
+    for topic in (spec.topic, spec.dlq_topic):
+        if kafka.topic_exists(topic):
+            kafka.delete_topic(topic)
+            gone.append(f"topic {topic}")
+    if spec.subject in registry.subjects():
+        registry.delete_subject(spec.subject)
+        gone.append(f"subject {spec.subject}")
+    trino = stack.trino()
+    try:
+        tables = (f"iceberg.bronze.{spec.table}", f"iceberg.silver.{spec.silver_table}", f"delta.bronze.{spec.table}")
+        for table in tables:
+            try:
+                if trino.execute(f"DROP TABLE IF EXISTS {table}").rows is not None:
+                    gone.append(f"table {table}")
+            except QueryFailed as exc:
+                if exc.error_name != "SCHEMA_NOT_FOUND":
+                    raise
+    finally:
+        trino.close()
+    s3 = stack.s3()
+    filesystem = s3.filesystem()
+    try:
+        filesystem.delete_dir(f"{s3.bucket}/delta/bronze/{spec.table}")
+        gone.append(f"files {s3.uri('delta', 'bronze', spec.table)}")
+    except (FileNotFoundError, OSError):
+        pass
+    _applied_path(stack, spec).unlink(missing_ok=True)
+    return gone
