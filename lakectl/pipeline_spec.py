@@ -44,6 +44,7 @@ class PipelineSpec:
     partition_by: str = "day"  # Bronze: by day of event_time ("none": unpartitioned)
     checkpoint_interval_s: float = 10.0
     dlq: bool = True
+    parallelism: int | None = None  # the Bronze job's (None: the stack's default); one TaskManager slot each
     silver: str | None = None  # the Silver table, when written by hand (the trades' is trades_clean)
     path: Path | None = field(default=None, compare=False)  # the spec file
 
@@ -79,7 +80,8 @@ class PipelineSpec:
         return {"name": self.name, "schema": str(self.schema), "topic": self.topic, "key": self.key,
                 "event_time": self.event_time, "partitions": self.partitions, "formats": list(self.formats),
                 "partition_by": self.partition_by, "checkpoint_interval_s": self.checkpoint_interval_s,
-                "dlq": self.dlq, "silver": self.silver_table, "path": str(self.path) if self.path else None}
+                "dlq": self.dlq, "parallelism": self.parallelism, "silver": self.silver_table,
+                "path": str(self.path) if self.path else None}
 
     def job_options(self) -> dict[str, Any]:
         """What the Bronze job needs beyond the stack's connections (it reads the schema from the registry)."""
@@ -89,7 +91,7 @@ class PipelineSpec:
 
 
 ALLOWED = {"schema", "topic", "key", "event_time", "partitions", "formats", "partition_by",
-           "checkpoint_interval_s", "dlq", "silver"}
+           "checkpoint_interval_s", "dlq", "silver", "parallelism"}
 REQUIRED = {"schema", "key"}
 
 
@@ -169,9 +171,18 @@ def from_mapping(name: str, data: dict[str, Any], path: Path) -> PipelineSpec:
                         event_time=typed("event_time", str, None) if "event_time" in data else None,
                         partitions=partitions, formats=formats, partition_by=partition_by,
                         checkpoint_interval_s=interval, dlq=typed("dlq", bool, True),
-                        silver=typed("silver", str, None) if "silver" in data else None, path=path)
+                        silver=typed("silver", str, None) if "silver" in data else None,
+                        parallelism=(_parallelism(typed("parallelism", int, 1), where) if "parallelism" in data
+                                     else None),
+                        path=path)
     check_against_schema(spec, where)
     return spec
+
+
+def _parallelism(value: int, where: str) -> int:
+    if not 1 <= value <= 64:
+        raise UsageError(f"{where}: parallelism = {value}: expected 1..64")
+    return value
 
 
 def check_against_schema(spec: PipelineSpec, where: str) -> None:
@@ -217,6 +228,8 @@ def render(spec: PipelineSpec, schema_ref: str) -> str:
         f"formats = [{', '.join(repr(f).replace(chr(39), chr(34)) for f in spec.formats)}]",
         f'partition_by = "{spec.partition_by}"      # "day" (of event_time) or "none"',
         f"checkpoint_interval_s = {spec.checkpoint_interval_s:g}   # each checkpoint commits Bronze",
+        f"parallelism = {spec.parallelism or 1}                # Bronze job; one TaskManager slot each (the local "
+        "stack has 4)",
         f"dlq = {'true' if spec.dlq else 'false'}                   # records that break the schema go to "
         f"{spec.dlq_topic}",
     ]

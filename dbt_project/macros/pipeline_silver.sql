@@ -13,8 +13,23 @@
     'time-micros': "cast(date_add('millisecond', COLUMN / 1000, time '00:00:00.000') as time(3))",
 } -%}
 {%- set bronze = source(source_name, 'bronze') -%}
-{%- set names = adapter.get_columns_in_relation(bronze) | map(attribute='name') | map('lower') | list
-    if execute else [] -%}
+{%- set bronze_columns = adapter.get_columns_in_relation(bronze) if execute else [] -%}
+{%- set names = bronze_columns | map(attribute='name') | map('lower') | list -%}
+{%- if execute and is_incremental() -%}
+    {#- a field added inside a record (or an array's or map's records): widen Silver's column the same way, in
+        place (on_schema_change only adds top-level columns) -#}
+    {%- set held = {} -%}
+    {%- for column in adapter.get_columns_in_relation(this) -%}
+        {%- do held.update({column.name | lower: column.data_type}) -%}
+    {%- endfor -%}
+    {%- for column in bronze_columns -%}
+        {%- set name = column.name | lower -%}
+        {%- if name in held and held[name] != column.data_type and name not in conversions
+              and column.data_type.startswith(('row(', 'array(', 'map(')) -%}
+            {%- do run_query('alter table ' ~ this ~ ' alter column "' ~ name ~ '" set data type ' ~ column.data_type) -%}
+        {%- endif -%}
+    {%- endfor -%}
+{%- endif -%}
 with bronze as (
     select * from {{ bronze }}
     {% if is_incremental() -%}

@@ -82,15 +82,22 @@ def list_(ctx: typer.Context, output: OutputOpt = OutputFormat.table) -> None:
 
 
 @app.command()
-def status(ctx: typer.Context, name: Annotated[str, typer.Argument()], output: OutputOpt = OutputFormat.table) -> None:
+def status(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument()],
+    wait: Annotated[bool, typer.Option("--wait", help="First wait until Bronze holds every record of the "
+                                       "topic, in each format.")] = False,
+    timeout: Annotated[float, typer.Option("--timeout", help="Seconds --wait waits.")] = 300,
+    output: OutputOpt = OutputFormat.table,
+) -> None:
     """Job state, Kafka lag, rows per layer, freshness, DLQ count and the last error."""
     from lakectl import pipeline_spec
     from lakectl.ops.pipelines import status as run
 
     out = Output(output)
     spec = pipeline_spec.load(name)
-    with out.spinner(f"reading {name}"):
-        data = run(_stack(ctx), spec)
+    with out.spinner(f"reading {name}") as update:
+        data = run(_stack(ctx), spec, wait_s=timeout if wait else None, progress=update)
     out.emit(data, table=lambda d: key_value_table([
         ("job", f"{d['job']['name']}: {d['job']['state']}"), ("topic", f"{d['topic']}: {d['records']} records"),
         ("lag", d["lag"]), *((f"rows {k}", v) for k, v in d["rows"].items()),

@@ -17,6 +17,8 @@ app = new_commands()
 @app.command()
 def verify(
     ctx: typer.Context,
+    pipeline: Annotated[str | None, typer.Option("--pipeline", help="A declared pipeline: its topic, table, "
+                                                 "key and formats (instead of the options below).")] = None,
     topic: Annotated[str, typer.Option("--topic", help="The Kafka topic the table is fed from.")] = "trades",
     table: Annotated[str | None, typer.Option("--table", help="<schema>.<table> in both the iceberg and "
                                               "the delta catalog (default: bronze.<topic>).")] = None,
@@ -28,13 +30,20 @@ def verify(
     from lakectl.ops.verify import verify as run
 
     out = Output(output)
+    formats: tuple[str, ...] = ("iceberg", "delta")
+    if pipeline is not None:
+        from lakectl import pipeline_spec
+
+        spec = pipeline_spec.load(pipeline)
+        topic, table, key, formats = spec.topic, f"bronze.{spec.table}", spec.key, spec.formats
     lake = lake_context(ctx)
     with out.spinner(f"reading {topic} and summarising the tables"), closing(lake.trino()) as trino:
         report = run(lake.kafka(), lake.registry(), trino, lake.s3(), topic, table or f"bronze.{topic}",
-                     key, timeout)
+                     key, timeout, formats=formats)
     out.emit(report.to_dict(), table=lambda d: simple_table(d["sources"], ["source", "rows", "distinct_keys",
                                                                            "digest"],
                                                             title=f"{d['topic']} -> {d['table']}"))
     if not report.ok:
         raise CheckFailed("; ".join(report.differences))
-    out.info("verified: Kafka, Iceberg and Delta hold the same records")
+    names = ["Kafka", *(f.capitalize() for f in formats)]
+    out.info(f"verified: {', '.join(names[:-1])} and {names[-1]} hold the same records")

@@ -129,17 +129,20 @@ class Lakehouse:
                      if t.name == topic})
         return rows
 
-    def wait_for_topic(self, kafka, topic: str, timeout: float, update=lambda _msg: None) -> dict[str, int]:
-        """Until bronze.<topic> holds, in both formats, as many rows as the topic holds records."""
+    def wait_for_topic(self, kafka, topic: str, timeout: float, update=lambda _msg: None, *,
+                       table: str | None = None, formats: tuple[str, ...] = FORMATS) -> dict[str, int]:
+        """Until bronze.<table> (default: the topic's name) holds, in each of ``formats``, as many rows as the
+        topic holds records."""
+        table = table or topic
         expected = kafka.describe_topic(topic)["messages"]
 
         def check() -> Observation[dict[str, int]]:
-            rows = self.bronze_rows(topic)
-            update(f"bronze.{topic}: iceberg {rows['iceberg']:,}, delta {rows['delta']:,} of {expected:,}")
+            rows = {fmt: n for fmt, n in self.bronze_rows(table).items() if fmt in formats}
             held = ", ".join(f"{fmt} {n:,}" for fmt, n in rows.items())
+            update(f"bronze.{table}: {held} of {expected:,}")
             return Observation(all(n >= expected for n in rows.values()), rows, f"{held} rows of {expected:,}")
 
-        return poll_until(check, timeout=timeout, interval=1.0, what=f"bronze.{topic} holding the topic's records",
+        return poll_until(check, timeout=timeout, interval=1.0, what=f"bronze.{table} holding the topic's records",
                           hint="is its job running? lakectl job list")
 
 

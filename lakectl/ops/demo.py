@@ -104,7 +104,8 @@ def run(stack: DemoStack, *, count: int, keep: bool, timeout: float,
     with stages.stage("produce", f"{count:,} synthetic trades"):
         result.produced = _produce(kafka, registry, spec.topic, count)
     with stages.stage("bronze", "until Bronze holds every trade of the topic, in both formats"):
-        stack.lakehouse().wait_for_topic(kafka, spec.topic, timeout, progress)
+        stack.lakehouse().wait_for_topic(kafka, spec.topic, timeout, progress, table=spec.table,
+                                         formats=spec.formats)
     with stages.stage("dbt", "dbt build: Silver and Gold"):
         from lakectl.components.dbt import dbt_args
         from lakectl.ops import dbt
@@ -128,7 +129,8 @@ def _ensure_bronze_job(cluster: JobCluster, spec: PipelineSpec) -> dict[str, Any
     from lakectl.ops.jobs import ensure
     from lakectl.ops.pipelines import BRONZE_JOB, job_args
 
-    result = ensure(cluster, BRONZE_JOB, name=spec.job_name, parallelism=None, job_args=job_args(spec))
+    result = ensure(cluster, BRONZE_JOB, name=spec.job_name, parallelism=spec.parallelism,
+                    job_args=job_args(spec))
     return {**result.to_dict(), "reused": result.action == "none"}
 
 

@@ -93,7 +93,7 @@ def properties(spec: PipelineSpec) -> str:
                            "(every record once, as it arrived).",
             "database": "{{ env_var('LAKECTL_TRINO_CATALOG', 'iceberg') }}",
             "schema": "bronze",
-            "config": {"loaded_at_field": "ingested_at",
+            "config": {"tags": [f"pipeline_{spec.name}"], "loaded_at_field": "ingested_at",
                        "freshness": {"warn_after": {"count": 10, "period": "minute"},
                                      "error_after": {"count": 1, "period": "hour"}}},
             "tables": [{"name": "bronze", "identifier": spec.table, "columns": bronze_columns + metadata}],

@@ -172,12 +172,13 @@ def _apply_stream(stack: PipelineStack, spec: PipelineSpec, result: ApplyResult)
     cluster = stack.jobs()
     record = _applied_path(stack, spec)
     applied = json.loads(record.read_text()) if record.exists() else {}
-    wanted = {"schema_id": result.schema_id, "job_args": job_args(spec)}
-    ensured = ensure(cluster, BRONZE_JOB, name=spec.job_name, parallelism=None, job_args=job_args(spec))
+    wanted = {"schema_id": result.schema_id, "job_args": job_args(spec), "parallelism": spec.parallelism}
+    ensured = ensure(cluster, BRONZE_JOB, name=spec.job_name, parallelism=spec.parallelism,
+                     job_args=job_args(spec))
     if ensured.action == "none" and applied and applied != wanted:
         # a new schema version or other options: stop with a savepoint and resume from it, so Bronze
         # gains the new columns and nothing is read twice
-        replaced = submit(cluster, BRONZE_JOB, name=spec.job_name, parallelism=None, savepoint=None,
+        replaced = submit(cluster, BRONZE_JOB, name=spec.job_name, parallelism=spec.parallelism, savepoint=None,
                           replace=True, job_args=job_args(spec))
         result.job = replaced.to_dict()
         result.changes.append(f"resubmitted {spec.job_name} from a savepoint ({replaced.job_id})")
@@ -223,7 +224,7 @@ def build_models_of(stack: PipelineStack, spec: PipelineSpec) -> DbtOutcome:
     from lakectl.components.dbt import dbt_args
     from lakectl.ops import dbt
 
-    outcome = dbt.run(stack.dbt(), "build", dbt_args("build", ["--select", pipeline_dbt.selector(spec)]), quiet=True)
+    outcome = dbt.run(stack.dbt(), "build", dbt_args("build", select=[pipeline_dbt.selector(spec)]), quiet=True)
     outcome.raise_for_status()
     return outcome
 
@@ -243,10 +244,15 @@ def list_pipelines(jobs: Callable[[], JobCluster] | None = None) -> list[dict[st
             for s in specs]
 
 
-def status(stack: PipelineStack, spec: PipelineSpec) -> dict[str, Any]:
-    """Job state, Kafka lag, rows per layer, freshness, DLQ count and the last error, one pipeline."""
+def status(stack: PipelineStack, spec: PipelineSpec, *, wait_s: float | None = None,
+           progress: Callable[[str], None] = lambda _m: None) -> dict[str, Any]:
+    """Job state, Kafka lag, rows per layer, freshness, DLQ count and the last error, one pipeline.
+    ``wait_s``: first wait until Bronze holds every record of the topic, in each of its formats."""
     from lakectl.components.trino import QueryFailed
 
+    if wait_s is not None:
+        stack.lakehouse().wait_for_topic(stack.kafka(), spec.topic, wait_s, progress, table=spec.table,
+                                         formats=spec.formats)
     kafka, cluster = stack.kafka(), stack.jobs()
     jobs = [j for j in cluster.flink.jobs() if j.name == spec.job_name]
     active = next((j for j in jobs if j.state not in ("CANCELED", "FINISHED", "FAILED")), None)

@@ -117,7 +117,8 @@ def _check_identifier(name: str) -> None:
 
 
 def verify(kafka: KafkaClient, registry: SchemaRegistry, trino: TrinoClient, s3: S3Location, topic: str,
-           table: str, key_field: str = "trade_id", timeout: float = 300) -> VerifyReport:
+           table: str, key_field: str = "trade_id", timeout: float = 300,
+           formats: tuple[str, ...] = ("iceberg", "delta")) -> VerifyReport:
     """Compare Kafka with Bronze in Iceberg and in Delta; ``ok`` is False on any difference."""
     from lakectl.components.trino import QueryFailed, register_delta_tables
 
@@ -125,9 +126,10 @@ def verify(kafka: KafkaClient, registry: SchemaRegistry, trino: TrinoClient, s3:
     if table.count(".") != 1:
         raise UsageError(f"--table wants <schema>.<table>, e.g. bronze.{topic}, not {table!r}")
     in_kafka = summarise_keys("kafka", kafka_keys(kafka, registry, topic, key_field, timeout))
-    register_delta_tables(trino, s3, layers=(table.split(".")[0],))
+    if "delta" in formats:
+        register_delta_tables(trino, s3, layers=(table.split(".")[0],))
     summaries = [in_kafka]
-    for catalog in ("iceberg", "delta"):
+    for catalog in formats:
         try:
             summaries.append(table_summary(trino, catalog, table, key_field))
         except QueryFailed as exc:
