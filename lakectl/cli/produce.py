@@ -17,6 +17,8 @@ app = new_commands()
 def _summary(d: dict) -> str:
     text = (f"sent {d['sent']} to {d['topic']} (schema id {d['schema_id']}) in {d['elapsed_s']}s "
             f"= {d['records_per_s']:,.0f} records/s" + (f" ({d['generator']} generator)" if d.get("generator") else ""))
+    if d.get("seed") is not None:
+        text += f"\nseed {d['seed']} (--seed {d['seed']} makes the same records again)"
     if d["rejected"]:
         text += f"\nrejected {d['rejected']} -> {d['dlq_topic']}" + "".join(f"\n  - {r}" for r in d["reasons"])
     return text
@@ -29,12 +31,17 @@ def produce(
     count: Annotated[int | None, typer.Option("--count", "-n", min=1, help="Records to send.")] = None,
     rate: Annotated[float | None, typer.Option("--rate", min=1, help="Records per second (total).")] = None,
     duration: Annotated[float | None, typer.Option("--duration", min=0.1, help="Stop after S seconds.")] = None,
-    from_file: Annotated[Path | None, typer.Option("--from-file", help="JSON Lines input; without it, "
-                                                   "synthetic stock trades.")] = None,
+    from_file: Annotated[Path | None, typer.Option("--from-file", help="JSON Lines input; without it (and "
+                                                   "without --synthetic), synthetic stock trades.")] = None,
+    synthetic: Annotated[int | None, typer.Option("--synthetic", min=1, metavar="N", help="Send N records "
+                                                  "made up for the topic's schema, whatever it is.")] = None,
+    seed: Annotated[int | None, typer.Option("--seed", min=0, help="With --synthetic: the same seed makes the "
+                                             "same records (default: a random one, reported).")] = None,
     key_field: Annotated[str, typer.Option("--key-field", help="Field used as the message key; 'auto' = "
-                                           "symbol if the schema has it, 'none' = no key.")] = "auto",
+                                           "symbol if the schema has it, 'none' = no key. With --synthetic "
+                                           "it gets a value unique within the run.")] = "auto",
     workers: Annotated[int | None, typer.Option("--workers", min=1, max=16, help="Encoding processes for "
-                                                "synthetic trades (default: up to 4, one per core).")] = None,
+                                                "synthetic records (default: up to 4, one per core).")] = None,
     output: OutputOpt = OutputFormat.table,
 ) -> None:
     """Validate, encode (Avro, Confluent wire format) and send records; invalid ones go to <TOPIC>.dlq.
@@ -45,6 +52,11 @@ def produce(
     from lakectl.ops.produce import produce as run
 
     out = Output(output)
+    if synthetic is not None and (from_file is not None or count is not None):
+        raise UsageError(f"--synthetic N sends N records of its own: it excludes "
+                         f"{'--from-file' if from_file is not None else '--count'}")
+    if seed is not None and synthetic is None:
+        raise UsageError("--seed applies to --synthetic")
     if from_file is not None and workers:
         raise UsageError("--workers applies to synthetic trades, not --from-file")
     lake = lake_context(ctx)
@@ -54,7 +66,8 @@ def produce(
             update(f"producing to {topic}: {sent:,}" + (f" of {target:,} records" if target else " records"))
 
         result = run(lake.kafka(), lake.registry(), topic, count=count, rate=rate, duration=duration,
-                     from_file=from_file, key_field=None if key_field == "none" else key_field, workers=workers,
+                     from_file=from_file, synthetic=synthetic, seed=seed,
+                     key_field=None if key_field == "none" else key_field, workers=workers,
                      interruptible=True, progress=progress if out.err.is_terminal else None)
     out.emit(result.to_dict(), table=_summary)
     if result.interrupted:

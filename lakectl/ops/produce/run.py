@@ -6,6 +6,7 @@ Delivery is idempotent with acks=all; a delivery error fails the run, nothing is
 from __future__ import annotations
 
 import json
+import secrets
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
@@ -25,6 +26,7 @@ from lakectl.ops.produce.loop import (
     stop_on_signals,
 )
 from lakectl.ops.produce.sources import JsonLines, SyntheticTrades, check_trades_fit, open_input, pick_generator
+from lakectl.ops.produce.synthetic import RecordGenerator, SyntheticRecords, default_anchor
 
 if TYPE_CHECKING:
     from lakectl.components.kafka import KafkaClient
@@ -45,7 +47,8 @@ class ProduceResult:
     elapsed_s: float = 0.0
     records_per_s: float = 0.0
     workers: int = 1
-    generator: str | None = None  # synthetic trades: "rust" (lakectl_tradegen) or "python" (fastavro)
+    generator: str | None = None  # synthetic trades: "rust" (lakectl_tradegen) or "python"; --synthetic: "schema"
+    seed: int | None = None  # --synthetic: the same seed (and schema) makes the same records again
     dlq_topic: str | None = None
     first_failure: str | None = None
     reasons: list[str] = field(default_factory=list)
@@ -81,24 +84,31 @@ def produce(
     rate: float | None = None,
     duration: float | None = None,
     from_file: Path | None = None,
+    synthetic: int | None = None,
+    seed: int | None = None,
     key_field: str | None = "auto",
     workers: int | None = None,
     flush_timeout: float = 120.0,
     interruptible: bool = False,
     progress: Callable[[int, int | None], None] | None = None,
 ) -> ProduceResult:
-    """Send ``from_file``'s records (JSON Lines) or synthetic trades to ``topic``, as the latest schema
-    of ``<topic>-value``. ``key_field``: "auto" = symbol if the schema has it, None = no key.
-    ``workers``: processes for synthetic trades (None: up to default_workers() for big or timed runs).
+    """Send ``from_file``'s records (JSON Lines), ``synthetic`` records made for the schema (see
+    synthetic.py; ``seed``: None = a random one, reported) or synthetic trades to ``topic``, as the latest
+    schema of ``<topic>-value``. ``key_field``: "auto" = symbol if the schema has it, None = no key; with
+    ``synthetic`` the key field gets a value unique within the run.
+    ``workers``: processes for synthetic records (None: up to default_workers() for big or timed runs).
     ``interruptible``: SIGINT/SIGTERM stop the run early (see loop.py) instead of killing it.
     ``progress(so_far, target)``: the records handed to the producer so far, about twice a second."""
+    if synthetic is not None and (from_file is not None or count is not None):
+        raise UsageError("synthetic records exclude " + ("from_file" if from_file is not None else "count"))
     if from_file is not None:
         open_input(from_file).close()  # a missing file is the first thing to say, before any service
     subject = f"{topic}-value"
     latest = _latest_schema(registry, subject)
     kafka.topic(topic)  # exists (also proves the broker answers, within the timeout)
     codec = WireCodec(latest.schema_, latest.id)
-    if key_field == "auto":
+    auto = key_field == "auto"
+    if auto:
         fields = {f["name"] for f in json.loads(latest.schema_).get("fields", [])}
         key_field = "symbol" if "symbol" in fields else None
     result = ProduceResult(topic=topic, subject=subject, schema_id=latest.id, dlq_topic=f"{topic}.dlq")
@@ -110,15 +120,31 @@ def produce(
             share = Share(**base, source=JsonLines(from_file, key_field), count=count, rate=rate)
             outcomes = run_shares([share], ensure_dlq=kafka.ensure_topic,  # the DLQ appears with a first reject
                                   progress=progress and (lambda n: progress(n, count)))
+        elif synthetic is not None:
+            count = synthetic
+            seed = secrets.randbits(48) if seed is None else seed
+            anchor = default_anchor()  # one for the run: every worker's timestamps lie in the same hour
+            probe = RecordGenerator(latest.schema_, seed=seed, anchor=anchor)  # a bad schema is refused here
+            if auto and key_field is not None and not probe.keyable(key_field):
+                key_field = None  # "auto" keys on a field only if it can hold a unique key
+            if key_field is not None:
+                probe.check_key(key_field)  # before forking: a UsageError naming the field and its type
+            workers = _workers(workers, count, duration)
+            kafka.ensure_topic(result.dlq_topic)
+            result.generator, result.seed, result.workers = "schema", seed, workers
+            shares = [
+                Share(**base, source=SyntheticRecords(latest.schema_, seed, anchor, key_field, i, workers),
+                      count=share_of(count, workers, i), rate=rate / workers if rate else None, slot=i)
+                for i in range(workers)
+            ]
+            outcomes = run_shares(shares, progress=progress and (lambda n: progress(n, count)))
         else:
             check_trades_fit(codec, subject)
             from lakectl.ops.produce.trades import run_prefix
 
             if count is None and duration is None:
                 count = DEFAULT_COUNT
-            if workers is None:
-                workers = default_workers() if (count or 0) >= MANY or duration else 1
-            workers = max(1, min(workers, count or workers))
+            workers = _workers(workers, count, duration)
             kafka.ensure_topic(result.dlq_topic)  # before forking: the workers only write to it
             result.generator = pick_generator(latest.schema_, latest.id)
             result.workers = workers
@@ -135,6 +161,13 @@ def produce(
         raise error(f"{result.failed} records were not delivered to {topic} (first: {undelivered.text}); "
                     f"{result.sent} were")
     return result
+
+
+def _workers(workers: int | None, count: int | None, duration: float | None) -> int:
+    """Worker processes for a synthetic run: several for a big or timed one unless told, never more than records."""
+    if workers is None:
+        workers = default_workers() if (count or 0) >= MANY or duration else 1
+    return max(1, min(workers, count or workers))
 
 
 def _latest_schema(registry: SchemaRegistry, subject: str):
