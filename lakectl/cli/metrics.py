@@ -18,22 +18,36 @@ def metrics(
     ctx: typer.Context,
     query: Annotated[str | None, typer.Option("--query", "-q", help="A PromQL instant query; its vector "
                                               "is printed (labels and value).")] = None,
+    pipeline: Annotated[str | None, typer.Option("--pipeline", help="The summary of this pipeline only: its "
+                                                 "Bronze job's metrics and its Bronze table's freshness.")] = None,
     output: OutputOpt = OutputFormat.table,
 ) -> None:
-    """Metrics from Prometheus: a PromQL query, or a summary of the pipeline (throughput, Kafka lag,
-    checkpoints, Bronze freshness, targets up)."""
+    """Metrics from Prometheus: a PromQL query, or a summary of the pipelines (throughput, Kafka lag,
+    checkpoints, Bronze freshness, targets up), or of one (--pipeline)."""
     from lakectl.ops import metrics as ops
 
     if query is not None and not query.strip():
         raise UsageError("--query is empty")
+    if query is not None and pipeline is not None:
+        raise UsageError("--query and --pipeline: give one (a query names its own series)")
+    spec = None
+    if pipeline is not None:
+        from lakectl import pipeline_spec
+
+        spec = pipeline_spec.load(pipeline)  # an unknown one: a usage error naming the known ones
     out = Output(output)
     lake = lake_context(ctx)
     if query is not None:
         out.emit(ops.query(lake.prometheus(), query), table=_query_table)
         return
-    found = ops.summary(lake.prometheus(), lake.lakehouse, url=lake.prometheus_url())
+    found = ops.summary(lake.prometheus(), lake.lakehouse, url=lake.prometheus_url(), pipeline=spec)
     out.emit(found.to_dict(), table=lambda d: simple_table(summary_table_rows(d["metrics"]), ["metric", "of", "value"],
-                                                           title=f"prometheus: {d['prometheus']}"))
+                                                           title=summary_title(d)))
+
+
+def summary_title(data: dict[str, Any]) -> str:
+    title = f"prometheus: {data['prometheus']}"
+    return f"{title}  pipeline: {data['pipeline']}" if data.get("pipeline") else title
 
 
 def _query_table(data: dict):

@@ -16,6 +16,7 @@ import httpx
 from lakectl.components.http import HttpError, RestService
 
 FLINK_TM = "flink_taskmanager_job_task_operator_"
+JOB_LABEL = "job_name"  # the Flink job's name on its metrics (a pipeline's job is bronze_<pipeline>)
 
 
 class PrometheusError(HttpError):
@@ -48,6 +49,11 @@ class Curated:
     promql: str
     labels: dict[str, str]  # summary label -> Prometheus label
     help: str
+
+    @property
+    def per_job(self) -> bool:
+        """Whether its series are Flink jobs' (labelled ``job_name``): a pipeline's summary keeps those."""
+        return JOB_LABEL in self.labels.values()
 
 
 # Names checked against the live reporters (Flink 1.20 with the Kafka source, Iceberg and Delta
@@ -137,11 +143,21 @@ def parse_query_result(data: dict[str, Any]) -> dict[str, Any]:
     return {"result_type": kind, "result": rows}
 
 
-def curated_rows(curated: Curated, answer: dict[str, Any]) -> list[MetricRow]:
-    """The summary rows of one curated query's answer (``parse_query_result`` shape)."""
+def curated_rows(curated: Curated, answer: dict[str, Any], *, job: str | None = None) -> list[MetricRow]:
+    """The summary rows of one curated query's answer (``parse_query_result`` shape); with ``job``, only
+    that Flink job's series (their ``job_name`` label)."""
+    found = answer["result"]
+    if job is not None:
+        found = [series for series in found if series["metric"].get(JOB_LABEL) == job]
     rows: list[MetricRow] = [
         {"metric": curated.metric, "labels": {k: series["metric"].get(p, "") for k, p in curated.labels.items()},
-         "value": series["value"], "unit": curated.unit} for series in answer["result"]]
+         "value": series["value"], "unit": curated.unit} for series in found]
     rows.sort(key=lambda r: tuple(r["labels"].values()))
+    if rows:
+        return rows
     # no series: say so rather than leave the line out
-    return rows or [no_value(curated.metric, curated.unit, "no data (no running job reports it yet)")]
+    if job is None:
+        return [no_value(curated.metric, curated.unit, "no data (no running job reports it yet)")]
+    subject = next((k for k, p in curated.labels.items() if p == JOB_LABEL), "job")
+    return [{**no_value(curated.metric, curated.unit, f"no data ({job} is not running or reports none yet)"),
+             "labels": {subject: job}}]

@@ -1,6 +1,7 @@
 """deploy/grafana: every dashboard conforms to Grafana's schema (grafana-foundation-sdk's generated
 models, made strict by tests/unit/grafana_schema.py), uses only the provisioned datasource, and
-the provisioning matches the compose file. The checker is shown to refuse broken dashboards."""
+the provisioning matches the compose file. The checker is shown to refuse broken dashboards. The
+pipeline dashboard's per-job panels all filter on its ``pipeline`` variable."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from importlib.metadata import version
 import pytest
 import yaml
 
+from lakectl import pipeline_spec
 from lakectl.runtime.services.prometheus import SCRAPE_INTERVAL_S
 from tests.grafana_dashboards import (
     BUILTINS,
@@ -37,14 +39,26 @@ def test_dashboard_conforms_to_grafanas_schema(path):
     assert check_dashboard(load(path)) == []
 
 
+def defined_variables(dashboard: dict) -> list[dict]:
+    return dashboard.get("templating", {}).get("list", [])
+
+
 def project_problems(dashboard: dict) -> list[str]:
-    """lakectl's own rules on top of the schema: one datasource, PromQL in every target, no variables."""
+    """lakectl's own rules on top of the schema: one datasource, PromQL in every target, and only the
+    variables the dashboard defines: query variables on that datasource whose "All" is the regex ``.*``
+    (what a test stands in for them, and what matches a job started after the dashboard loaded)."""
     problems = []
     ids = [p.get("id") for p in panels(dashboard)]
     if len(ids) != len(set(ids)):
         problems.append(f"panel ids repeat: {ids}")
-    if dashboard.get("templating", {}).get("list"):
-        problems.append("template variables: the live test resolves none, so the dashboards define none")
+    defined = set()
+    for variable in defined_variables(dashboard):
+        name = variable.get("name")
+        defined.add(name)
+        if variable.get("type") != "query" or variable.get("datasource") != DATASOURCE:
+            problems.append(f"variable {name}: not a query of the provisioned datasource {DATASOURCE}")
+        if not (variable.get("includeAll") and variable.get("allValue") == ".*"):
+            problems.append(f"variable {name}: no \"All\" standing for every value (includeAll, allValue .*)")
     for panel in panels(dashboard):
         if panel.get("type") == "row":
             continue
@@ -59,7 +73,7 @@ def project_problems(dashboard: dict) -> list[str]:
     for query in queries(dashboard):
         if not query.expr.strip():
             problems.append(f"{query.name}: empty expr")
-        unknown = {v for v in variables_used(query.expr) if f"${v}" not in BUILTINS}
+        unknown = {v for v in variables_used(query.expr) if f"${v}" not in BUILTINS and v not in defined}
         if unknown:
             problems.append(f"{query.name}: variables {sorted(unknown)} that nothing defines")
     return problems
@@ -154,6 +168,83 @@ def test_the_schema_check_refuses_a_broken_dashboard(case):
     breaks(dashboard)
     problems = check_dashboard(dashboard)
     assert any(re.search(expected, p) for p in problems), problems
+
+
+# -- the pipeline variable ---------------------------------------------------------------------------
+MATCHER = 'job_name=~"bronze_$pipeline"'
+STACK_WIDE = {"Running jobs and scrape targets up"}  # every job and target: never filtered
+SELECTOR = re.compile(r"\b(flink_\w+)(\{[^}]*\})?")
+
+
+def _selectors(expr: str) -> list[tuple[str, str]]:
+    """Each Flink metric selector of an expression: (metric, its braces or '')."""
+    return [(m.group(1), m.group(2) or "") for m in SELECTOR.finditer(expr)]
+
+
+def _pipeline_variable(dashboard: dict) -> dict:
+    [variable] = [v for v in defined_variables(dashboard) if v["name"] == "pipeline"]
+    return variable
+
+
+def _regex(variable: dict) -> re.Pattern:
+    assert variable["regex"].startswith("/") and variable["regex"].endswith("/")  # Grafana's /.../ form
+    return re.compile(variable["regex"][1:-1])
+
+
+def test_the_pipeline_variable_lists_the_bronze_jobs_by_pipeline_name():
+    variable = _pipeline_variable(_pipeline())
+    assert variable["type"] == "query" and variable["datasource"] == DATASOURCE
+    assert variable["query"] == "label_values(flink_jobmanager_job_uptime, job_name)"
+    assert variable["multi"] and variable["includeAll"] and variable["allValue"] == ".*"
+    assert variable["current"]["value"] == ["$__all"]  # every pipeline until one is picked
+    assert variable["sort"] in (1, 5, 7) and variable["refresh"] == 2  # ascending; new jobs show up
+    # Grafana keeps the regex's capture group: the pipeline's name, and drops jobs that are no pipeline's
+    regex = _regex(variable)
+    assert regex.search("bronze_trades").group(1) == "trades" and not regex.search("silver_trades")
+
+
+def test_every_pipelines_job_is_what_the_variables_value_selects():
+    specs = pipeline_spec.load_all()
+    assert specs, "no pipeline specs in schemas/"
+    regex = _regex(_pipeline_variable(_pipeline()))
+    names = [spec.name for spec in specs]
+    selected = MATCHER.split('"')[1]
+    for spec in specs:
+        value = regex.search(spec.job_name).group(1)
+        assert value == spec.name
+        # one pipeline, several (Grafana joins them as a regex group) and "All"
+        for substituted in (spec.name, "(" + "|".join(names) + ")", ".*"):
+            assert re.fullmatch(selected.replace("$pipeline", substituted), spec.job_name)
+        others = [n for n in names if n != spec.name]
+        if others:
+            assert not re.fullmatch(selected.replace("$pipeline", others[0]), spec.job_name)
+
+
+def test_every_per_job_panel_filters_on_the_pipeline_variable():
+    dashboard = _pipeline()
+    filtered = [p for p in panels(dashboard) if p.get("type") != "row" and p["title"] not in STACK_WIDE]
+    assert len(filtered) >= 10, "the pipeline dashboard lost its per-job panels"
+    unfiltered = []
+    for panel in filtered:
+        for target in panel["targets"]:
+            selectors = _selectors(target["expr"])
+            assert selectors, f"{panel['title']} {target['refId']}: no Flink metric: {target['expr']}"
+            unfiltered += [f"{panel['title']} {target['refId']}: {metric}{braces}"
+                           for metric, braces in selectors if MATCHER not in braces]
+    assert unfiltered == []
+
+
+def test_stack_wide_panels_are_not_filtered():
+    dashboard = _pipeline()
+    stack_wide = [p for p in panels(dashboard) if p.get("title") in STACK_WIDE]
+    assert [p["title"] for p in stack_wide] == sorted(STACK_WIDE)
+    assert all("$pipeline" not in t["expr"] for p in stack_wide for t in p["targets"])
+
+
+def test_lakectls_rules_refuse_a_variable_without_all():
+    dashboard = copy.deepcopy(_pipeline())
+    del _pipeline_variable(dashboard)["allValue"]
+    assert any("variable pipeline" in p for p in project_problems(dashboard))
 
 
 def test_the_schema_check_refuses_what_is_not_a_dashboard():

@@ -57,6 +57,35 @@ def test_freshness_reads_both_formats_of_bronze():
     assert [r["labels"]["format"] for r in rows] == ["delta", "iceberg"]
 
 
+def test_freshness_of_one_table_keeps_its_rows_and_names_each_missing_format():
+    tables = [table("trades", "iceberg", "2027-01-15T08:00:00+00:00"), table("orders", "delta", None),
+              table("orders", "iceberg", None)]
+    rows = freshness.freshness_rows(tables, 1_800_000_100.0, table="trades", formats=("iceberg", "delta"))
+    assert rows == [
+        {"metric": "bronze_freshness_s", "labels": {"table": "bronze.trades", "format": "delta"}, "value": None,
+         "unit": "s", "note": "no delta table yet"},
+        {"metric": "bronze_freshness_s", "labels": {"table": "bronze.trades", "format": "iceberg"}, "value": 100.0,
+         "unit": "s"}]
+    assert freshness.freshness_rows(tables, 0.0, table="quotes") == [
+        {"metric": "bronze_freshness_s", "labels": {"table": "bronze.quotes"}, "value": None, "unit": "s",
+         "note": "no Bronze table yet"}]
+
+
+def test_freshness_of_one_table_reads_only_its_formats():
+    def unreadable(layer):
+        raise AssertionError("the pipeline writes no Delta table: Delta's log is not read")
+
+    house = SimpleNamespace(iceberg_tables=lambda layer: [table("orders", "iceberg", None)], delta_tables=unreadable)
+    rows = freshness.bronze_freshness(lambda: house, now=0.0, table="orders", formats=("iceberg",))
+    assert [r["labels"] for r in rows] == [{"table": "bronze.orders", "format": "iceberg"}]
+
+    def unreachable():
+        raise ServiceUnavailable("iceberg catalog database: connection refused")
+
+    [row] = freshness.bronze_freshness(unreachable, now=0.0, table="orders", formats=("iceberg",))
+    assert row["labels"] == {"table": "bronze.orders"} and row["note"].startswith("unavailable: ")
+
+
 # -- query: the Delta retry --------------------------------------------------------------------------
 def missing(kind: str = "TABLE_NOT_FOUND") -> QueryFailed:
     return QueryFailed("line 1:15: Table 'delta.bronze.trades' does not exist", error_name=kind)

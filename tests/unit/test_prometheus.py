@@ -113,3 +113,138 @@ def test_open_prints_the_ui_url(run, monkeypatch):
     data = json.loads(run("open", "trino", "--browser", "-o", "json").out)
     # not a terminal (pytest captures stdout): never a browser
     assert data == {"service": "trino", "url": "http://127.0.0.1:8080", "web": True, "opened": False}
+
+
+# -- the summary of one pipeline (`metrics --pipeline`) -----------------------------------------------
+def _vector(*series: tuple[dict[str, str], float]) -> dict:
+    return {"result_type": "vector", "result": [{"metric": m, "timestamp": 1.0, "value": v} for m, v in series]}
+
+
+def test_only_the_stack_wide_curated_query_is_not_per_job():
+    assert [c.metric for c in CURATED if not c.per_job] == ["up"]
+
+
+def test_curated_rows_of_one_job_keep_its_series_only():
+    records_out = next(c for c in CURATED if c.metric == "records_out_per_s")
+    answer = _vector(({"job_name": "bronze_trades", "operator_name": "IcebergStreamWriter"}, 120.5),
+                     ({"job_name": "bronze_orders", "operator_name": "IcebergStreamWriter"}, 3.0),
+                     ({"job_name": "bronze_trades", "operator_name": "delta_sink:_Writer"}, 120.5))
+    rows = curated_rows(records_out, answer, job="bronze_trades")
+    assert [r["labels"] for r in rows] == [{"job": "bronze_trades", "sink": "IcebergStreamWriter"},
+                                           {"job": "bronze_trades", "sink": "delta_sink:_Writer"}]
+    assert len(curated_rows(records_out, answer)) == 3  # no job: every series, as before
+
+
+def test_a_job_without_series_gets_a_row_saying_so_labelled_with_the_job():
+    lag = next(c for c in CURATED if c.metric == "kafka_lag_records")
+    rows = curated_rows(lag, _vector(({"job_name": "bronze_orders"}, 7.0)), job="bronze_trades")
+    assert rows == [{"metric": "kafka_lag_records", "labels": {"job": "bronze_trades"}, "value": None,
+                     "unit": "records", "note": "no data (bronze_trades is not running or reports none yet)"}]
+    assert summary_table_rows(rows)[0]["of"] == "job=bronze_trades"
+
+
+class FakePrometheus:
+    """Every curated query answered with series of two jobs (and `up` with two targets)."""
+
+    def __init__(self) -> None:
+        self.queries: list[str] = []
+        self.closed = False
+
+    def query(self, promql: str) -> dict:
+        self.queries.append(promql)
+        if promql == "up":
+            return _vector(({"job": "prometheus", "instance": "127.0.0.1:9090"}, 1.0),
+                           ({"job": "flink-jobmanager", "instance": "127.0.0.1:9249"}, 1.0))
+        sink = {"operator_name": "IcebergStreamWriter"} if "Writer" in promql else {}
+        return _vector(({"job_name": "bronze_orders", **sink}, 1.0), ({"job_name": "bronze_trades", **sink}, 2.0))
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def _house(*tables: tuple[str, str]):
+    from types import SimpleNamespace
+
+    from lakectl.components.lakehouse import TableInfo
+
+    def listing(fmt: str):
+        return lambda layer: [TableInfo(f, layer, n, f"s3://lake/{f}/{layer}/{n}", 1, "1", "2027-01-15T08:00:00+00:00")
+                              for n, f in tables if f == fmt]
+
+    return SimpleNamespace(iceberg_tables=listing("iceberg"), delta_tables=listing("delta"))
+
+
+def _spec(name: str, formats: tuple[str, ...] = ("iceberg", "delta")):
+    from pathlib import Path
+
+    from lakectl.pipeline_spec import PipelineSpec
+
+    return PipelineSpec(name=name, schema=Path(f"/schemas/{name}.avsc"), topic=name, key="id", formats=formats)
+
+
+TABLES = (("trades", "iceberg"), ("trades", "delta"), ("orders", "iceberg"))
+
+
+def test_a_pipelines_summary_has_its_jobs_rows_and_its_tables_freshness_only():
+    from lakectl.ops.metrics import summary
+
+    prometheus = FakePrometheus()
+    found = summary(prometheus, lambda: _house(*TABLES), url="http://127.0.0.1:9090", pipeline=_spec("trades"))
+    assert prometheus.closed and "up" not in prometheus.queries
+    curated = [r for r in found.metrics if r["metric"] != "bronze_freshness_s"]
+    assert [r["metric"] for r in curated] == [c.metric for c in CURATED if c.per_job]
+    assert {r["labels"]["job"] for r in curated} == {"bronze_trades"} and {r["value"] for r in curated} == {2.0}
+    fresh = [r["labels"] for r in found.metrics if r["metric"] == "bronze_freshness_s"]
+    assert fresh == [{"table": "bronze.trades", "format": "delta"}, {"table": "bronze.trades", "format": "iceberg"}]
+    data = found.to_dict()
+    assert data["pipeline"] == "trades" and list(data) == ["prometheus", "metrics", "pipeline"]
+
+
+def test_the_whole_summary_is_unchanged():
+    from lakectl.ops.metrics import summary
+
+    found = summary(FakePrometheus(), lambda: _house(*TABLES), url="http://127.0.0.1:9090")
+    assert list(found.to_dict()) == ["prometheus", "metrics"]  # no "pipeline" key
+    assert len([r for r in found.metrics if r["metric"] == "up"]) == 2
+    assert {r["labels"].get("job") for r in found.metrics if r["metric"] == "checkpoint_age_s"} == {
+        "bronze_orders", "bronze_trades"}
+    assert len([r for r in found.metrics if r["metric"] == "bronze_freshness_s"]) == 3
+
+
+def test_a_pipeline_whose_tables_do_not_exist_yet_says_so_per_format():
+    from lakectl.ops.metrics import summary
+
+    found = summary(FakePrometheus(), lambda: _house(*TABLES), url="u", pipeline=_spec("orders"))
+    fresh = [r for r in found.metrics if r["metric"] == "bronze_freshness_s"]
+    assert [(r["labels"], r["value"] is None, r.get("note")) for r in fresh] == [
+        ({"table": "bronze.orders", "format": "delta"}, True, "no delta table yet"),
+        ({"table": "bronze.orders", "format": "iceberg"}, False, None)]
+
+
+def test_metrics_of_an_unknown_pipeline_is_one_usage_error_line(run):
+    result = run("metrics", "--pipeline", "no_such_pipeline")
+    assert result.code == 2 and "no pipeline 'no_such_pipeline'" in result.err
+    assert len(result.err.strip().splitlines()) == 1
+
+
+def test_metrics_takes_a_query_or_a_pipeline(run):
+    result = run("metrics", "--pipeline", "trades", "--query", "up")
+    assert result.code == 2 and "--query and --pipeline" in result.err
+
+
+def test_metrics_of_a_pipeline_as_json(run, monkeypatch):
+    from lakectl.components.prometheus import Prometheus
+    from lakectl.context import LakeContext
+
+    fake = FakePrometheus()
+    monkeypatch.setenv("LAKECTL_RUNTIME", "native")
+    monkeypatch.setattr(Prometheus, "query", lambda self, promql: fake.query(promql))
+    monkeypatch.setattr(LakeContext, "lakehouse", lambda self: _house(*TABLES))
+    result = run("metrics", "--pipeline", "trades", "-o", "json")
+    assert result.code == 0, result.err
+    data = json.loads(result.out)
+    assert data["pipeline"] == "trades" and data["prometheus"].startswith("http://127.0.0.1:")
+    assert {r["labels"].get("job") for r in data["metrics"] if r["metric"] != "bronze_freshness_s"} == {"bronze_trades"}
+    assert {r["labels"]["table"] for r in data["metrics"] if r["metric"] == "bronze_freshness_s"} == {"bronze.trades"}
+    table = run("metrics", "--pipeline", "trades")
+    assert table.code == 0 and "pipeline: trades" in table.out and "bronze_orders" not in table.out
