@@ -25,15 +25,16 @@ class PanelQuery:
     panel: str
     ref_id: str
     expr: str
+    variables: tuple[tuple[str, str], ...] = ()  # the dashboard's own: ($name, its "All" value)
 
     @property
     def name(self) -> str:
         return f"{self.dashboard} / {self.panel} / {self.ref_id}"
 
     def promql(self) -> str:
-        """The expression with Grafana's built-in variables substituted."""
+        """The expression with Grafana's built-in variables, and the dashboard's own at "All", substituted."""
         expr = self.expr
-        for variable, value in BUILTINS.items():
+        for variable, value in [*BUILTINS.items(), *self.variables]:
             expr = expr.replace(variable, value)
         return expr
 
@@ -56,8 +57,10 @@ def panels(dashboard: dict) -> list[dict]:
 
 
 def queries(dashboard: dict) -> list[PanelQuery]:
+    declared = dashboard.get("templating", {}).get("list", [])
+    variables = tuple((f"${v['name']}", v.get("allValue") or ".*") for v in declared)
     return [PanelQuery(dashboard["title"], panel.get("title", f"panel {panel.get('id')}"), target.get("refId", "?"),
-                       target.get("expr", ""))
+                       target.get("expr", ""), variables)
             for panel in panels(dashboard) for target in panel.get("targets", [])]
 
 
