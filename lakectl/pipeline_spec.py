@@ -115,6 +115,19 @@ def load_all(directory: Path | None = None) -> list[PipelineSpec]:
     return [load(name, directory) for name in names(directory)]
 
 
+def key_for_topic(topic: str, directory: Path | None = None) -> str | None:
+    """The key a declared pipeline gives ``topic``, if one does (specs that do not parse are skipped here:
+    `pipeline list` names them)."""
+    for name in names(directory):
+        try:
+            data = tomllib.loads(spec_path(name, directory).read_text())
+        except (OSError, tomllib.TOMLDecodeError):
+            continue
+        if data.get("topic", name) == topic and isinstance(data.get("key"), str):
+            return data["key"]
+    return None
+
+
 def check_name(name: str) -> str:
     if not NAME.match(name):
         raise UsageError(f"pipeline name {name!r}: use lower-case letters, digits and _, starting with a letter")

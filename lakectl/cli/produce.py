@@ -37,8 +37,9 @@ def produce(
                                                   "made up for the topic's schema, whatever it is.")] = None,
     seed: Annotated[int | None, typer.Option("--seed", min=0, help="With --synthetic: the same seed makes the "
                                              "same records (default: a random one, reported).")] = None,
-    key_field: Annotated[str, typer.Option("--key-field", help="Field used as the message key; 'auto' = "
-                                           "symbol if the schema has it, 'none' = no key. With --synthetic "
+    key_field: Annotated[str, typer.Option("--key-field", help="Field used as the message key; 'auto' = the "
+                                           "key of the pipeline declaring the topic, else symbol if the schema "
+                                           "has it, 'none' = no key. With --synthetic "
                                            "it gets a value unique within the run.")] = "auto",
     workers: Annotated[int | None, typer.Option("--workers", min=1, max=16, help="Encoding processes for "
                                                 "synthetic records (default: up to 4, one per core).")] = None,

@@ -332,22 +332,24 @@ def _purge(stack: PipelineStack, spec: PipelineSpec) -> list[str]:
         gone.append(f"subject {spec.subject}")
     trino = stack.trino()
     try:
-        tables = (f"iceberg.bronze.{spec.table}", f"iceberg.silver.{spec.silver_table}", f"delta.bronze.{spec.table}")
-        for table in tables:
+        tables = (("iceberg", "bronze", spec.table), ("iceberg", "silver", spec.silver_table),
+                  ("delta", "bronze", spec.table))
+        for catalog, schema, table in tables:
             try:
-                if trino.execute(f"DROP TABLE IF EXISTS {table}").rows is not None:
-                    gone.append(f"table {table}")
+                found = trino.execute(f"SELECT count(*) FROM {catalog}.information_schema.tables "
+                                      "WHERE table_schema = ? AND table_name = ?", [schema, table]).rows[0][0]
             except QueryFailed as exc:
                 if exc.error_name != "SCHEMA_NOT_FOUND":
                     raise
+                found = 0
+            if found:
+                trino.execute(f"DROP TABLE {catalog}.{schema}.{table}")
+                gone.append(f"table {catalog}.{schema}.{table}")
     finally:
         trino.close()
     s3 = stack.s3()
-    filesystem = s3.filesystem()
-    try:
-        filesystem.delete_dir(f"{s3.bucket}/delta/bronze/{spec.table}")
+    if s3.listing("delta", "bronze", spec.table):  # Trino forgets a registered Delta table; its files stay
+        s3.filesystem().delete_dir(f"{s3.bucket}/delta/bronze/{spec.table}")
         gone.append(f"files {s3.uri('delta', 'bronze', spec.table)}")
-    except (FileNotFoundError, OSError):
-        pass
     _applied_path(stack, spec).unlink(missing_ok=True)
     return gone

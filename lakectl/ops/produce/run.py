@@ -94,7 +94,8 @@ def produce(
 ) -> ProduceResult:
     """Send ``from_file``'s records (JSON Lines), ``synthetic`` records made for the schema (see
     synthetic.py; ``seed``: None = a random one, reported) or synthetic trades to ``topic``, as the latest
-    schema of ``<topic>-value``. ``key_field``: "auto" = symbol if the schema has it, None = no key; with
+    schema of ``<topic>-value``. ``key_field``: "auto" = the key of the pipeline declaring the topic, else
+    symbol if the schema has it; None = no key; with
     ``synthetic`` the key field gets a value unique within the run.
     ``workers``: processes for synthetic records (None: up to default_workers() for big or timed runs).
     ``interruptible``: SIGINT/SIGTERM stop the run early (see loop.py) instead of killing it.
@@ -109,8 +110,11 @@ def produce(
     codec = WireCodec(latest.schema_, latest.id)
     auto = key_field == "auto"
     if auto:
+        from lakectl.pipeline_spec import key_for_topic
+
         fields = {f["name"] for f in json.loads(latest.schema_).get("fields", [])}
-        key_field = "symbol" if "symbol" in fields else None
+        declared = key_for_topic(topic)  # a pipeline's topic: its key
+        key_field = declared if declared in fields else "symbol" if "symbol" in fields else None
     result = ProduceResult(topic=topic, subject=subject, schema_id=latest.id, dlq_topic=f"{topic}.dlq")
     base = {"client_config": kafka.config, "topic": topic, "subject": subject, "schema": latest.schema_,
             "schema_id": latest.id, "duration": duration, "flush_timeout": flush_timeout}
