@@ -12,7 +12,6 @@ import java.util.UUID;
 import org.apache.flink.api.common.serialization.BulkWriter;
 import org.apache.flink.api.connector.sink2.CommittingSinkWriter;
 import org.apache.flink.formats.parquet.ParquetWriterFactory;
-import org.apache.flink.formats.parquet.row.ParquetRowDataBuilder;
 import org.apache.flink.table.data.RowData;
 import org.apache.flink.table.data.utils.ProjectedRowData;
 import org.apache.flink.table.types.logical.LogicalType;
@@ -67,8 +66,7 @@ class DeltaWriter implements CommittingSinkWriter<RowData, DeltaWriteResult> {
             partitionGetters[i] = RowData.createFieldGetter(rowType.getTypeAt(partitionColumns[i]), partitionColumns[i]);
         }
         this.projection = partitionColumns.length == 0 ? null : ProjectedRowData.from(dataColumns);
-        // utcTimestamp=true: TIMESTAMP values are written as UTC wall-clock, TIMESTAMP_LTZ as the instant
-        this.factory = ParquetRowDataBuilder.createWriterFactory(new RowType(false, dataFields), conf, true);
+        this.factory = ParquetFiles.writerFactory(new RowType(false, dataFields), conf);
     }
 
     @Override

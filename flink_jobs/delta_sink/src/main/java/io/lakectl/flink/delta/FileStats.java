@@ -4,6 +4,7 @@ import java.time.Instant;
 import java.time.LocalDate;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
+import java.util.Arrays;
 
 import org.apache.flink.table.data.DecimalData;
 import org.apache.flink.table.data.RowData;
@@ -17,7 +18,9 @@ import org.apache.flink.table.types.logical.TimestampType;
 /**
  * Delta per-file statistics ({@code numRecords}, {@code nullCount}, and {@code minValues}/
  * {@code maxValues} where they are exact): numbers, decimals, dates, millisecond timestamps and
- * strings of at most 32 characters. Other columns get a null count only, which readers accept.
+ * strings of at most 32 characters. Other top-level columns get a null count only, which readers
+ * accept. Nested columns (ROW, ARRAY, MAP) get no statistics at all: Delta keys a struct's stats by
+ * its leaves (a nested object), and none are collected for arrays and maps.
  */
 final class FileStats {
     private static final int MAX_STRING = 32;
@@ -25,7 +28,7 @@ final class FileStats {
             DateTimeFormatter.ofPattern("yyyy-MM-dd'T'HH:mm:ss.SSS'Z'").withZone(ZoneOffset.UTC);
 
     private final RowType rowType;
-    private final int[] columns; // the data columns (partition columns are not in the file)
+    private final int[] columns; // the top-level primitive data columns (partition columns are not in the file)
     private final RowData.FieldGetter[] getters;
     private final boolean[] ranged;
     private final Object[] min;
@@ -34,9 +37,9 @@ final class FileStats {
     private final boolean[] poisoned; // NaN/infinity seen, or a string too long: no min/max
     private long records;
 
-    FileStats(RowType rowType, int[] columns) {
+    FileStats(RowType rowType, int[] dataColumns) {
         this.rowType = rowType;
-        this.columns = columns;
+        this.columns = Arrays.stream(dataColumns).filter(c -> !isNested(rowType.getTypeAt(c))).toArray();
         int n = columns.length;
         getters = new RowData.FieldGetter[n];
         ranged = new boolean[n];
@@ -48,6 +51,17 @@ final class FileStats {
             LogicalType t = rowType.getTypeAt(columns[i]);
             getters[i] = RowData.createFieldGetter(t, columns[i]);
             ranged[i] = hasRange(t);
+        }
+    }
+
+    private static boolean isNested(LogicalType t) {
+        switch (t.getTypeRoot()) {
+            case ROW:
+            case ARRAY:
+            case MAP:
+                return true;
+            default:
+                return false;
         }
     }
 
