@@ -244,6 +244,32 @@ def restore_points(cluster: JobCluster, name: str) -> list[RestorePoint]:
     return sorted(points, key=lambda p: p.mtime, reverse=True)
 
 
+def forget(cluster: JobCluster, name: str) -> list[str]:
+    """Delete what would bring a job named ``name`` back (its retained checkpoints, savepoints and the record
+    of its job ids), so that the next job of that name starts fresh. Returns what was deleted."""
+    from pyarrow import fs
+
+    path = cluster.history_path(name)
+    ids = {e["job_id"] for e in json.loads(path.read_text())} if path.exists() else set()
+    ids |= {j.job_id for j in cluster.flink.jobs() if j.name == name}
+    s3 = cluster.connections.s3
+    filesystem = s3.filesystem()
+    root = f"{s3.bucket}/flink"
+    deleted = []
+    savepoints = filesystem.get_file_info(fs.FileSelector(f"{root}/savepoints", allow_not_found=True))
+    for job_id in sorted(ids):
+        targets = [f"{root}/checkpoints/{job_id}"] + [
+            i.path for i in savepoints if i.base_name.startswith(f"savepoint-{job_id[:6]}-")]
+        for target in targets:
+            if filesystem.get_file_info(target).type != fs.FileType.NotFound:
+                filesystem.delete_dir(target)
+                deleted.append("s3://" + target)
+    if path.exists():
+        path.unlink()
+        deleted.append(str(path))
+    return deleted
+
+
 def ensure(cluster: JobCluster, path: Path, *, name: str | None, parallelism: int | None,
            job_args: list[str]) -> EnsureResult:
     """A job named ``name`` runs afterwards: nothing is done when one is active; otherwise it is

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lakectl import pipeline_spec
-from lakectl.errors import LakectlError, UsageError
+from lakectl.errors import CheckFailed, LakectlError, UsageError
 from lakectl.ops import pipeline_dbt
 from lakectl.paths import flink_jobs_dir, schemas_dir
 
@@ -159,6 +159,16 @@ def apply(stack: PipelineStack, specs: list[PipelineSpec], *, build_models: bool
 def _apply_stream(stack: PipelineStack, spec: PipelineSpec, result: ApplyResult) -> None:
     from lakectl.ops.jobs import ensure, submit
 
+    record = _applied_path(stack, spec)
+    applied = json.loads(record.read_text()) if record.exists() else {}
+    layout = {"formats": list(spec.formats), "partition_by": spec.partition_by}
+    if applied.get("layout", layout) != layout:
+        # another job graph: its state would not restore, and a format added now would miss every record
+        # read so far. Refused before anything changes.
+        raise UsageError(f"pipeline {spec.name}: formats or partition_by changed since it was applied "
+                         f"({applied['layout']} -> {layout}); Bronze cannot change its layout in place",
+                         hint=f"keep them, or start over: lakectl job stop {spec.job_name}; lakectl pipeline "
+                              f"remove {spec.name} --purge (its topic and tables too); add and apply it again")
     registry, kafka = stack.registry(), stack.kafka()
     known = set(registry.subjects())
     latest = registry.get(spec.subject).id if spec.subject in known else None
@@ -170,9 +180,8 @@ def _apply_stream(stack: PipelineStack, spec: PipelineSpec, result: ApplyResult)
     if spec.dlq and kafka.ensure_topic(spec.dlq_topic):
         result.changes.append(f"created topic {spec.dlq_topic}")
     cluster = stack.jobs()
-    record = _applied_path(stack, spec)
-    applied = json.loads(record.read_text()) if record.exists() else {}
-    wanted = {"schema_id": result.schema_id, "job_args": job_args(spec), "parallelism": spec.parallelism}
+    wanted = {"schema_id": result.schema_id, "job_args": job_args(spec), "parallelism": spec.parallelism,
+              "layout": layout}
     ensured = ensure(cluster, BRONZE_JOB, name=spec.job_name, parallelism=spec.parallelism,
                      job_args=job_args(spec))
     if ensured.action == "none" and applied and applied != wanted:
@@ -251,6 +260,9 @@ def status(stack: PipelineStack, spec: PipelineSpec, *, wait_s: float | None = N
     from lakectl.components.trino import QueryFailed
 
     if wait_s is not None:
+        if not any(j.name == spec.job_name and j.state == "RUNNING" for j in stack.jobs().flink.jobs()):
+            raise CheckFailed(f"pipeline {spec.name}: its job {spec.job_name} is not running, Bronze will not "
+                              "catch up", hint=f"lakectl pipeline apply {spec.name}")
         stack.lakehouse().wait_for_topic(stack.kafka(), spec.topic, wait_s, progress, table=spec.table,
                                          formats=spec.formats)
     kafka, cluster = stack.kafka(), stack.jobs()
@@ -351,5 +363,9 @@ def _purge(stack: PipelineStack, spec: PipelineSpec) -> list[str]:
     if s3.listing("delta", "bronze", spec.table):  # Trino forgets a registered Delta table; its files stay
         s3.filesystem().delete_dir(f"{s3.bucket}/delta/bronze/{spec.table}")
         gone.append(f"files {s3.uri('delta', 'bronze', spec.table)}")
+    from lakectl.ops.jobs import forget
+
+    # a pipeline added again under this name starts its job fresh, not from this one's checkpoints
+    gone += [f"job state {p}" for p in forget(stack.jobs(), spec.job_name)]
     _applied_path(stack, spec).unlink(missing_ok=True)
     return gone
