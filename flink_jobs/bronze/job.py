@@ -63,6 +63,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--partition-by", choices=("day", "none"), default="none")
     parser.add_argument("--event-time", default=None, help="the field whose day partitions Bronze")
     parser.add_argument("--checkpoint-interval", type=float, default=None, help="seconds (default: the stack's)")
+    parser.add_argument("--no-chaining", action="store_true",
+                        help="one task per operator: slower, but Flink then reports each one's busy time "
+                             "(bench/p2_profile.py)")
     args = parser.parse_args()
     args.formats = {s.strip() for s in args.formats.split(",") if s.strip()}
     if not args.formats or args.formats - {"iceberg", "delta"}:
@@ -89,6 +92,8 @@ def main() -> None:
     interval_s = args.checkpoint_interval or ctx["checkpoint_interval_s"]
     env = StreamExecutionEnvironment.get_execution_environment(Configuration())
     env.enable_checkpointing(int(interval_s * 1000), CheckpointingMode.EXACTLY_ONCE)
+    if args.no_chaining:
+        env.disable_operator_chaining()
     t_env = StreamTableEnvironment.create(env)
     t_env.get_config().set("pipeline.name", args.name)
     t_env.get_config().set("table.exec.source.idle-timeout", "5 s")

@@ -58,6 +58,7 @@ def add(name: str, schema: Path, *, key: str | None, event_time: str | None, top
     """Write ``schemas/<name>.pipeline.toml`` (the schema copied beside it when it is elsewhere), the dbt
     source and the Silver model. Everything is checked before the first file is written."""
     from lakectl.avro import load_schema_file
+    from lakectl.avro_sql import UnsupportedSchema, columns
 
     pipeline_spec.check_name(name)
     directory = directory or schemas_dir()
@@ -65,6 +66,10 @@ def add(name: str, schema: Path, *, key: str | None, event_time: str | None, top
     if path.exists() and not force:
         raise UsageError(f"pipeline {name} exists ({path})", hint="pipeline add --force rewrites it")
     text = load_schema_file(schema)
+    try:
+        columns(text)  # a schema Bronze cannot hold is the first thing to say
+    except UnsupportedSchema as exc:
+        raise UsageError(f"{schema.name}: {exc}") from None
     beside = schema.resolve().parent == directory.resolve()
     schema_file = schema.name if beside else f"{name}.avsc"
     target_schema = directory / schema_file

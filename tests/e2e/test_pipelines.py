@@ -138,6 +138,12 @@ def test_its_generated_dag_runs_green(stack):
     from tests.e2e.test_dag import airflow_python
 
     stack.ok("up", "airflow", timeout=1200)
+    dag_id = f"pipeline_{ORDERS}"
+    # paused, the running scheduler leaves dag.test()'s run alone (see test_dag.pause_once_parsed)
+    deadline = time.monotonic() + 300
+    while (paused := stack.lakectl("dag", "pause", dag_id, "-o", "json")).code != 0:
+        assert "no DAG" in paused.err and time.monotonic() < deadline, paused.err
+        time.sleep(2)
     stack.ok("produce", ORDERS, "--synthetic", "500", "--seed", "9", "-o", "json", timeout=600)
     code = ("import runpy, sys; dags = runpy.run_path(sys.argv[1]); dag = dags['pipeline_' + sys.argv[2]]; "
             "print('TASKS', sorted(dag.task_ids)); run = dag.test(); print('RUN-STATE', run.state)")

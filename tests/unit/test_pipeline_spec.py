@@ -120,6 +120,17 @@ def test_add_refuses_an_existing_pipeline_and_writes_nothing_on_bad_input(schema
     assert not (dbt / "models" / "pipelines" / "other").exists()
 
 
+def test_add_refuses_a_schema_bronze_cannot_hold(schemas, tmp_path):
+    document = json.loads(ORDERS.read_text())
+    document["fields"][3]["type"]["fields"].append({"name": "either", "type": ["int", "string"]})
+    bad = tmp_path / "bad.avsc"
+    bad.write_text(json.dumps(document))
+    with pytest.raises(UsageError, match=r"^bad.avsc: customer.either: union of several types \[int, string\]"):
+        add("bad", bad, key=None, event_time=None, topic=None, partitions=3, formats=["iceberg"], force=False,
+            directory=schemas, dbt_dir=tmp_path / "dbt")
+    assert not (schemas / "bad.pipeline.toml").exists() and not (schemas / "bad.avsc").exists()
+
+
 def test_remove_without_a_stack_takes_the_files_away(schemas, tmp_path):
     dbt = tmp_path / "dbt"
     add("orders", ORDERS, key="order_id", event_time=None, topic=None, partitions=3, formats=["iceberg"],

@@ -94,8 +94,8 @@ def produce(
 ) -> ProduceResult:
     """Send ``from_file``'s records (JSON Lines), ``synthetic`` records made for the schema (see
     synthetic.py; ``seed``: None = a random one, reported) or synthetic trades to ``topic``, as the latest
-    schema of ``<topic>-value``. ``key_field``: "auto" = the key of the pipeline declaring the topic, else
-    symbol if the schema has it; None = no key; with
+    schema of ``<topic>-value``. ``key_field``: "auto" = the key of the pipeline declaring the topic (for a
+    file: symbol first), else symbol if the schema has it; None = no key; with
     ``synthetic`` the key field gets a value unique within the run.
     ``workers``: processes for synthetic records (None: up to default_workers() for big or timed runs).
     ``interruptible``: SIGINT/SIGTERM stop the run early (see loop.py) instead of killing it.
@@ -114,7 +114,9 @@ def produce(
 
         fields = {f["name"] for f in json.loads(latest.schema_).get("fields", [])}
         declared = key_for_topic(topic)  # a pipeline's topic: its key
-        key_field = declared if declared in fields else "symbol" if "symbol" in fields else None
+        # synthetic records make the pipeline's key unique; files keep keying on symbol, as they always have
+        order = (declared, "symbol") if synthetic is not None else ("symbol", declared)
+        key_field = next((f for f in order if f is not None and f in fields), None)
     result = ProduceResult(topic=topic, subject=subject, schema_id=latest.id, dlq_topic=f"{topic}.dlq")
     base = {"client_config": kafka.config, "topic": topic, "subject": subject, "schema": latest.schema_,
             "schema_id": latest.id, "duration": duration, "flush_timeout": flush_timeout}
