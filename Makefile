@@ -86,7 +86,7 @@ install: system-deps $(BIN)/lakectl $(VENV)/.tradegen
 # then lakectl verify (Kafka vs Bronze). The stack stays up (`lakectl down` stops it).
 demo: install
 	$(BIN)/lakectl demo --count 100000 --keep
-	$(BIN)/lakectl verify --topic trades
+	$(BIN)/lakectl verify --pipeline trades
 
 test: install test-deps
 	$(BIN)/ruff check lakectl tests bench dags

@@ -70,7 +70,7 @@ with DAG(
     )
     verify_counts = BashOperator(
         task_id="verify_counts",
-        bash_command=lakectl("verify --topic", TOPIC, "-o json"),
+        bash_command=lakectl("verify --topic", TOPIC, "--key trade_id -o json"),
         retries=1,
     )
 

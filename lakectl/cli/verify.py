@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from lakectl.cli.common import OutputOpt, lake_context, new_commands
-from lakectl.errors import CheckFailed
+from lakectl.errors import CheckFailed, UsageError
 from lakectl.output import Output, OutputFormat, simple_table
 
 app = new_commands()
@@ -19,10 +19,11 @@ def verify(
     ctx: typer.Context,
     pipeline: Annotated[str | None, typer.Option("--pipeline", help="A declared pipeline: its topic, table, "
                                                  "key and formats (instead of the options below).")] = None,
-    topic: Annotated[str, typer.Option("--topic", help="The Kafka topic the table is fed from.")] = "trades",
+    topic: Annotated[str | None, typer.Option("--topic", help="The Kafka topic the table is fed from.")] = None,
     table: Annotated[str | None, typer.Option("--table", help="<schema>.<table> in both the iceberg and "
                                               "the delta catalog (default: bronze.<topic>).")] = None,
-    key: Annotated[str, typer.Option("--key", help="The field that identifies a record.")] = "trade_id",
+    key: Annotated[str | None, typer.Option("--key", help="The field that identifies a record (default: the key "
+                                            "of the pipeline declaring the topic).")] = None,
     timeout: Annotated[float, typer.Option("--timeout", help="Seconds to read the topic.")] = 300,
     output: OutputOpt = OutputFormat.table,
 ) -> None:
@@ -30,12 +31,17 @@ def verify(
     from lakectl.ops.verify import verify as run
 
     out = Output(output)
+    from lakectl import pipeline_spec
+
     formats: tuple[str, ...] = ("iceberg", "delta")
     if pipeline is not None:
-        from lakectl import pipeline_spec
-
         spec = pipeline_spec.load(pipeline)
         topic, table, key, formats = spec.topic, f"bronze.{spec.table}", spec.key, spec.formats
+    elif topic is None:
+        raise UsageError("say what to verify: --pipeline NAME, or --topic T [--key F]")
+    key = key or pipeline_spec.key_for_topic(topic)
+    if key is None:
+        raise UsageError(f"no pipeline declares topic {topic}: give its key field with --key")
     lake = lake_context(ctx)
     with out.spinner(f"reading {topic} and summarising the tables"), closing(lake.trino()) as trino:
         report = run(lake.kafka(), lake.registry(), trino, lake.s3(), topic, table or f"bronze.{topic}",

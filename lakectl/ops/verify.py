@@ -117,7 +117,7 @@ def _check_identifier(name: str) -> None:
 
 
 def verify(kafka: KafkaClient, registry: SchemaRegistry, trino: TrinoClient, s3: S3Location, topic: str,
-           table: str, key_field: str = "trade_id", timeout: float = 300,
+           table: str, key_field: str, timeout: float = 300,
            formats: tuple[str, ...] = ("iceberg", "delta")) -> VerifyReport:
     """Compare Kafka with Bronze in Iceberg and in Delta; ``ok`` is False on any difference."""
     from lakectl.components.trino import QueryFailed, register_delta_tables

@@ -69,7 +69,7 @@ def test_demo_and_verify_on_compose(compose_stack):
     report = result.json()
     assert report["bronze_iceberg_rows"] == DEMO_COUNT and report["bronze_delta_rows"] == DEMO_COUNT
     assert report["silver_rows"] == DEMO_COUNT and report["gold_rows"] > 0
-    verified = compose_stack.lakectl("verify", "--topic", "trades", "-o", "json", timeout=600)
+    verified = compose_stack.lakectl("verify", "--pipeline", "trades", "-o", "json", timeout=600)
     assert verified.code == 0, verified.err[-2000:] + verified.out[-2000:]
 
 
@@ -106,7 +106,8 @@ def test_a_taskmanager_container_killed_mid_stream_loses_and_duplicates_nothing(
     total = sum(p["high"] - p["low"] for p in produced["partitions"])
     counts = wait_for_rows(compose_stack, "trades_tm_kill", total, timeout=300)
     assert counts == {"iceberg": total, "delta": total}
-    verified = compose_stack.lakectl("verify", "--topic", "trades_tm_kill", "-o", "json", timeout=600)
+    verified = compose_stack.lakectl("verify", "--topic", "trades_tm_kill", "--key", "trade_id", "-o", "json",
+                                     timeout=600)
     assert verified.code == 0, verified.out[-2000:]
 
 

@@ -37,7 +37,7 @@ def history(stack) -> list[dict]:
 
 
 def verified(stack) -> dict:
-    result = stack.lakectl("verify", "--topic", TOPIC, "-o", "json", timeout=600)
+    result = stack.lakectl("verify", "--topic", TOPIC, "--key", "trade_id", "-o", "json", timeout=600)
     assert result.code == 0, f"{result.err}\n{result.out[-3000:]}"
     return result.json()
 

@@ -115,7 +115,7 @@ def test_bad_input_is_a_usage_error(stack):
 
 
 def test_verify_passes_then_fails_after_a_delete(stack, served):
-    passed = stack.lakectl("verify", "--topic", TOPIC, "-o", "json")
+    passed = stack.lakectl("verify", "--topic", TOPIC, "--key", "trade_id", "-o", "json")
     assert passed.code == 0, passed.err
     report = passed.json()
     assert report["ok"] and [s["source"] for s in report["sources"]] == ["kafka", "iceberg", "delta"]
@@ -124,7 +124,7 @@ def test_verify_passes_then_fails_after_a_delete(stack, served):
     # Bronze in Delta is append-only (its table property says so); Iceberg Bronze takes the delete
     victim = rows(stack, f"SELECT min(trade_id) FROM iceberg.bronze.{TOPIC}")[0][0]
     assert rows(stack, f"DELETE FROM iceberg.bronze.{TOPIC} WHERE trade_id = ?", "-p", victim) == [[1]]
-    failed = stack.lakectl("verify", "--topic", TOPIC, "-o", "json")
+    failed = stack.lakectl("verify", "--topic", TOPIC, "--key", "trade_id", "-o", "json")
     assert failed.code == 1
     report = failed.json()
     assert not report["ok"] and all(d.startswith("iceberg:") for d in report["differences"])

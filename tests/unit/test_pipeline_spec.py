@@ -150,3 +150,27 @@ def test_render_round_trips(schemas):
     again = pipeline_spec.load("copy", schemas)
     assert {k: v for k, v in again.to_dict().items() if k not in ("name", "path", "silver")} == {
         k: v for k, v in spec.to_dict().items() if k not in ("name", "path", "silver")}
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    ((), "say what to verify: --pipeline NAME, or --topic T"),
+    (("--topic", "nobody_declares_this"), "no pipeline declares topic nobody_declares_this: give its key field"),
+    (("--pipeline", "nope"), "no pipeline 'nope'"),
+])
+def test_verify_needs_to_know_what_to_verify(run, args, message):
+    result = run("verify", *args)
+    lines = result.err.strip().splitlines()
+    assert result.code == 2 and len(lines) == 1 and lines[0].startswith(f"lakectl: error: {message}")
+
+
+@pytest.mark.parametrize("command", [("pipeline", "status", "nope"), ("pipeline", "remove", "nope"),
+                                     ("pipeline", "apply", "nope"), ("metrics", "--pipeline", "nope")])
+def test_an_unknown_pipeline_is_one_line_and_exit_2(run, command):
+    result = run(*command)
+    assert result.code == 2 and "no pipeline 'nope'" in result.err and len(result.err.strip().splitlines()) == 1
+
+
+def test_pipeline_list_json(run):
+    result = run("pipeline", "list", "-o", "json")
+    assert result.code == 0
+    assert any(p["name"] == "trades" and p["key"] == "trade_id" for p in json.loads(result.out))

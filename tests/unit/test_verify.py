@@ -74,7 +74,8 @@ def test_same_keys_everywhere_is_ok_and_the_json_keeps_its_shape():
     same = (expected.rows, expected.distinct_keys, expected.digest)
     kafka = FakeKafka([messages()])
     registry = SimpleNamespace(schema_by_id=lambda _id: SCHEMA)
-    report = verify(kafka, registry, FakeTrino({"iceberg": same, "delta": same}), None, "trades", "bronze.trades")
+    report = verify(kafka, registry, FakeTrino({"iceberg": same, "delta": same}), None, "trades", "bronze.trades",
+                    "trade_id")
     assert kafka.started_at == {0: 2}
     assert report.ok
     data = report.to_dict()
@@ -88,7 +89,7 @@ def test_a_missing_table_and_a_duplicate_are_differences():
     duplicate = (expected.rows + 1, expected.distinct_keys, expected.digest)
     registry = SimpleNamespace(schema_by_id=lambda _id: SCHEMA)
     report = verify(FakeKafka([messages()]), registry, FakeTrino({"iceberg": duplicate}), None, "trades",
-                    "bronze.trades")
+                    "bronze.trades", "trade_id")
     assert not report.ok
     assert report.differences[0] == "iceberg: rows 6 != kafka's 5"
     assert "delta: rows 0 != kafka's 5" in report.differences
@@ -97,9 +98,9 @@ def test_a_missing_table_and_a_duplicate_are_differences():
 def test_reading_kafka_is_bounded_by_the_timeout():
     registry = SimpleNamespace(schema_by_id=lambda _id: SCHEMA)
     with pytest.raises(ServiceUnavailable, match="could not read trades to its end within 0s"):
-        verify(FakeKafka([]), registry, FakeTrino({}), None, "trades", "bronze.trades", timeout=0)
+        verify(FakeKafka([]), registry, FakeTrino({}), None, "trades", "bronze.trades", "trade_id", timeout=0)
 
 
 def test_table_must_be_schema_dot_table():
     with pytest.raises(UsageError, match="--table wants"):
-        verify(FakeKafka([]), None, FakeTrino({}), None, "trades", "trades")
+        verify(FakeKafka([]), None, FakeTrino({}), None, "trades", "trades", "trade_id")
