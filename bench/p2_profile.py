@@ -12,6 +12,7 @@ Usage: python bench/p2_profile.py [--records N]   (`lakectl up` first)
 from __future__ import annotations
 
 import argparse
+import math
 import statistics
 import time
 
@@ -42,8 +43,9 @@ def main() -> None:
             for vid, name in vertices.items():
                 metric = flink._request("GET", f"/jobs/{job['job_id']}/vertices/{vid}/subtasks/metrics",
                                         params={"get": "busyTimeMsPerSecond", "agg": "avg"})
-                if metric and metric[0].get("avg") is not None:
-                    samples[name].append(float(metric[0]["avg"]))
+                value = float(metric[0]["avg"]) if metric and metric[0].get("avg") is not None else math.nan
+                if not math.isnan(value):  # NaN until a task has been measured
+                    samples[name].append(value)
             time.sleep(2)
     finally:
         lakectl("job", "cancel", job["job_id"], check=False)

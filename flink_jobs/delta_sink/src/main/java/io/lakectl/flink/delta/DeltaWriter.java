@@ -13,6 +13,7 @@ import org.apache.flink.api.common.serialization.BulkWriter;
 import org.apache.flink.api.connector.sink2.CommittingSinkWriter;
 import org.apache.flink.formats.parquet.ParquetWriterFactory;
 import org.apache.flink.table.data.RowData;
+import org.apache.flink.table.data.StringData;
 import org.apache.flink.table.data.utils.ProjectedRowData;
 import org.apache.flink.table.types.logical.LogicalType;
 import org.apache.flink.table.types.logical.RowType;
@@ -42,6 +43,8 @@ class DeltaWriter implements CommittingSinkWriter<RowData, DeltaWriteResult> {
     private final ParquetWriterFactory<RowData> factory;
     private final Map<String, OpenFile> open = new LinkedHashMap<>();
     private final List<DataFile> finished = new ArrayList<>();
+    private OpenFile last; // the file the previous row went to, and its partition values
+    private final Object[] lastPartition;
 
     DeltaWriter(DeltaSink sink, int subtask) throws IOException {
         Configuration conf = sink.hadoopConf();
@@ -62,6 +65,7 @@ class DeltaWriter implements CommittingSinkWriter<RowData, DeltaWriteResult> {
         }
         this.dataColumns = data.stream().mapToInt(Integer::intValue).toArray();
         this.partitionGetters = new RowData.FieldGetter[partitionColumns.length];
+        this.lastPartition = new Object[partitionColumns.length];
         for (int i = 0; i < partitionColumns.length; i++) {
             partitionGetters[i] = RowData.createFieldGetter(rowType.getTypeAt(partitionColumns[i]), partitionColumns[i]);
         }
@@ -71,14 +75,35 @@ class DeltaWriter implements CommittingSinkWriter<RowData, DeltaWriteResult> {
 
     @Override
     public void write(RowData row, Context context) throws IOException {
+        OpenFile file = last != null && samePartition(row) ? last : fileFor(row);
+        last = file;
+        file.stats.update(row);
+        file.writer.addElement(projection == null ? row : projection.replaceRow(row));
+    }
+
+    /** Rows mostly come partition after partition (e.g. by day): the path is built only when it changes. */
+    private boolean samePartition(RowData row) {
+        for (int i = 0; i < partitionColumns.length; i++) {
+            if (!java.util.Objects.equals(partitionGetters[i].getFieldOrNull(row), lastPartition[i])) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private OpenFile fileFor(RowData row) throws IOException {
         String dir = partitionPath(row);
         OpenFile file = open.get(dir);
         if (file == null) {
             file = new OpenFile(dir, partitionValues(row));
             open.put(dir, file);
         }
-        file.stats.update(row);
-        file.writer.addElement(projection == null ? row : projection.replaceRow(row));
+        for (int i = 0; i < partitionColumns.length; i++) {
+            Object v = partitionGetters[i].getFieldOrNull(row);
+            // a string from a reused row is copied: it is compared with later rows
+            lastPartition[i] = v instanceof StringData ? StringData.fromBytes(((StringData) v).toBytes()) : v;
+        }
+        return file;
     }
 
     @Override
@@ -92,6 +117,7 @@ class DeltaWriter implements CommittingSinkWriter<RowData, DeltaWriteResult> {
             finished.add(file.finish());
         }
         open.clear();
+        last = null;
         if (finished.isEmpty()) {
             return Collections.emptyList();
         }
@@ -106,6 +132,7 @@ class DeltaWriter implements CommittingSinkWriter<RowData, DeltaWriteResult> {
             file.abort();
         }
         open.clear();
+        last = null;
     }
 
     private String partitionPath(RowData row) {

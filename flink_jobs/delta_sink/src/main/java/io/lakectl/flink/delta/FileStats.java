@@ -7,6 +7,7 @@ import java.time.format.DateTimeFormatter;
 import java.util.Arrays;
 
 import org.apache.flink.table.data.DecimalData;
+import org.apache.flink.table.data.binary.BinaryStringData;
 import org.apache.flink.table.data.RowData;
 import org.apache.flink.table.data.StringData;
 import org.apache.flink.table.data.TimestampData;
@@ -104,19 +105,26 @@ final class FileStats {
                 continue;
             }
             if (v instanceof StringData) {
-                if (((StringData) v).toBytes().length > MAX_STRING * 4 || v.toString().length() > MAX_STRING) {
+                // bytes first (cheap); characters only when the bytes leave it open (UTF-8: 1-4 bytes each)
+                int size = v instanceof BinaryStringData ? ((BinaryStringData) v).getSizeInBytes()
+                        : ((StringData) v).toBytes().length;
+                if (size > MAX_STRING * 4 || (size > MAX_STRING && v.toString().length() > MAX_STRING)) {
                     poisoned[i] = true;
                     continue;
                 }
-                v = StringData.fromBytes(((StringData) v).toBytes()); // detach from a reused row
             } else if ((v instanceof Double || v instanceof Float) && !Double.isFinite(((Number) v).doubleValue())) {
                 poisoned[i] = true;
                 continue;
             }
-            if (min[i] == null || ((Comparable) v).compareTo(min[i]) < 0) {
+            boolean lower = min[i] == null || ((Comparable) v).compareTo(min[i]) < 0;
+            boolean higher = max[i] == null || ((Comparable) v).compareTo(max[i]) > 0;
+            if ((lower || higher) && v instanceof StringData) {
+                v = StringData.fromBytes(((StringData) v).toBytes()); // kept: detach it from a reused row
+            }
+            if (lower) {
                 min[i] = v;
             }
-            if (max[i] == null || ((Comparable) v).compareTo(max[i]) > 0) {
+            if (higher) {
                 max[i] = v;
             }
         }
