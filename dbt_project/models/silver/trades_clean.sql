@@ -36,13 +36,7 @@ with bronze as (
         kafka_partition,
         kafka_offset
     from {{ bronze }}
-    {% if is_incremental() -%}
-    where ingested_at > (
-        select coalesce(max(ingested_at), timestamp '1970-01-01 00:00:00 UTC')
-               - interval '{{ var("silver_lookback_minutes") }}' minute
-        from {{ this }}
-    )
-    {%- endif %}
+    {{ since_silver() }}
 ),
 
 checked as (
