@@ -91,6 +91,9 @@ class FlinkSettings(_Section):
     verify_tls: bool = True
     checkpoint_interval_s: float = 10.0
     parallelism: int = 2
+    # rest: a JobManager's REST API (url above, or the local stack's); kubernetes: the Flink operator's
+    # resources (FlinkDeployment, FlinkStateSnapshot) in the [kubernetes] section's cluster
+    backend: Literal["rest", "kubernetes"] = "rest"
 
 
 class TrinoSettings(_Section):
@@ -116,6 +119,17 @@ class AirflowSettings(_Section):
     username: str | None = None
     password: SecretStr | None = None
     verify_tls: bool = True
+
+
+class KubernetesSettings(_Section):
+    """Where `lakectl deploy` and the kubernetes job backend work (a kubeconfig context and a namespace)."""
+
+    kubeconfig: Path | None = None  # None: $KUBECONFIG, else ~/.kube/config
+    context: str | None = None  # None: the kubeconfig's current context
+    namespace: str = "lakehouse"
+    # images are <image_prefix>/<family>:<tag>, pushed by the user to a registry the cluster pulls from
+    image_prefix: str = "lakectl"
+    storage_class: str | None = None  # None: the cluster's default StorageClass
 
 
 class Settings(BaseSettings):
@@ -146,6 +160,7 @@ class Settings(BaseSettings):
     trino: TrinoSettings = TrinoSettings()
     prometheus: PrometheusSettings = PrometheusSettings()
     airflow: AirflowSettings = AirflowSettings()
+    kubernetes: KubernetesSettings = KubernetesSettings()
 
     def port(self, name: str, default: int) -> int:
         return self.ports.get(name, default)

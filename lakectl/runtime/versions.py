@@ -19,3 +19,14 @@ JMX_EXPORTER = "1.0.1"
 TRINO = "476"
 AIRFLOW = "3.1.8"
 SUPERSET = "6.1.0"
+
+# --- Kubernetes (lakectl deploy): the operators a cluster runs, and the tools that check our manifests ---
+# Strimzi 1.x serves kafka.strimzi.io/v1 only and runs Kafka 4.2.0-4.3.1: KAFKA above is one of those
+STRIMZI = "1.2.0"
+# the Flink Kubernetes Operator a cluster installs; its CRDs' schemas come from the newest API jar Maven serves
+FLINK_OPERATOR = "1.15.0"
+FLINK_OPERATOR_API = "1.10.0"
+FLINK_OPERATOR_FLINK_VERSION = "v1_20"  # FlinkDeployment.spec.flinkVersion for FLINK above
+# the API server and etcd the tests build from Go modules for server-side dry-runs
+KUBERNETES = "1.37.2"
+ETCD = "3.7.3"
