@@ -1,8 +1,10 @@
 """Every version of a native artifact, pinned in one place (each ServiceSpec names its own)."""
 
-KAFKA = "4.1.2"
-# Kafka 4.1 is built against SLF4J 1.7: the binding must be log4j-slf4j-impl, not -slf4j2-impl
-LOG4J = "2.25.3"
+# a version Strimzi 1.2 runs (4.2.0-4.3.1), so the local broker is the one a cluster runs (STRIMZI below)
+KAFKA = "4.3.1"
+# Kafka 4.3 is still built against SLF4J 1.7: the binding must be log4j-slf4j-impl, not -slf4j2-impl; the
+# same log4j as the one Kafka's POM brings
+LOG4J = "2.25.4"
 APICURIO_REGISTRY = "3.3.3"
 POSTGRESQL_JDBC = "42.7.8"
 S3PROXY = "4.1.0"
