@@ -17,7 +17,9 @@ if TYPE_CHECKING:
     from lakectl.components.airflow import AirflowClient
     from lakectl.components.dbt import TrinoEndpoint
     from lakectl.components.flink import FlinkClient
+    from lakectl.components.flink_operator import FlinkOperator
     from lakectl.components.kafka import KafkaClient
+    from lakectl.components.kubernetes import KubeClient
     from lakectl.components.lakehouse import Lakehouse
     from lakectl.components.object_store import S3Location
     from lakectl.components.prometheus import Prometheus
@@ -26,6 +28,7 @@ if TYPE_CHECKING:
     from lakectl.components.trino import TrinoClient
     from lakectl.ops.dbt import DbtTarget
     from lakectl.ops.jobs import JobCluster
+    from lakectl.ops.jobs_kubernetes import KubernetesJobs
     from lakectl.runtime.base import Runtime
     from lakectl.runtime.endpoints import LocalEndpoints
     from lakectl.settings import LoadedSettings
@@ -213,3 +216,20 @@ class LakeContext:
             password = self.local.airflow_password()
         return AirflowClient.connect(self.airflow_url(), username=conf.username or "admin", password=password,
                                      verify=conf.verify_tls, timeout=max(self.settings.request_timeout, 30.0))
+
+    # Kubernetes: `lakectl deploy` and the kubernetes job backend
+    def kubernetes(self, *, context: str | None = None) -> KubeClient:
+        from lakectl.components.kubernetes import KubeClient
+
+        conf = self.settings.kubernetes
+        return KubeClient.connect(conf.kubeconfig, context or conf.context, timeout=self.settings.request_timeout)
+
+    def flink_operator(self) -> FlinkOperator:
+        from lakectl.components.flink_operator import FlinkOperator
+
+        return FlinkOperator(self.kubernetes(), self.settings.kubernetes.namespace)
+
+    def kubernetes_jobs(self) -> KubernetesJobs:
+        from lakectl.ops.jobs_kubernetes import KubernetesJobs
+
+        return KubernetesJobs(self.flink_operator(), self.loaded)

@@ -1,4 +1,5 @@
-"""Flink jobs through the JobManager's REST API: submit, ensure, list, status, cancel, savepoint."""
+"""Flink jobs: submit, ensure, list, status, cancel, savepoint. Through a JobManager's REST API, or on a profile
+with flink.backend = "kubernetes" through the Flink operator's resources (lakectl.ops.jobs_kubernetes)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,13 @@ ParallelismOpt = Annotated[int | None, typer.Option("--parallelism", "-p", min=1
 JobArg = Annotated[str, typer.Argument(help="Job id or name.")]
 StopWithSavepointOpt = Annotated[bool, typer.Option("--savepoint", help="Stop with a savepoint (resume it with "
                                                     "job submit --from-savepoint).")]
+WaitOpt = Annotated[bool, typer.Option("--wait/--no-wait", help="Kubernetes backend: wait until the operator "
+                                       "reports the result (--no-wait: return once the resource is applied).")]
+
+
+def _on_kubernetes(ctx: typer.Context) -> bool:
+    """A profile with flink.backend = "kubernetes" drives the Flink operator's resources, not a JobManager."""
+    return lake_context(ctx).settings.flink.backend == "kubernetes"
 
 
 @app.command("submit", context_settings=WITH_JOB_ARGS)
@@ -33,30 +41,43 @@ def submit(
                                                         "(or retained checkpoint) path.")] = None,
     replace: Annotated[bool, typer.Option("--replace", help="Stop a running job of the same name with a "
                                           "savepoint and start this one from it.")] = False,
+    wait: WaitOpt = True,
     output: OutputOpt = OutputFormat.table,
 ) -> None:
     """Submit a job and wait until it runs."""
-    from lakectl.ops import jobs
-
     out = Output(output)
-    cluster = lake_context(ctx).job_cluster()
     with out.spinner(f"submitting {path}"):
-        result = jobs.submit(cluster, path, name=name, parallelism=parallelism, savepoint=from_savepoint,
-                             replace=replace, job_args=list(ctx.args))
+        if _on_kubernetes(ctx):
+            from lakectl.ops import jobs_kubernetes
+
+            result = jobs_kubernetes.submit(lake_context(ctx).kubernetes_jobs(), path, name=name,
+                                            parallelism=parallelism, savepoint=from_savepoint, replace=replace,
+                                            job_args=list(ctx.args), wait=wait)
+        else:
+            from lakectl.ops import jobs
+
+            result = jobs.submit(lake_context(ctx).job_cluster(), path, name=name, parallelism=parallelism,
+                                 savepoint=from_savepoint, replace=replace, job_args=list(ctx.args))
     out.emit(result.to_dict(), table=row_table("job_id", "name", "state", "replaced"))
 
 
 @app.command("ensure", context_settings=WITH_JOB_ARGS)
 def ensure(ctx: typer.Context, path: JobFileArg, name: NameOpt = None, parallelism: ParallelismOpt = None,
-           output: OutputOpt = OutputFormat.table) -> None:
+           wait: WaitOpt = True, output: OutputOpt = OutputFormat.table) -> None:
     """Make sure a job of this name runs: nothing to do when one does; otherwise submit it from the
     newest savepoint or retained checkpoint of that name (fresh when there is none)."""
-    from lakectl.ops import jobs
-
     out = Output(output)
-    cluster = lake_context(ctx).job_cluster()
     with out.spinner(f"ensuring {name or path}"):
-        result = jobs.ensure(cluster, path, name=name, parallelism=parallelism, job_args=list(ctx.args))
+        if _on_kubernetes(ctx):
+            from lakectl.ops import jobs_kubernetes
+
+            result = jobs_kubernetes.ensure(lake_context(ctx).kubernetes_jobs(), path, name=name,
+                                            parallelism=parallelism, job_args=list(ctx.args), wait=wait)
+        else:
+            from lakectl.ops import jobs
+
+            result = jobs.ensure(lake_context(ctx).job_cluster(), path, name=name, parallelism=parallelism,
+                                 job_args=list(ctx.args))
     out.emit(result.to_dict(), table=row_table("job_id", "name", "state", "action", "from_savepoint"))
 
 
@@ -67,9 +88,14 @@ def list_jobs(
     output: OutputOpt = OutputFormat.table,
 ) -> None:
     """List jobs (active ones unless --all)."""
-    from lakectl.ops import jobs
+    if _on_kubernetes(ctx):
+        from lakectl.ops import jobs_kubernetes
 
-    found = jobs.list_jobs(lake_context(ctx).flink(), include_finished=all_jobs)
+        found = jobs_kubernetes.list_jobs(lake_context(ctx).flink_operator(), include_finished=all_jobs)
+    else:
+        from lakectl.ops import jobs
+
+        found = jobs.list_jobs(lake_context(ctx).flink(), include_finished=all_jobs)
     Output(output).emit({"jobs": [j.to_dict() for j in found]},
                         table=list_table("jobs", "job_id", "name", "state", "duration_s"))
 
@@ -77,6 +103,13 @@ def list_jobs(
 @app.command("status")
 def status(ctx: typer.Context, job: JobArg, output: OutputOpt = OutputFormat.table) -> None:
     """A job's state, its tasks and its checkpoints. Exit 1 if it failed."""
+    if _on_kubernetes(ctx):
+        from lakectl.ops import jobs_kubernetes
+
+        found = jobs_kubernetes.status(lake_context(ctx).flink_operator(), job)
+        Output(output).emit(found.to_dict(), table=lambda d: key_value_table(list(d.items())))
+        jobs_kubernetes.check_status(found)
+        return
     from lakectl.ops import jobs
 
     result = jobs.status(lake_context(ctx).flink(), job)
@@ -94,14 +127,19 @@ def status(ctx: typer.Context, job: JobArg, output: OutputOpt = OutputFormat.tab
 
 
 @app.command("cancel")
-def cancel(ctx: typer.Context, job: JobArg, savepoint: StopWithSavepointOpt = False,
+def cancel(ctx: typer.Context, job: JobArg, savepoint: StopWithSavepointOpt = False, wait: WaitOpt = True,
            output: OutputOpt = OutputFormat.table) -> None:
     """Cancel a job, or stop it with a savepoint. Exit 3 if it has not stopped within a minute."""
-    from lakectl.ops import jobs
-
     out = Output(output)
     with out.spinner(f"stopping {job}"):
-        result = jobs.stop(lake_context(ctx).flink(), job, savepoint=savepoint)
+        if _on_kubernetes(ctx):
+            from lakectl.ops import jobs_kubernetes
+
+            result = jobs_kubernetes.stop(lake_context(ctx).flink_operator(), job, savepoint=savepoint, wait=wait)
+        else:
+            from lakectl.ops import jobs
+
+            result = jobs.stop(lake_context(ctx).flink(), job, savepoint=savepoint)
     out.emit(result.to_dict(), table=row_table("job_id", "name", "state", "savepoint"))
 
 
@@ -110,12 +148,18 @@ def savepoint(
     ctx: typer.Context,
     job: JobArg,
     target: Annotated[str | None, typer.Option("--target", help="Directory (default: the cluster's).")] = None,
+    wait: WaitOpt = True,
     output: OutputOpt = OutputFormat.table,
 ) -> None:
     """Take a savepoint of a running job; prints its location."""
-    from lakectl.ops import jobs
-
     out = Output(output)
     with out.spinner(f"savepoint of {job}"):
-        result = jobs.take_savepoint(lake_context(ctx).flink(), job, target)
+        if _on_kubernetes(ctx):
+            from lakectl.ops import jobs_kubernetes
+
+            result = jobs_kubernetes.take_savepoint(lake_context(ctx).flink_operator(), job, target, wait=wait)
+        else:
+            from lakectl.ops import jobs
+
+            result = jobs.take_savepoint(lake_context(ctx).flink(), job, target)
     out.emit(result.to_dict(), table=row_table("job_id", "name", "savepoint"))
