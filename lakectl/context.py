@@ -155,8 +155,14 @@ class LakeContext:
         conf = self.settings.flink
 
         def connections() -> JobConnections:
+            from lakectl.job_context import kafka_properties
+
+            kafka, registry = self.settings.kafka, self.settings.registry
+            security = kafka_properties(kafka.security_protocol, kafka.sasl_mechanism, kafka.sasl_username,
+                                        _secret(kafka.sasl_password), kafka.ssl_ca_location)
+            user_info = f"{registry.username}:{_secret(registry.password) or ''}" if registry.username else None
             return JobConnections(self.bootstrap_servers(), self.registry_url(), conf.checkpoint_interval_s,
-                                  self.catalog(), self.s3())
+                                  self.catalog(), self.s3(), kafka=security or None, registry_user_info=user_info)
 
         return JobCluster(flink=self.flink(), open_connections=connections, state_dir=self.state_dir,
                           parallelism=conf.parallelism, python_jar=self.local.flink_python_jar,

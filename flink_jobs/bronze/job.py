@@ -8,7 +8,9 @@ the same checkpoints. Each row gets the ingestion time, its Kafka partition and 
 ``--partition-by day``) ``event_date``, the day of its event time, which both tables are partitioned by.
 
 Run by ``lakectl pipeline apply`` (or ``lakectl job submit flink_jobs/bronze/job.py -- --topic T``), which
-passes ``--context`` (a 0600 JSON file with the stack's endpoints and credentials) and ``--name``.
+passes ``--context`` (a 0600 JSON file with the stack's endpoints and credentials) and ``--name``. On
+Kubernetes the FlinkDeployment passes ``--context env``: the same document from LAKECTL_JOB_* variables filled
+from Secrets (lakectl/job_context.py). Kafka's SASL/TLS properties and the registry's basic auth come with it.
 
 Schema: the reader schema is the subject's latest version at submit time. Records written with a newer
 compatible version keep landing, projected onto it by Avro resolution; resubmitting (``pipeline apply``
@@ -19,6 +21,7 @@ into both tables (Iceberg's union-by-name; the Delta sink merges on its first co
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import sys
 import urllib.request
@@ -33,14 +36,18 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent.parent))  # the checkout: lakectl.avro_sql is standard library only
 
 from lakectl.avro_sql import Column, UnsupportedSchema, columns, reader_schema  # noqa: E402
+from lakectl.job_context import from_env  # noqa: E402
 
 
 def column_ddl(cols: list[Column], *, not_null: bool) -> str:
     return ",\n  ".join(c.ddl(not_null=not_null) for c in cols)
 
 
-def latest_schema(registry_url: str, subject: str) -> str:
-    with urllib.request.urlopen(f"{registry_url}/subjects/{subject}/versions/latest", timeout=30) as response:
+def latest_schema(registry_url: str, subject: str, user_info: str | None = None) -> str:
+    request = urllib.request.Request(f"{registry_url}/subjects/{subject}/versions/latest")
+    if user_info:
+        request.add_header("Authorization", "Basic " + base64.b64encode(user_info.encode()).decode())
+    with urllib.request.urlopen(request, timeout=30) as response:
         return json.load(response)["schema"]
 
 
@@ -54,7 +61,8 @@ def options(pairs: dict[str, str]) -> str:
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--context", required=True)
+    parser.add_argument("--context", required=True,
+                        help="the job context: a JSON file, or env (LAKECTL_JOB_* variables, on Kubernetes)")
     parser.add_argument("--name", default=None, help="the job's name (default: bronze_<table>)")
     parser.add_argument("--topic", required=True)
     parser.add_argument("--table", default=None, help="table name in the bronze layer (default: the topic)")
@@ -79,8 +87,8 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
-    ctx = json.loads(Path(args.context).read_text())
-    schema_text = latest_schema(ctx["registry_url"], f"{args.topic}-value")
+    ctx = from_env() if args.context == "env" else json.loads(Path(args.context).read_text())
+    schema_text = latest_schema(ctx["registry_url"], f"{args.topic}-value", ctx.get("registry_user_info"))
     try:
         cols = columns(schema_text)
     except UnsupportedSchema as exc:
@@ -116,7 +124,12 @@ def main() -> None:
         # the reader schema: the registry's own (Flink's derived one loses enums and names), with the logical
         # types Flink cannot decode taken off (lakectl/avro_sql.py)
         "value.avro-confluent.schema": reader_schema(schema_text),
+        # SASL/TLS for a secured cluster (Strimzi's SCRAM listener, a managed Kafka): none on the local stack
+        **{f"properties.{k}": v for k, v in ctx.get("kafka", {}).items()},
     }
+    if ctx.get("registry_user_info"):
+        kafka["value.avro-confluent.basic-auth.credentials-source"] = "USER_INFO"
+        kafka["value.avro-confluent.basic-auth.user-info"] = ctx["registry_user_info"]
     create_kafka_source(t_env, kafka)
     metadata = [Column("ingested_at", "TIMESTAMP_LTZ(3)", False), Column("kafka_partition", "INT", False),
                 Column("kafka_offset", "BIGINT", False)]

@@ -43,15 +43,15 @@ class JobConnections:
     checkpoint_interval_s: float
     iceberg: dict[str, str]  # the JDBC catalog: jdbc_url, user, password, warehouse, name
     s3: S3Location
+    kafka: dict[str, str] | None = None  # the Java client's security properties (SASL, TLS); None: PLAINTEXT
+    registry_user_info: str | None = None  # "user:password" for the registry's basic auth
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "bootstrap_servers": self.bootstrap_servers,
-            "registry_url": self.registry_url,
-            "checkpoint_interval_s": self.checkpoint_interval_s,
-            "iceberg": {**self.iceberg, "io": self.s3.iceberg_java_options()},
-            "delta": {"root": self.s3.uri("delta", scheme="s3a"), "hadoop": self.s3.hadoop_s3a_options()},
-        }
+        from lakectl.job_context import document
+
+        return document(bootstrap_servers=self.bootstrap_servers, registry_url=self.registry_url,
+                        checkpoint_interval_s=self.checkpoint_interval_s, iceberg=self.iceberg, s3=self.s3,
+                        kafka=self.kafka, registry_user_info=self.registry_user_info)
 
 
 @dataclass
