@@ -116,6 +116,8 @@ def main() -> None:
         # the reader schema: the registry's own (Flink's derived one loses enums and names), with the logical
         # types Flink cannot decode taken off (lakectl/avro_sql.py)
         "value.avro-confluent.schema": reader_schema(schema_text),
+        # the client's login where the broker wants one (SCRAM on Kubernetes): security.protocol, sasl.*
+        **{f"properties.{key}": value for key, value in ctx.get("kafka", {}).items()},
     }
     create_kafka_source(t_env, kafka)
     metadata = [Column("ingested_at", "TIMESTAMP_LTZ(3)", False), Column("kafka_partition", "INT", False),
