@@ -9,7 +9,8 @@
 # 3. exec what the operator passed (Flink's kubernetes-jobmanager.sh / kubernetes-taskmanager.sh).
 set -eu
 if [ -n "${LAKECTL_JOB_CONTEXT_TEMPLATE:-}" ] && [ -f "$LAKECTL_JOB_CONTEXT_TEMPLATE" ]; then
-  umask 077
+  # in a subshell: the umask that keeps the file private is not Flink's
+  (umask 077
   mkdir -p "$(dirname "$LAKECTL_JOB_CONTEXT")"
   python3 - "$LAKECTL_JOB_CONTEXT_TEMPLATE" "$LAKECTL_JOB_CONTEXT" <<'PY'
 import json, os, re, sys
@@ -37,6 +38,7 @@ with open(source) as handle:
 with open(target, "w") as handle:
     json.dump(document, handle)
 PY
+  )
 fi
 if [ -z "${FLINK_ENV_JAVA_OPTS:-}" ] && [ -s /opt/flink/java-opts ]; then
   FLINK_ENV_JAVA_OPTS=$(cat /opt/flink/java-opts)

@@ -44,8 +44,10 @@ def build(loaded: LoadedSettings, names: Sequence[str], rebuild: bool, progress:
 
 
 def list_images(loaded: LoadedSettings) -> list[dict]:
+    """The compose families' images, and the Flink job image once it is built (``image build flink-job``)."""
     stack = StackContext(loaded, "compose")
+    rows = listed(stack, _specs([]))
     tag = job_image_tag(stack)
-    return [*listed(stack, _specs([])),
-            {"family": JOB_FAMILY, "image": tag, "services": [], "built": image_exists(tag),
-             "size_mb": image_size_mb(tag)}]
+    if image_exists(tag):
+        rows.append({"family": JOB_FAMILY, "image": tag, "services": [], "built": True, "size_mb": image_size_mb(tag)})
+    return rows

@@ -280,3 +280,16 @@ def test_cli_refuses_unknown_pipeline_or_target_in_one_line(run, isolated, tmp_p
     lines = result.err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("lakectl: error: ") and fragment in lines[0]
     assert not (tmp_path / "k8s").exists()
+
+
+def test_the_job_image_is_made_of_the_job_files_not_the_delta_sink_sources():
+    from lakectl.runtime.images import _job_inputs
+
+    inputs = _job_inputs()
+    assert {"Dockerfile", "flink-job-entrypoint.sh", "avro_sql.py", "flink_jobs/bronze/job.py",
+            "flink_jobs/bronze/delta_sink.py"} <= set(inputs)
+    assert not [name for name in inputs if name.startswith("flink_jobs/delta_sink/")]
+    dockerfile = inputs["Dockerfile"].read_text()
+    for name in ("flink_jobs/", "avro_sql.py", "flink-job-entrypoint.sh"):
+        assert f"COPY {name}" in dockerfile
+    assert flink.ENTRYPOINT in dockerfile and flink.FLINK_HOME in dockerfile
