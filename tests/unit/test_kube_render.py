@@ -293,3 +293,13 @@ def test_the_job_image_is_made_of_the_job_files_not_the_delta_sink_sources():
     for name in ("flink_jobs/", "avro_sql.py", "flink-job-entrypoint.sh"):
         assert f"COPY {name}" in dockerfile
     assert flink.ENTRYPOINT in dockerfile and flink.FLINK_HOME in dockerfile
+
+
+def test_airflow_gets_the_dags_and_the_pipeline_specs_side_by_side(loaded, nested):
+    objects = kube.render(loaded, None, directory=nested)
+    scheduler = next(o for o in kinds(objects, "Deployment") if o["metadata"]["name"] == "airflow-scheduler")
+    (repo,) = [v for v in scheduler["spec"]["template"]["spec"]["volumes"] if v["name"] == "repo"]
+    paths = [item["path"] for source in repo["projected"]["sources"] for item in source["configMap"]["items"]]
+    # dags/pipelines.py reads Path(__file__).resolve().parent.parent / "schemas": one volume holds both
+    assert "dags/pipelines.py" in paths and "schemas/orders.pipeline.toml" in paths
+    assert [c["args"] for c in scheduler["spec"]["template"]["spec"]["initContainers"]] == [["db", "migrate"]]

@@ -84,20 +84,25 @@ def env(loaded: LoadedSettings) -> list[dict[str, Any]]:
     ]
 
 
-def _volumes() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    volumes = [{"name": "dags", "configMap": {"name": DAGS_CONFIG_MAP}},
-               {"name": "pipelines", "configMap": {"name": SPECS_CONFIG_MAP}},
-               {"name": "passwords", "secret": {"secretName": AIRFLOW_SECRET,
-                                                "items": [{"key": "passwords.json", "path": "passwords.json"}]}}]
-    mounts = [{"name": "dags", "mountPath": f"{ROOT}/dags", "readOnly": True},
-              {"name": "pipelines", "mountPath": f"{ROOT}/schemas", "readOnly": True},
+def _volumes(dags: list[str], pipelines: list[str]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Both ConfigMaps in ONE projected volume at ROOT (dags/, schemas/): a DAG finds the specs at
+    ``Path(__file__).resolve().parent.parent / "schemas"``, and a ConfigMap volume's files are links into a
+    hidden ``..<timestamp>/`` directory, which then holds both."""
+    repo = {"name": "repo", "projected": {"sources": [
+        {"configMap": {"name": DAGS_CONFIG_MAP, "items": [{"key": f, "path": f"dags/{f}"} for f in dags]}},
+        {"configMap": {"name": SPECS_CONFIG_MAP, "items": [{"key": f, "path": f"schemas/{f}"} for f in pipelines]}},
+    ]}}
+    volumes = [repo, {"name": "passwords", "secret": {"secretName": AIRFLOW_SECRET, "items": [
+        {"key": "passwords.json", "path": "passwords.json"}]}}]
+    mounts = [{"name": "repo", "mountPath": ROOT, "readOnly": True},
               {"name": "passwords", "mountPath": "/opt/airflow/passwords", "readOnly": True}]
     return volumes, mounts
 
 
-def _process(loaded: LoadedSettings, process: str, args: list[str], **fields: Any) -> dict[str, Any]:
+def _process(loaded: LoadedSettings, process: str, args: list[str], files: tuple[list[str], list[str]],
+             **fields: Any) -> dict[str, Any]:
     name = f"airflow-{process}"
-    volumes, mounts = _volumes()
+    volumes, mounts = _volumes(*files)
     main = container(process, IMAGE, RESOURCES[process], args=args, env=env(loaded), volumeMounts=mounts, **fields)
     init = None
     if process == "scheduler":  # the one that migrates the metadata database before it starts
@@ -116,7 +121,8 @@ def render(loaded: LoadedSettings, specs: Sequence[PipelineSpec]) -> list[dict[s
     dags = {p.name: p.read_text() for p in sorted(dags_dir().glob("*.py"))}
     pipelines = {spec.path.name: spec.path.read_text() for spec in specs if spec.path}
     health = http_probe("/api/v2/monitor/health", "http", initial_delay_s=20)
-    api = _process(loaded, "api-server", ["api-server", "--port", str(api_port())],
+    files = (list(dags), list(pipelines))
+    api = _process(loaded, "api-server", ["api-server", "--port", str(api_port())], files,
                    ports=[{"name": "http", "containerPort": api_port(), "protocol": "TCP"}],
                    readinessProbe=health, livenessProbe={**health, "initialDelaySeconds": 90})
     name = airflow_service.API_SERVER.name
@@ -124,7 +130,7 @@ def render(loaded: LoadedSettings, specs: Sequence[PipelineSpec]) -> list[dict[s
         config_map(loaded, DAGS_CONFIG_MAP, COMPONENT, dags),
         config_map(loaded, SPECS_CONFIG_MAP, COMPONENT, pipelines),
         api,
-        _process(loaded, "scheduler", ["scheduler"], livenessProbe=_job_check("scheduler")),
-        _process(loaded, "dag-processor", ["dag-processor"], livenessProbe=_job_check("dag-processor")),
+        _process(loaded, "scheduler", ["scheduler"], files, livenessProbe=_job_check("scheduler")),
+        _process(loaded, "dag-processor", ["dag-processor"], files, livenessProbe=_job_check("dag-processor")),
         service(loaded, name, COMPONENT, {"http": api_port()}, selector_labels(name, COMPONENT)),
     ]
