@@ -83,6 +83,13 @@ class PipelineSpec:
                 "dlq": self.dlq, "parallelism": self.parallelism, "silver": self.silver_table,
                 "path": str(self.path) if self.path else None}
 
+    def bronze_job_args(self) -> list[str]:
+        """The Bronze job's options (flink_jobs/bronze/job.py) after lakectl's own --context and --name: the same
+        for a job submitted to a JobManager and for a FlinkDeployment."""
+        args = ["--topic", self.topic, "--table", self.table, "--formats", ",".join(self.formats),
+                "--partition-by", self.partition_by, "--checkpoint-interval", f"{self.checkpoint_interval_s:g}"]
+        return args + (["--event-time", self.event_time] if self.event_time else [])
+
     def job_options(self) -> dict[str, Any]:
         """What the Bronze job needs beyond the stack's connections (it reads the schema from the registry)."""
         return {"name": self.name, "topic": self.topic, "table": self.table, "formats": list(self.formats),

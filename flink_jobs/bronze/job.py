@@ -8,9 +8,9 @@ the same checkpoints. Each row gets the ingestion time, its Kafka partition and 
 ``--partition-by day``) ``event_date``, the day of its event time, which both tables are partitioned by.
 
 Run by ``lakectl pipeline apply`` (or ``lakectl job submit flink_jobs/bronze/job.py -- --topic T``), which
-passes ``--context`` (a 0600 JSON file with the stack's endpoints and credentials) and ``--name``. On
-Kubernetes the FlinkDeployment passes ``--context env``: the same document from LAKECTL_JOB_* variables filled
-from Secrets (lakectl/job_context.py). Kafka's SASL/TLS properties and the registry's basic auth come with it.
+passes ``--context`` (a 0600 JSON file with the stack's endpoints and credentials, lakectl/job_context.py:
+Kafka's SASL/TLS properties and the registry's basic auth included) and ``--name``. On Kubernetes the image's
+entry point writes that file from a template and the pod's Secrets (deploy/images/flink-job-entrypoint.sh).
 
 Schema: the reader schema is the subject's latest version at submit time. Records written with a newer
 compatible version keep landing, projected onto it by Avro resolution; resubmitting (``pipeline apply``
@@ -36,7 +36,6 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent.parent))  # the checkout: lakectl.avro_sql is standard library only
 
 from lakectl.avro_sql import Column, UnsupportedSchema, columns, reader_schema  # noqa: E402
-from lakectl.job_context import from_env  # noqa: E402
 
 
 def column_ddl(cols: list[Column], *, not_null: bool) -> str:
@@ -61,8 +60,7 @@ def options(pairs: dict[str, str]) -> str:
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--context", required=True,
-                        help="the job context: a JSON file, or env (LAKECTL_JOB_* variables, on Kubernetes)")
+    parser.add_argument("--context", required=True, help="the job context (a JSON file)")
     parser.add_argument("--name", default=None, help="the job's name (default: bronze_<table>)")
     parser.add_argument("--topic", required=True)
     parser.add_argument("--table", default=None, help="table name in the bronze layer (default: the topic)")
@@ -87,7 +85,7 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
-    ctx = from_env() if args.context == "env" else json.loads(Path(args.context).read_text())
+    ctx = json.loads(Path(args.context).read_text())
     schema_text = latest_schema(ctx["registry_url"], f"{args.topic}-value", ctx.get("registry_user_info"))
     try:
         cols = columns(schema_text)

@@ -17,7 +17,8 @@ COLUMNS = ("family", "image", "built", "size_mb")
 @app.command()
 def build(
     ctx: typer.Context,
-    families: Annotated[list[str] | None, typer.Argument(help="Image families (default: all).")] = None,
+    families: Annotated[list[str] | None, typer.Argument(
+        help="Image families (default: all); flink-job: the Kubernetes Flink jobs' image.")] = None,
     rebuild: Annotated[bool, typer.Option("--rebuild", help="Build even when the image exists.")] = False,
     output: OutputOpt = OutputFormat.table,
 ) -> None:

@@ -137,11 +137,12 @@ class FlinkOperator:
                              f"(jobs: {known})")
         return job
 
-    def apply(self, deployment: dict[str, Any]) -> OperatorJob:
-        """Create or update a FlinkDeployment (server-side apply). With ``upgradeMode: savepoint`` the
-        operator upgrades a running job by stopping it with a savepoint and starting the new spec from it."""
-        applied = self.api.apply([deployment])
-        return OperatorJob.of(applied[0] if applied else deployment)
+    def apply(self, objects: list[dict[str, Any]]) -> OperatorJob:
+        """Create or update a FlinkDeployment (server-side apply, with what its pods need: ``objects`` ends with
+        the FlinkDeployment). With ``upgradeMode: savepoint`` the operator upgrades a running job by stopping it
+        with a savepoint and starting the new spec from it."""
+        applied = self.api.apply(objects)
+        return OperatorJob.of(applied[-1] if applied else objects[-1])
 
     def set_desired_state(self, job: OperatorJob, state: str) -> OperatorJob:
         """spec.job.state: "suspended" stops the job (with a savepoint under upgradeMode savepoint);

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lakectl.components.flink_operator import JOB_LABEL, FlinkOperator, OperatorJob
+from lakectl.components.flink_operator import FlinkOperator, OperatorJob
 from lakectl.errors import CheckFailed, ComponentError, UsageError
 from lakectl.ops.jobs import EnsureResult, StopResult, SubmitResult, default_name
 from lakectl.settings import LoadedSettings
@@ -38,21 +38,30 @@ class KubernetesJobs:
         return self.loaded.settings.flink.parallelism
 
     def deployment(self, path: Path, *, name: str, parallelism: int, job_args: list[str],
-                   savepoint: str | None) -> dict[str, Any]:
-        from lakectl.runtime.kubernetes.render.flink import flink_deployment, image_path
+                   savepoint: str | None) -> list[dict[str, Any]]:
+        """The FlinkDeployment for ``path`` and what every job's pods need in the namespace (their service
+        account and the job context template), as ``lakectl deploy render`` makes them."""
+        from lakectl.runtime.kubernetes.render import flink
 
-        job_py = image_path(self.loaded, path)
-        obj = flink_deployment(self.loaded, name=name, job_py=job_py, job_args=job_args, parallelism=parallelism,
-                               checkpoint_interval_s=self.loaded.settings.flink.checkpoint_interval_s,
-                               initial_savepoint=savepoint)
-        obj.setdefault("metadata", {}).setdefault("labels", {})[JOB_LABEL] = _label(name)
-        return obj
+        obj = flink.flink_deployment(self.loaded, name=name, job_py=image_path(self.loaded, path), job_args=job_args,
+                                     parallelism=parallelism,
+                                     checkpoint_interval_s=self.loaded.settings.flink.checkpoint_interval_s,
+                                     initial_savepoint=savepoint)
+        return [*flink.rbac(self.loaded), flink.context_config_map(self.loaded), obj]
 
 
-def _label(name: str) -> str:
-    from lakectl.components.flink_operator import _label_value
+def image_path(loaded: LoadedSettings, path: Path) -> str:
+    """Where the job image holds a job file of the checkout: only files under flink_jobs/ are in it."""
+    from lakectl.runtime.kubernetes.render.flink import JOBS_DIR
 
-    return _label_value(name)
+    jobs_root = (loaded.project_root / "flink_jobs").resolve()
+    try:
+        relative = path.resolve().relative_to(jobs_root)
+    except ValueError:
+        raise UsageError(f"{path}: on Kubernetes a job runs from the flink-job image, which holds {jobs_root} only",
+                         hint="put the job under flink_jobs/ and rebuild the image: lakectl image build flink-job"
+                         ) from None
+    return f"{JOBS_DIR}/{relative.as_posix()}"
 
 
 def _check(path: Path) -> None:

@@ -37,9 +37,7 @@ BRONZE_JOB = flink_jobs_dir() / "bronze" / "job.py"
 
 
 def job_args(spec: PipelineSpec) -> list[str]:
-    args = ["--topic", spec.topic, "--table", spec.table, "--formats", ",".join(spec.formats),
-            "--partition-by", spec.partition_by, "--checkpoint-interval", f"{spec.checkpoint_interval_s:g}"]
-    return args + (["--event-time", spec.event_time] if spec.event_time else [])
+    return spec.bronze_job_args()
 
 
 # -- add ----------------------------------------------------------------------------------------------

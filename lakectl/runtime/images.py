@@ -271,3 +271,62 @@ def remove_older(family: str, current: str) -> list[str]:
     for tag in older:
         _docker("image", "rm", tag, timeout=300)
     return older
+
+
+# ---- the Flink job image (Kubernetes) ------------------------------------------------------------------------
+# FlinkDeployments run it: the flink family image plus the job files and an entry point the operator calls
+# (deploy/images/flink-job.Dockerfile). Tagged like the families: a hash of the flink image's tag and its inputs.
+JOB_FAMILY = "flink-job"
+JOB_BASE_FAMILY = "flink"
+
+
+def _job_inputs() -> dict[str, Path]:
+    """Build-context path -> source file: the Dockerfile, the entry point, flink_jobs/ (without the Delta sink's
+    Java sources: its jar is in the flink image already) and lakectl/avro_sql.py, which job.py imports."""
+    jobs = ROOT / "flink_jobs"
+    inputs = {"Dockerfile": images_dir() / "flink-job.Dockerfile",
+              "flink-job-entrypoint.sh": images_dir() / "flink-job-entrypoint.sh",
+              "avro_sql.py": ROOT / "lakectl" / "avro_sql.py"}
+    for path in _files(jobs):
+        relative = path.relative_to(jobs)
+        if relative.parts[0] != "delta_sink" and "target" not in relative.parts and path.suffix != ".pyc":
+            inputs[f"flink_jobs/{relative.as_posix()}"] = path
+    return dict(sorted(inputs.items()))
+
+
+def _flink_family(stack: StackContext) -> tuple[str, list[ServiceSpec]]:
+    members = families(all_services().values())[JOB_BASE_FAMILY]
+    return family_tag(stack, JOB_BASE_FAMILY, members), members
+
+
+def job_image_tag(stack: StackContext) -> str:
+    """``lakectl/flink-job:<hash>``: of the flink family image's tag and the job image's own inputs."""
+    base, _ = _flink_family(stack)
+    inputs = _job_inputs()
+    key = _digest([base, *(part for name, path in inputs.items() for part in (name, path.read_bytes()))])
+    return f"{REPOSITORY}/{JOB_FAMILY}:{key}"
+
+
+def ensure_job_image(stack: StackContext, progress: Callable[[str], None], rebuild: bool = False) -> Image:
+    """The Flink job image, built (after the flink family image it starts FROM) when its tag does not exist."""
+    _, members = _flink_family(stack)
+    ensure_images(stack, members, progress, rebuild=rebuild)
+    flink_image, _ = _flink_family(stack)
+    tag = job_image_tag(stack)
+    started = time.monotonic()
+    built = rebuild or not image_exists(tag)
+    if built:
+        log = stack.state_dir / "logs" / f"image-{JOB_FAMILY}.log"
+        log.unlink(missing_ok=True)
+        progress(f"building image {tag} (the Flink jobs for Kubernetes, FROM {flink_image})")
+        context = stack.cache_dir / "images" / f"{JOB_FAMILY}-context"
+        shutil.rmtree(context, ignore_errors=True)
+        for name, source in _job_inputs().items():
+            (context / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, context / name)
+        done = _docker("build", "--build-arg", f"FLINK_IMAGE={flink_image}", "--label",
+                       f"lakectl.image={JOB_FAMILY}", "-t", tag, str(context), stdout_to=log)
+        if done.returncode != 0:
+            raise ComponentError(f"image {tag}: the build failed ({_tail(log)}); full log: {log}")
+        remove_older(JOB_FAMILY, tag)
+    return Image(JOB_FAMILY, tag, (), built, time.monotonic() - started, image_size_mb(tag))

@@ -29,6 +29,9 @@ STRIMZI = "1.2.0"
 FLINK_OPERATOR = "1.15.0"
 FLINK_OPERATOR_API = "1.10.0"
 FLINK_OPERATOR_FLINK_VERSION = "v1_20"  # FlinkDeployment.spec.flinkVersion for FLINK above
+# the Helm chart of Prometheus, Grafana and the Prometheus operator (PodMonitor) the rendered monitoring targets;
+# the Flink operator is installed without its webhook, so it needs no cert-manager
+KUBE_PROMETHEUS_STACK = "79.7.1"
 # the API server and etcd the tests build from Go modules for server-side dry-runs
 KUBERNETES = "1.37.2"
 ETCD = "3.7.3"

@@ -18,6 +18,14 @@ from lakectl.runtime.waiting import http_probe
 DATABASE = "registry"
 CCOMPAT_PATH = "/apis/ccompat/v7"
 DEFAULT_COMPATIBILITY = "BACKWARD"
+# SQL storage in PostgreSQL and its connection pool: the same natively, in compose and on Kubernetes
+STORAGE_PROPERTIES: dict[str, object] = {
+    "apicurio.storage.kind": "sql",
+    "apicurio.storage.sql.kind": "postgresql",
+    "apicurio.datasource.jdbc.initial-size": 2,
+    "apicurio.datasource.jdbc.min-size": 2,
+    "apicurio.datasource.jdbc.max-size": 10,
+}
 
 
 def url(stack: StackContext) -> str:
@@ -47,13 +55,9 @@ class ApicurioRecipe(NativeRecipe):
             "quarkus.http.port": self.port(),
             "quarkus.management.host": LOCALHOST,
             "quarkus.management.port": self.port("management"),
-            "apicurio.storage.kind": "sql",
-            "apicurio.storage.sql.kind": "postgresql",
+            **STORAGE_PROPERTIES,
             "apicurio.datasource.url": postgres.jdbc_url(self.stack, DATABASE),
             "apicurio.datasource.username": postgres.SUPERUSER,
-            "apicurio.datasource.jdbc.initial-size": 2,
-            "apicurio.datasource.jdbc.min-size": 2,
-            "apicurio.datasource.jdbc.max-size": 10,
             "apicurio.import.work-dir": work,
             "apicurio.storage.snapshot.location": work,
         }

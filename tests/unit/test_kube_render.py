@@ -1,0 +1,305 @@
+"""`lakectl deploy render --target kubernetes` (lakectl/runtime/kubernetes/render): manifests derived from the
+ServiceSpecs, versions and pipeline specs; deterministic; secrets referenced, never written."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from lakectl import pipeline_spec
+from lakectl.components.object_store import S3Location
+from lakectl.ops.deploy import render_to
+from lakectl.ops.jobs import JobConnections
+from lakectl.paths import schemas_dir
+from lakectl.runtime import versions
+from lakectl.runtime.kubernetes import render as kube
+from lakectl.runtime.kubernetes.render import flink, kafka
+from lakectl.settings import load_settings
+
+FAKE_SECRETS = {
+    "LAKECTL_OBJECT_STORE__ACCESS_KEY": "AKIAFAKEACCESSKEY123",
+    "LAKECTL_OBJECT_STORE__SECRET_KEY": "fake-s3-secret-value-0xDEADBEEF",
+    "LAKECTL_CATALOG__PASSWORD": "fake-catalog-password-9f8e7d",
+    "LAKECTL_KAFKA__SASL_PASSWORD": "fake-kafka-password-1a2b3c",
+    "LAKECTL_REGISTRY__PASSWORD": "fake-registry-password-4d5e6f",
+    "LAKECTL_TRINO__PASSWORD": "fake-trino-password-7g8h9i",
+    "LAKECTL_AIRFLOW__PASSWORD": "fake-airflow-password-0j1k2l",
+    "LAKECTL_FLINK__TOKEN": "fake-flink-token-3m4n5o",
+}
+STRIMZI_KINDS = {"Kafka", "KafkaNodePool", "KafkaTopic", "KafkaUser"}
+ORDERS = schemas_dir() / "examples" / "orders.avsc"
+
+
+@pytest.fixture
+def loaded(isolated, monkeypatch):
+    for name, value in FAKE_SECRETS.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("LAKECTL_OBJECT_STORE__ENDPOINT", "http://minio.storage.svc:9000")
+    return load_settings(cwd=isolated)
+
+
+@pytest.fixture
+def nested(tmp_path) -> Path:
+    """A schemas directory with a pipeline whose schema has records, arrays and maps (orders.avsc)."""
+    directory = tmp_path / "schemas"
+    directory.mkdir()
+    shutil.copy(ORDERS, directory / "orders.avsc")
+    (directory / "orders.pipeline.toml").write_text(
+        'schema = "orders.avsc"\ntopic = "shop.orders"\nkey = "order_id"\nevent_time = "placed_at"\n'
+        "partitions = 6\nparallelism = 3\ncheckpoint_interval_s = 30\n")
+    return directory
+
+
+def kinds(objects: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    return [o for o in objects if o["kind"] == kind]
+
+
+def test_trades_renders_every_component_in_apply_order(loaded, tmp_path):
+    objects = kube.render(loaded, ["trades"])
+    assert objects[0] == {"apiVersion": "v1", "kind": "Namespace",
+                          "metadata": {"name": "lakehouse", "labels": objects[0]["metadata"]["labels"]}}
+    order = [kube.KIND_ORDER.index(o["kind"]) for o in objects]
+    assert order == sorted(order)
+    assert all(o["metadata"]["namespace"] == "lakehouse" for o in objects[1:])
+    paths = kube.write(objects, tmp_path / "out")
+    names = [p.name for p in paths]
+    assert names == [*kube.FILES, "kustomization.yaml", "README.md"]
+    kustomization = yaml.safe_load((tmp_path / "out" / "kustomization.yaml").read_text())
+    assert kustomization["resources"] == list(kube.FILES)
+    reread = [doc for name in kube.FILES for doc in yaml.safe_load_all((tmp_path / "out" / name).read_text())]
+    assert sorted(json.dumps(o, sort_keys=True) for o in reread) == sorted(json.dumps(o, sort_keys=True)
+                                                                           for o in objects)
+    for obj in objects:
+        labels = obj["metadata"]["labels"]
+        if obj["kind"] != "Namespace":
+            assert labels["app.kubernetes.io/part-of"] == "lakectl"
+            assert labels["app.kubernetes.io/managed-by"] == "lakectl"
+            assert labels["app.kubernetes.io/component"]
+
+
+def test_output_is_deterministic(loaded, nested, tmp_path):
+    first = kube.write(kube.render(loaded, None, directory=nested), tmp_path / "a")
+    second = kube.write(kube.render(loaded, None, directory=nested), tmp_path / "b")
+    assert [p.name for p in first] == [p.name for p in second]
+    for a, b in zip(first, second, strict=True):
+        assert a.read_bytes() == b.read_bytes(), a.name
+
+
+def test_api_versions_are_strimzi_v1_and_flink_v1beta1(loaded):
+    objects = kube.render(loaded, ["trades"])
+    assert {o["apiVersion"] for o in objects if o["kind"] in STRIMZI_KINDS} == {"kafka.strimzi.io/v1"}
+    assert {o["apiVersion"] for o in kinds(objects, "FlinkDeployment")} == {"flink.apache.org/v1beta1"}
+    cluster = kinds(objects, "Kafka")[0]
+    assert cluster["spec"]["kafka"]["version"] == versions.KAFKA
+    assert {listener["authentication"]["type"] for listener in cluster["spec"]["kafka"]["listeners"]} == {
+        "scram-sha-512"}
+    assert cluster["spec"]["kafka"]["metricsConfig"]["type"] == "jmxPrometheusExporter"
+    assert set(cluster["spec"]["entityOperator"]) == {"topicOperator", "userOperator"}
+    pool = kinds(objects, "KafkaNodePool")[0]
+    assert pool["spec"]["roles"] == ["controller", "broker"]
+    assert pool["metadata"]["labels"]["strimzi.io/cluster"] == cluster["metadata"]["name"]
+    users = {u["metadata"]["name"]: u for u in kinds(objects, "KafkaUser")}
+    assert set(users) == {kafka.FLINK_USER, kafka.REGISTRY_USER, kafka.LAKECTL_USER}
+    assert {u["spec"]["authentication"]["type"] for u in users.values()} == {"scram-sha-512"}
+
+
+def test_deployment_selectors_match_their_pod_labels(loaded, nested):
+    for obj in kinds(kube.render(loaded, None, directory=nested), "Deployment"):
+        selector = obj["spec"]["selector"]["matchLabels"]
+        pod_labels = obj["spec"]["template"]["metadata"]["labels"]
+        assert selector and selector.items() <= pod_labels.items(), obj["metadata"]["name"]
+
+
+def test_services_select_pods_of_a_deployment(loaded):
+    objects = kube.render(loaded, ["trades"])
+    pods = [d["spec"]["template"]["metadata"]["labels"] for d in kinds(objects, "Deployment")]
+    for svc in kinds(objects, "Service"):
+        assert any(svc["spec"]["selector"].items() <= labels.items() for labels in pods), svc["metadata"]["name"]
+
+
+def test_no_secret_is_written_and_no_secret_value_appears(loaded, nested, tmp_path):
+    objects = kube.render(loaded, None, directory=nested)
+    assert not kinds(objects, "Secret")
+    kube.write(objects, tmp_path / "out")
+    text = "".join(p.read_text() for p in sorted((tmp_path / "out").iterdir()))
+    for name, value in FAKE_SECRETS.items():
+        assert value not in text, name
+    # the secrets the manifests use are references by name, listed for `kubectl create secret` in the README
+    readme = (tmp_path / "out" / "README.md").read_text()
+    assert "create secret generic lakectl-object-store" in readme
+    assert "--from-literal=secret-key='<secret-key>'" in readme
+    assert f"create secret generic {kafka.FLINK_USER}" not in readme  # Strimzi generates it
+
+
+def _containers(obj: dict[str, Any]) -> list[dict[str, Any]]:
+    pod = obj["spec"]["template"]["spec"]
+    return [*pod["containers"], *pod.get("initContainers", [])]
+
+
+def test_every_container_has_requests_and_limits(loaded, nested):
+    objects = kube.render(loaded, None, directory=nested)
+    for obj in kinds(objects, "Deployment"):
+        for box in _containers(obj):
+            resources = box["resources"]
+            assert set(resources["requests"]) == set(resources["limits"]) == {"cpu", "memory"}, box["name"]
+    for obj in kinds(objects, "FlinkDeployment"):  # the operator sets the main containers' from these
+        for role in ("jobManager", "taskManager"):
+            assert set(obj["spec"][role]["resource"]) == {"cpu", "memory"}
+        assert [c["name"] for c in obj["spec"]["podTemplate"]["spec"]["containers"]] == ["flink-main-container"]
+    pool = kinds(objects, "KafkaNodePool")[0]
+    assert set(pool["spec"]["resources"]) == {"requests", "limits"}
+    operators = kinds(objects, "Kafka")[0]["spec"]["entityOperator"]
+    assert all(set(op["resources"]) == {"requests", "limits"} for op in operators.values())
+
+
+def test_a_topic_and_its_dlq_per_pipeline_with_the_specs_partitions(loaded, nested):
+    objects = kube.render(loaded, None, directory=nested)
+    topics = {t["spec"]["topicName"]: t for t in kinds(objects, "KafkaTopic")}
+    assert set(topics) == {"shop.orders", "shop.orders.dlq"}
+    assert {t["spec"]["partitions"] for t in topics.values()} == {6}
+    assert all(t["metadata"]["labels"]["strimzi.io/cluster"] == kafka.CLUSTER for t in topics.values())
+    trades = {t["spec"]["topicName"]: t["spec"]["partitions"] for t in kinds(kube.render(loaded, ["trades"]),
+                                                                              "KafkaTopic")}
+    spec = pipeline_spec.load("trades")
+    assert trades == {spec.topic: spec.partitions, spec.dlq_topic: spec.partitions}
+    # the Flink jobs' user reads every declared pipeline's topic
+    flink_user = next(u for u in kinds(objects, "KafkaUser") if u["metadata"]["name"] == kafka.FLINK_USER)
+    assert {"name": "shop.orders", "patternType": "literal", "type": "topic"} in [
+        acl["resource"] for acl in flink_user["spec"]["authorization"]["acls"]]
+
+
+def test_the_flink_deployment_carries_the_pipelines_options(loaded, nested):
+    objects = kube.render(loaded, ["orders"], directory=nested)
+    (deployment,) = kinds(objects, "FlinkDeployment")
+    spec = pipeline_spec.load("orders", nested)
+    job = deployment["spec"]["job"]
+    assert deployment["metadata"]["name"] == "bronze-orders"
+    assert job["entryClass"] == "org.apache.flink.client.python.PythonDriver"
+    assert job["jarURI"] == f"local:///opt/flink/opt/flink-python-{versions.FLINK}.jar"
+    assert job["args"] == ["-py", "/opt/lakectl/flink_jobs/bronze/job.py", "--context", flink.CONTEXT_FILE,
+                           "--name", "bronze_orders", *spec.bronze_job_args()]
+    assert job["args"][6:8] == ["--topic", "shop.orders"] and "--event-time" in job["args"]
+    assert (job["parallelism"], job["upgradeMode"]) == (3, "savepoint")
+    config = deployment["spec"]["flinkConfiguration"]
+    assert all(isinstance(value, str) for value in config.values())
+    assert config["execution.checkpointing.interval"] == "30000 ms"
+    assert config["high-availability.type"] == "kubernetes"
+    assert config["state.checkpoints.dir"].startswith("s3://warehouse/flink/checkpoints/")
+    assert config["state.savepoints.dir"].startswith("s3://warehouse/flink/savepoints/")
+    assert config["s3.endpoint"] == "http://minio.storage.svc:9000"
+    assert config["kubernetes.entry.path"] == flink.ENTRYPOINT
+    assert deployment["spec"]["flinkVersion"] == versions.FLINK_OPERATOR_FLINK_VERSION
+    assert deployment["spec"]["image"].startswith(f"{loaded.settings.kubernetes.image_prefix}/flink-job:")
+    env = {e["name"]: e for e in deployment["spec"]["podTemplate"]["spec"]["containers"][0]["env"]}
+    assert env["AWS_SECRET_ACCESS_KEY"]["valueFrom"]["secretKeyRef"] == {"name": "lakectl-object-store",
+                                                                         "key": "secret-key"}
+    assert env["LAKECTL_KAFKA_PASSWORD"]["valueFrom"]["secretKeyRef"] == {"name": kafka.FLINK_USER, "key": "password"}
+
+
+def test_flink_deployment_is_one_function_for_any_job_file(loaded):
+    deployment = flink.flink_deployment(loaded, name="my_job", job_py="/opt/lakectl/flink_jobs/x/job.py",
+                                        job_args=["--rows", "5"], parallelism=1, checkpoint_interval_s=2.5,
+                                        initial_savepoint="s3://warehouse/flink/savepoints/sp-1")
+    job = deployment["spec"]["job"]
+    assert job["args"][-2:] == ["--rows", "5"] and job["args"][:2] == ["-py", "/opt/lakectl/flink_jobs/x/job.py"]
+    assert job["initialSavepointPath"] == "s3://warehouse/flink/savepoints/sp-1"
+    assert deployment["metadata"]["name"] == "my-job"
+    assert deployment["spec"]["flinkConfiguration"]["execution.checkpointing.interval"] == "2500 ms"
+
+
+def test_every_placeholder_of_the_job_context_comes_from_the_pods_env(loaded):
+    text = json.dumps(flink.job_context(loaded))
+
+
+    used = set(re.findall(r"\$\{([A-Z0-9_]+)\}", text))
+    assert used == set(flink.SECRET_ENV)
+    # the context has the shape lakectl hands a job locally (plus the Kafka login)
+    local = JobConnections("b:9092", "http://r", 10.0, {"jdbc_url": "", "user": "", "password": "",
+                                                          "warehouse": "", "name": ""},
+                           S3Location("http://s3", "warehouse", "k", "s")).to_dict()
+    context = flink.job_context(loaded)
+    assert set(context) == {*local, "kafka"}
+    assert set(context["iceberg"]) == set(local["iceberg"])
+
+
+def test_trino_catalogs_read_secrets_from_the_environment(loaded):
+    objects = kube.render(loaded, ["trades"])
+    catalogs = next(o for o in objects if o["metadata"]["name"] == "trino-catalogs")["data"]
+    assert "connection-password=${ENV:LAKECTL_POSTGRES_PASSWORD}" in catalogs["iceberg.properties"]
+    coordinator = next(o for o in kinds(objects, "Deployment") if o["metadata"]["name"] == "trino-coordinator")
+    env = {e["name"]: e for e in coordinator["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["LAKECTL_POSTGRES_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == "lakectl-catalog"
+    assert env["TRINO_S3_ENDPOINT"]["value"] == "http://minio.storage.svc:9000"
+
+
+def test_dashboards_are_labelled_for_the_grafana_sidecar(loaded):
+    objects = kube.render(loaded, ["trades"])
+    boards = [o for o in kinds(objects, "ConfigMap") if o["metadata"]["labels"].get("grafana_dashboard") == "1"]
+    assert len(boards) == len(list((Path(kube.__file__).parents[4] / "deploy" / "grafana" / "dashboards")
+                                   .glob("*.json")))
+    monitors = {m["metadata"]["name"]: m for m in kinds(objects, "PodMonitor")}
+    assert {"kafka", "flink-jobs", "trino"} <= set(monitors)
+    assert "basicAuth" in monitors["trino"]["spec"]["podMetricsEndpoints"][0]
+
+
+def test_storage_class_from_settings(isolated, monkeypatch):
+    monkeypatch.setenv("LAKECTL_KUBERNETES__STORAGE_CLASS", "fast-ssd")
+    objects = kube.render(load_settings(cwd=isolated), ["trades"])
+    (pool,) = kinds(objects, "KafkaNodePool")
+    assert pool["spec"]["storage"]["volumes"][0]["class"] == "fast-ssd"
+
+
+def test_render_to_counts_objects_by_kind(loaded, nested, tmp_path):
+    result = render_to(loaded, tmp_path / "out", ["orders"], directory=nested)
+    assert result.kinds["FlinkDeployment"] == 1 and result.kinds["KafkaTopic"] == 2
+    assert result.to_dict()["objects"] == sum(result.kinds.values())
+
+
+def test_cli_renders_json(run, isolated, tmp_path):
+    result = run("deploy", "render", "--target", "kubernetes", "--out", str(tmp_path / "k8s"), "--pipeline",
+                 "trades", "-o", "json")
+    assert result.code == 0, result.err
+    data = json.loads(result.out)
+    assert data["kinds"]["FlinkDeployment"] == 1
+    assert (tmp_path / "k8s" / "kustomization.yaml").is_file()
+
+
+@pytest.mark.parametrize(("args", "fragment"), [
+    (["--pipeline", "nope"], "no pipeline 'nope'"),
+    (["--target", "compose"], "--target 'compose'"),
+])
+def test_cli_refuses_unknown_pipeline_or_target_in_one_line(run, isolated, tmp_path, args, fragment):
+    result = run("deploy", "render", "--out", str(tmp_path / "k8s"), *args)
+    assert result.code == 2, (result.out, result.err)
+    lines = result.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("lakectl: error: ") and fragment in lines[0]
+    assert not (tmp_path / "k8s").exists()
+
+
+def test_the_job_image_is_made_of_the_job_files_not_the_delta_sink_sources():
+    from lakectl.runtime.images import _job_inputs
+
+    inputs = _job_inputs()
+    assert {"Dockerfile", "flink-job-entrypoint.sh", "avro_sql.py", "flink_jobs/bronze/job.py",
+            "flink_jobs/bronze/delta_sink.py"} <= set(inputs)
+    assert not [name for name in inputs if name.startswith("flink_jobs/delta_sink/")]
+    dockerfile = inputs["Dockerfile"].read_text()
+    for name in ("flink_jobs/", "avro_sql.py", "flink-job-entrypoint.sh"):
+        assert f"COPY {name}" in dockerfile
+    assert flink.ENTRYPOINT in dockerfile and flink.FLINK_HOME in dockerfile
+
+
+def test_airflow_gets_the_dags_and_the_pipeline_specs_side_by_side(loaded, nested):
+    objects = kube.render(loaded, None, directory=nested)
+    scheduler = next(o for o in kinds(objects, "Deployment") if o["metadata"]["name"] == "airflow-scheduler")
+    (repo,) = [v for v in scheduler["spec"]["template"]["spec"]["volumes"] if v["name"] == "repo"]
+    paths = [item["path"] for source in repo["projected"]["sources"] for item in source["configMap"]["items"]]
+    # dags/pipelines.py reads Path(__file__).resolve().parent.parent / "schemas": one volume holds both
+    assert "dags/pipelines.py" in paths and "schemas/orders.pipeline.toml" in paths
+    assert [c["args"] for c in scheduler["spec"]["template"]["spec"]["initContainers"]] == [["db", "migrate"]]
