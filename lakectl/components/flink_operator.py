@@ -31,16 +31,16 @@ SNAPSHOT_FAILED = {"FAILED", "ABANDONED"}
 
 
 class KubeApi(Protocol):
-    """What this client needs of a Kubernetes API client (lakectl.components.kubernetes.KubeClient)."""
+    """What this client needs of a Kubernetes API client (lakectl.components.kubernetes.KubernetesClient)."""
 
     def get(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> dict | None: ...
 
     def list(self, api_version: str, kind: str, namespace: str | None = None,
              label_selector: str | None = None) -> list[dict]: ...
 
-    def apply(self, objects: list[dict], *, dry_run: bool = False) -> list[dict]: ...
+    def apply(self, objects: list[dict], *, namespace: str | None = None, dry_run: bool = False) -> list[dict]: ...
 
-    def patch(self, api_version: str, kind: str, name: str, namespace: str | None, patch: dict) -> dict: ...
+    def patch(self, api_version: str, kind: str, name: str, patch: dict, namespace: str | None = None) -> dict: ...
 
     def delete(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> bool: ...
 
@@ -141,14 +141,14 @@ class FlinkOperator:
         """Create or update a FlinkDeployment (server-side apply, with what its pods need: ``objects`` ends with
         the FlinkDeployment). With ``upgradeMode: savepoint`` the operator upgrades a running job by stopping it
         with a savepoint and starting the new spec from it."""
-        applied = self.api.apply(objects)
+        applied = self.api.apply(objects, namespace=self.namespace)
         return OperatorJob.of(applied[-1] if applied else objects[-1])
 
     def set_desired_state(self, job: OperatorJob, state: str) -> OperatorJob:
         """spec.job.state: "suspended" stops the job (with a savepoint under upgradeMode savepoint);
         "running" starts it again from the last one."""
-        patched = self.api.patch(API_VERSION, DEPLOYMENT, job.resource, self.namespace,
-                                 {"spec": {"job": {"state": state}}})
+        patched = self.api.patch(API_VERSION, DEPLOYMENT, job.resource, {"spec": {"job": {"state": state}}},
+                                 self.namespace)
         return OperatorJob.of(patched)
 
     def delete(self, job: OperatorJob) -> None:
@@ -191,7 +191,7 @@ class FlinkOperator:
             "spec": {"backoffLimit": 1, "jobReference": {"kind": DEPLOYMENT, "name": job.resource},
                      "savepoint": savepoint},
         }
-        self.api.apply([snapshot])
+        self.api.apply([snapshot], namespace=self.namespace)
         return name
 
     def wait_for_snapshot(self, name: str, timeout: float) -> str:
