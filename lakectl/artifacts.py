@@ -274,10 +274,15 @@ def _ensure(path: Path) -> Path:
     return path
 
 
+def pinned_venv_name(name: str, requirements: Sequence[str]) -> str:
+    """``<name>-<hash of the requirements>``: the directory name of ``pinned_venv`` under ``<cache>/venvs``
+    (pure: the Kubernetes renderer names a path in an image's cache with it)."""
+    return f"{name}-{hashlib.sha256(repr(tuple(requirements)).encode()).hexdigest()[:8]}"
+
+
 def pinned_venv(cache_dir: Path, name: str, requirements: Sequence[str]) -> Path:
-    """``python_venv`` named ``<name>-<hash of the requirements>``: a change of any pin makes a new one."""
-    key = hashlib.sha256(repr(tuple(requirements)).encode()).hexdigest()[:8]
-    return python_venv(cache_dir, f"{name}-{key}", list(requirements))
+    """``python_venv`` named ``pinned_venv_name``: a change of any pin makes a new one."""
+    return python_venv(cache_dir, pinned_venv_name(name, requirements), list(requirements))
 
 
 def _uv() -> str | None:

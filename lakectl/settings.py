@@ -129,6 +129,10 @@ class KubernetesSettings(_Section):
     namespace: str = "lakehouse"
     # images are <image_prefix>/<family>:<tag>, pushed by the user to a registry the cluster pulls from
     image_prefix: str = "lakectl"
+    # the Flink jobs' image, as the kubernetes job backend names it in a FlinkDeployment; None: the flink-job
+    # image of this checkout (<image_prefix>/flink-job:<tag>). Set inside the cluster (Airflow's tasks), where no
+    # checkout to compute the tag from is at hand
+    job_image: str | None = None
     storage_class: str | None = None  # None: the cluster's default StorageClass
 
 

@@ -18,11 +18,13 @@ COLUMNS = ("family", "image", "built", "size_mb")
 def build(
     ctx: typer.Context,
     families: Annotated[list[str] | None, typer.Argument(
-        help="Image families (default: all); flink-job: the Kubernetes Flink jobs' image.")] = None,
+        help="Image families (default: all); flink-job, airflow-project: the images Kubernetes runs the Flink "
+             "jobs and Airflow from (each FROM its family's image).")] = None,
     rebuild: Annotated[bool, typer.Option("--rebuild", help="Build even when the image exists.")] = False,
     output: OutputOpt = OutputFormat.table,
 ) -> None:
-    """Build the images compose runs (each tagged with a hash of what it is made from; existing tags are kept)."""
+    """Build the images compose runs, or those derived from them for Kubernetes (each tagged with a hash of what
+    it is made from; existing tags are kept)."""
     from lakectl.ops import images
 
     out = Output(output)
@@ -33,7 +35,7 @@ def build(
 
 @app.command("list")
 def list_images(ctx: typer.Context, output: OutputOpt = OutputFormat.table) -> None:
-    """Each family's image for this checkout, and whether it is built."""
+    """Each family's image for this checkout and whether it is built; a derived image once built."""
     from lakectl.ops import images
 
     Output(output).emit({"images": images.list_images(lake_context(ctx).loaded)}, table=list_table("images", *COLUMNS))

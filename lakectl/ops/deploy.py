@@ -41,6 +41,6 @@ def render_to(loaded: LoadedSettings, out_dir: Path, pipelines: Sequence[str] | 
     from lakectl.runtime.kubernetes import render
 
     objects = render.render(loaded, list(pipelines) if pipelines else None, directory=directory)
-    files = render.write(objects, out_dir)
+    files = render.write(objects, out_dir, image_prefix=loaded.settings.kubernetes.image_prefix)
     kinds = dict(sorted(Counter(obj["kind"] for obj in objects).items()))
     return RenderResult(target, out_dir, files, kinds)

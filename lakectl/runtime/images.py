@@ -273,60 +273,136 @@ def remove_older(family: str, current: str) -> list[str]:
     return older
 
 
-# ---- the Flink job image (Kubernetes) ------------------------------------------------------------------------
-# FlinkDeployments run it: the flink family image plus the job files and an entry point the operator calls
-# (deploy/images/flink-job.Dockerfile). Tagged like the families: a hash of the flink image's tag and its inputs.
-JOB_FAMILY = "flink-job"
-JOB_BASE_FAMILY = "flink"
+# ---- derived images (Kubernetes) ---------------------------------------------------------------------------
+# A family image plus files of the checkout, for what runs on Kubernetes without the checkout mounted: ``FROM`` the
+# family's image (its tag passed as a build argument), a Dockerfile of deploy/images and a staged context. Tagged
+# like the families: a hash of the family image's tag and the derived image's own inputs (context path -> file).
+PROJECT_DIR = "/opt/lakectl/project"  # where airflow-project holds the project (LAKECTL_PROJECT_DIR on Kubernetes)
+LAKECTL_BIN = "/usr/local/bin/lakectl"  # the base's lakectl entry point (deploy/images/base.Dockerfile)
+
+
+@dataclass(frozen=True)
+class Derived:
+    name: str  # the image's name: lakectl/<name>
+    family: str  # the family image it starts FROM
+    base_arg: str  # the Dockerfile's ARG naming that image
+    inputs: Callable[[], dict[str, Path]]  # build-context path -> source file (the Dockerfile among them)
+    what: str  # for progress messages
+    build_args: tuple[tuple[str, str], ...] = ()
+
+
+def _kept(relative: Path) -> bool:
+    """A file of the checkout worth shipping: no build output, caches, nor the Delta sink's Java sources (its jar
+    is in the flink image already)."""
+    drop = {"__pycache__", "target", "logs", "dbt_packages", ".lakectl", "delta_sink"}
+    return not drop & set(relative.parts[:-1]) and relative.suffix != ".pyc" and not relative.name.startswith(".")
+
+
+def _tree(prefix: str, root: Path) -> dict[str, Path]:
+    return {f"{prefix}{path.relative_to(root).as_posix()}": path for path in _files(root)
+            if _kept(path.relative_to(root))}
 
 
 def _job_inputs() -> dict[str, Path]:
-    """Build-context path -> source file: the Dockerfile, the entry point, flink_jobs/ (without the Delta sink's
-    Java sources: its jar is in the flink image already) and lakectl/avro_sql.py, which job.py imports."""
-    jobs = ROOT / "flink_jobs"
+    """flink-job: the Dockerfile, the entry point, flink_jobs/ (without the Delta sink's Java sources) and
+    lakectl/avro_sql.py, which job.py imports."""
     inputs = {"Dockerfile": images_dir() / "flink-job.Dockerfile",
               "flink-job-entrypoint.sh": images_dir() / "flink-job-entrypoint.sh",
-              "avro_sql.py": ROOT / "lakectl" / "avro_sql.py"}
-    for path in _files(jobs):
-        relative = path.relative_to(jobs)
-        if relative.parts[0] != "delta_sink" and "target" not in relative.parts and path.suffix != ".pyc":
-            inputs[f"flink_jobs/{relative.as_posix()}"] = path
+              "avro_sql.py": ROOT / "lakectl" / "avro_sql.py", **_tree("flink_jobs/", ROOT / "flink_jobs")}
     return dict(sorted(inputs.items()))
 
 
-def _flink_family(stack: StackContext) -> tuple[str, list[ServiceSpec]]:
-    members = families(all_services().values())[JOB_BASE_FAMILY]
-    return family_tag(stack, JOB_BASE_FAMILY, members), members
+# what a DAG task's lakectl reads in its project dir (dags/, the pipeline specs and schemas, the dbt project, the
+# job files it submits, its settings) and lakectl itself, which the base image does not hold (compose mounts it)
+PROJECT_FILES = ("lakectl", "dags", "schemas", "dbt_project", "flink_jobs", "deploy", "lakectl.toml",
+                 "pyproject.toml")
+
+
+def _project_inputs() -> dict[str, Path]:
+    """airflow-project: the Dockerfile and the project under project/ (the layout of the checkout)."""
+    inputs = {"Dockerfile": images_dir() / "airflow-project.Dockerfile"}
+    for name in PROJECT_FILES:
+        source = ROOT / name
+        inputs.update(_tree(f"project/{name}/", source) if source.is_dir() else {f"project/{name}": source})
+    return dict(sorted(inputs.items()))
+
+
+DERIVED: dict[str, Derived] = {
+    "flink-job": Derived("flink-job", "flink", "FLINK_IMAGE", _job_inputs, "the Flink jobs for Kubernetes"),
+    "airflow-project": Derived("airflow-project", "airflow", "AIRFLOW_IMAGE", _project_inputs,
+                               "Airflow with the project, for Kubernetes",
+                               build_args=(("PROJECT_DIR", PROJECT_DIR),)),
+}
+JOB_FAMILY = "flink-job"
+
+
+def _base_family(stack: StackContext, derived: Derived) -> tuple[str, list[ServiceSpec]]:
+    members = families(all_services().values())[derived.family]
+    return family_tag(stack, derived.family, members), members
+
+
+def image_tag(stack: StackContext, name: str) -> str:
+    """The current tag of any image lakectl builds: a derived image's, or a family's (all its services)."""
+    if name in DERIVED:
+        return derived_tag(stack, name)
+    return family_tag(stack, name, families(all_services().values())[name])
+
+
+def derived_tag(stack: StackContext, name: str) -> str:
+    """``lakectl/<name>:<hash>``: of its family image's tag, its build arguments and its inputs."""
+    derived = DERIVED[name]
+    base, _ = _base_family(stack, derived)
+    extra = [f"{k}={v}" for k, v in derived.build_args]
+    key = _digest([base, *extra, *(part for path, source in derived.inputs().items()
+                                   for part in (path, source.read_bytes()))])
+    return f"{REPOSITORY}/{name}:{key}"
 
 
 def job_image_tag(stack: StackContext) -> str:
-    """``lakectl/flink-job:<hash>``: of the flink family image's tag and the job image's own inputs."""
-    base, _ = _flink_family(stack)
-    inputs = _job_inputs()
-    key = _digest([base, *(part for name, path in inputs.items() for part in (name, path.read_bytes()))])
-    return f"{REPOSITORY}/{JOB_FAMILY}:{key}"
+    """``lakectl/flink-job:<hash>`` (``derived_tag``)."""
+    return derived_tag(stack, JOB_FAMILY)
 
 
-def ensure_job_image(stack: StackContext, progress: Callable[[str], None], rebuild: bool = False) -> Image:
-    """The Flink job image, built (after the flink family image it starts FROM) when its tag does not exist."""
-    _, members = _flink_family(stack)
+def stage_derived(name: str, context: Path) -> Path:
+    """The build context of a derived image: its inputs copied to their context paths."""
+    shutil.rmtree(context, ignore_errors=True)
+    for path, source in DERIVED[name].inputs().items():
+        (context / path).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source, context / path)
+    return context
+
+
+def derived_build_args(stack: StackContext, name: str) -> list[str]:
+    """``docker build`` arguments naming its family image and its own build arguments."""
+    derived = DERIVED[name]
+    base, _ = _base_family(stack, derived)
+    pairs = [(derived.base_arg, base), *derived.build_args]
+    return [arg for key, value in pairs for arg in ("--build-arg", f"{key}={value}")]
+
+
+def ensure_derived_image(stack: StackContext, name: str, progress: Callable[[str], None],
+                         rebuild: bool = False) -> Image:
+    """A derived image, built (after the family image it starts FROM) when its tag does not exist."""
+    derived = DERIVED[name]
+    _, members = _base_family(stack, derived)
     ensure_images(stack, members, progress, rebuild=rebuild)
-    flink_image, _ = _flink_family(stack)
-    tag = job_image_tag(stack)
+    base, _ = _base_family(stack, derived)
+    tag = derived_tag(stack, name)
     started = time.monotonic()
     built = rebuild or not image_exists(tag)
     if built:
-        log = stack.state_dir / "logs" / f"image-{JOB_FAMILY}.log"
+        log = stack.state_dir / "logs" / f"image-{name}.log"
         log.unlink(missing_ok=True)
-        progress(f"building image {tag} (the Flink jobs for Kubernetes, FROM {flink_image})")
-        context = stack.cache_dir / "images" / f"{JOB_FAMILY}-context"
-        shutil.rmtree(context, ignore_errors=True)
-        for name, source in _job_inputs().items():
-            (context / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, context / name)
-        done = _docker("build", "--build-arg", f"FLINK_IMAGE={flink_image}", "--label",
-                       f"lakectl.image={JOB_FAMILY}", "-t", tag, str(context), stdout_to=log)
+        progress(f"building image {tag} ({derived.what}, FROM {base})")
+        context = stage_derived(name, stack.cache_dir / "images" / f"{name}-context")
+        done = _docker("build", *derived_build_args(stack, name), "--label", f"lakectl.image={name}", "-t", tag,
+                       str(context), stdout_to=log)
         if done.returncode != 0:
             raise ComponentError(f"image {tag}: the build failed ({_tail(log)}); full log: {log}")
-        remove_older(JOB_FAMILY, tag)
-    return Image(JOB_FAMILY, tag, (), built, time.monotonic() - started, image_size_mb(tag))
+        remove_older(name, tag)
+    return Image(name, tag, (), built, time.monotonic() - started, image_size_mb(tag))
+
+
+def ensure_job_image(stack: StackContext, progress: Callable[[str], None], rebuild: bool = False) -> Image:
+    """The Flink job image (``ensure_derived_image``)."""
+    return ensure_derived_image(stack, JOB_FAMILY, progress, rebuild=rebuild)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from lakectl import artifacts
 from lakectl.runtime import images
 from lakectl.runtime.base import StackContext
@@ -79,3 +81,77 @@ def test_a_familys_tag_does_not_depend_on_which_of_its_services_start(isolated, 
     assert [image.built for image in some + every] == [False] * (len(some) + len(every))
     assert some[0].tag == next(image.tag for image in every if image.family == "flink")
     assert set(some[0].services) == {"flink-jobmanager", "flink-taskmanager", "flink-sql-gateway"}
+
+
+# ---- derived images (Kubernetes) ----------------------------------------------------------------------------
+
+def test_pinned_venv_is_named_by_pinned_venv_name(tmp_path, monkeypatch):
+    made = []
+    monkeypatch.setattr(artifacts, "python_venv", lambda cache, name, reqs: made.append(name) or cache / "venvs" / name)
+    path = artifacts.pinned_venv(tmp_path, "airflow-3.1", ("a==1", "b==2"))
+    assert made == [artifacts.pinned_venv_name("airflow-3.1", ["a==1", "b==2"])] and path.name == made[0]
+    assert made[0].startswith("airflow-3.1-") and made[0] != artifacts.pinned_venv_name("airflow-3.1", ["a==1"])
+
+
+def test_derived_images_start_from_their_family_and_the_job_image_keeps_its_tag(isolated):
+    stack = StackContext(load_settings(), "compose")
+    bases = {name: derived.family for name, derived in images.DERIVED.items()}
+    assert bases == {"flink-job": "flink", "airflow-project": "airflow"}
+    assert images.job_image_tag(stack) == images.derived_tag(stack, "flink-job")
+    assert images.image_tag(stack, "flink-job") == images.derived_tag(stack, "flink-job")
+    table = images.families(all_services().values())
+    assert images.image_tag(stack, "superset") == images.family_tag(stack, "superset", table["superset"])
+    flink_args = images.derived_build_args(stack, "flink-job")
+    assert flink_args == ["--build-arg", f"FLINK_IMAGE={images.family_tag(stack, 'flink', table['flink'])}"]
+    airflow_args = images.derived_build_args(stack, "airflow-project")
+    assert f"AIRFLOW_IMAGE={images.family_tag(stack, 'airflow', table['airflow'])}" in airflow_args
+    assert f"PROJECT_DIR={images.PROJECT_DIR}" in airflow_args
+
+
+def test_the_airflow_project_image_holds_lakectl_and_the_project(isolated, tmp_path):
+    inputs = images.DERIVED["airflow-project"].inputs()
+    assert {"Dockerfile", "project/lakectl/__init__.py", "project/lakectl/cli/main.py", "project/dags/pipelines.py",
+            "project/schemas/trades.pipeline.toml", "project/schemas/trade.avsc",
+            "project/dbt_project/dbt_project.yml", "project/flink_jobs/bronze/job.py", "project/lakectl.toml"
+            } <= set(inputs)
+    assert not [n for n in inputs if "__pycache__" in n or n.endswith(".pyc") or "/target/" in n]
+    dockerfile = inputs["Dockerfile"].read_text()
+    assert "ARG AIRFLOW_IMAGE" in dockerfile and "FROM ${AIRFLOW_IMAGE}" in dockerfile
+    assert "COPY project/ ${PROJECT_DIR}/" in dockerfile and images.LAKECTL_BIN in dockerfile
+    # the entry point the renderer names as LAKECTL_BIN is the base image's
+    assert f"> {images.LAKECTL_BIN}" in (images.images_dir() / "base.Dockerfile").read_text()
+    context = images.stage_derived("airflow-project", tmp_path / "context")
+    staged = context / "project" / "dags" / "pipelines.py"
+    assert staged.read_bytes() == inputs["project/dags/pipelines.py"].read_bytes()
+    assert (context / "Dockerfile").is_file()
+
+
+def test_image_build_names_a_derived_image_and_refuses_unknown_ones(isolated, monkeypatch):
+    from lakectl.errors import UsageError
+    from lakectl.ops import images as ops_images
+
+    calls = []
+    monkeypatch.setattr(ops_images, "ensure_images", lambda stack, specs, progress, rebuild: calls.append(
+        ("families", sorted({s.image_family for s in specs}))) or [])
+    monkeypatch.setattr(ops_images, "ensure_derived_image", lambda stack, name, progress, rebuild: calls.append(
+        ("derived", name)) or name)
+    loaded = load_settings()
+    assert ops_images.build(loaded, ["flink-job", "airflow-project"], False, print) == ["flink-job", "airflow-project"]
+    assert calls == [("derived", "flink-job"), ("derived", "airflow-project")]
+    calls.clear()
+    ops_images.build(loaded, ["superset", "airflow-project"], False, print)
+    assert calls == [("families", ["superset"]), ("derived", "airflow-project")]
+    with pytest.raises(UsageError, match="airflow-project"):
+        ops_images.build(loaded, ["nope"], False, print)
+
+
+def test_image_list_shows_a_derived_image_once_built(isolated, monkeypatch):
+    from lakectl.ops import images as ops_images
+
+    stack = StackContext(load_settings(), "compose")
+    built = {images.derived_tag(stack, "airflow-project")}
+    monkeypatch.setattr(ops_images, "image_exists", lambda tag: tag in built)
+    monkeypatch.setattr(ops_images, "listed", lambda stack, specs: [])
+    monkeypatch.setattr(ops_images, "image_size_mb", lambda tag: 1.0)
+    rows = ops_images.list_images(load_settings())
+    assert [row["family"] for row in rows] == ["airflow-project"] and rows[0]["image"] in built

@@ -295,11 +295,142 @@ def test_the_job_image_is_made_of_the_job_files_not_the_delta_sink_sources():
     assert flink.ENTRYPOINT in dockerfile and flink.FLINK_HOME in dockerfile
 
 
-def test_airflow_gets_the_dags_and_the_pipeline_specs_side_by_side(loaded, nested):
+def _deployment(objects: list[dict[str, Any]], name: str) -> dict[str, Any]:
+    return next(o for o in kinds(objects, "Deployment") if o["metadata"]["name"] == name)
+
+
+def _pod(objects: list[dict[str, Any]], name: str) -> dict[str, Any]:
+    return _deployment(objects, name)["spec"]["template"]["spec"]
+
+
+def _env(container: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {item["name"]: item for item in container.get("env", [])}
+
+
+AIRFLOW_PROCESSES = ("airflow-api-server", "airflow-scheduler", "airflow-dag-processor")
+
+
+def test_airflow_runs_its_venvs_airflow_from_the_airflow_project_image(loaded, nested):
+    from lakectl.artifacts import pinned_venv_name
+    from lakectl.runtime.base import StackContext
+    from lakectl.runtime.compose_file import IMAGE_CACHE_DIR
+    from lakectl.runtime.images import LAKECTL_BIN, PROJECT_DIR, derived_tag
+    from lakectl.runtime.services import airflow as airflow_service
+
     objects = kube.render(loaded, None, directory=nested)
-    scheduler = next(o for o in kinds(objects, "Deployment") if o["metadata"]["name"] == "airflow-scheduler")
-    (repo,) = [v for v in scheduler["spec"]["template"]["spec"]["volumes"] if v["name"] == "repo"]
-    paths = [item["path"] for source in repo["projected"]["sources"] for item in source["configMap"]["items"]]
-    # dags/pipelines.py reads Path(__file__).resolve().parent.parent / "schemas": one volume holds both
-    assert "dags/pipelines.py" in paths and "schemas/orders.pipeline.toml" in paths
-    assert [c["args"] for c in scheduler["spec"]["template"]["spec"]["initContainers"]] == [["db", "migrate"]]
+    tag = derived_tag(StackContext(loaded, "compose"), "airflow-project").split(":", 1)[1]
+    image = f"{loaded.settings.kubernetes.image_prefix}/airflow-project:{tag}"
+    venv = pinned_venv_name(f"airflow-{versions.AIRFLOW}", airflow_service.REQUIREMENTS)
+    airflow_bin = f"{IMAGE_CACHE_DIR}/venvs/{venv}/bin/airflow"
+    for name in AIRFLOW_PROCESSES:
+        pod = _pod(objects, name)
+        for container in [*pod["containers"], *pod.get("initContainers", [])]:
+            assert container["image"] == image and container["command"][0] == airflow_bin
+            env = _env(container)
+            assert env["LAKECTL_PROJECT_DIR"]["value"] == PROJECT_DIR and env["LAKECTL_BIN"]["value"] == LAKECTL_BIN
+            assert env["AIRFLOW__CORE__DAGS_FOLDER"]["value"] == f"{PROJECT_DIR}/dags"
+        # the DAGs and pipeline specs are the image's: no ConfigMap of them, no volume but the passwords Secret
+        assert [v["name"] for v in pod["volumes"]] == ["passwords"]
+        probe = pod["containers"][0].get("livenessProbe", {}).get("exec")
+        assert probe is None or probe["command"][0] == airflow_bin
+    assert not [o for o in kinds(objects, "ConfigMap") if kube.component(o) == "airflow"]
+    assert [c["command"] for c in _pod(objects, "airflow-scheduler")["initContainers"]] == [
+        [airflow_bin, "db", "migrate"]]
+
+
+def test_airflow_tasks_reach_the_clusters_services_with_secrets_by_reference(loaded, nested):
+    from lakectl.runtime.kubernetes.render import airflow, registry, trino
+    from lakectl.settings import Settings
+
+    objects = kube.render(loaded, None, directory=nested)
+    scheduler = _pod(objects, "airflow-scheduler")
+    env = _env(scheduler["containers"][0])
+    values = {name: item.get("value") for name, item in env.items()}
+    assert values["LAKECTL_FLINK__BACKEND"] == "kubernetes"
+    assert values["LAKECTL_KUBERNETES__NAMESPACE"] == loaded.settings.kubernetes.namespace
+    assert values["LAKECTL_KAFKA__BOOTSTRAP_SERVERS"] == kafka.bootstrap(loaded)
+    assert values["LAKECTL_REGISTRY__URL"] == registry.url(loaded)
+    assert values["LAKECTL_TRINO__URL"] == trino.url(loaded)
+    assert values["LAKECTL_OBJECT_STORE__ENDPOINT"] == "http://minio.storage.svc:9000"
+    (flink_deployment,) = kinds(objects, "FlinkDeployment")
+    assert values["LAKECTL_KUBERNETES__JOB_IMAGE"] == flink_deployment["spec"]["image"]
+    # every LAKECTL_<SECTION>__<KEY> is a setting lakectl reads (a misspelt one would be refused: extra=forbid)
+    for name in env:
+        if name.startswith("LAKECTL_") and "__" in name:
+            section, key = name.removeprefix("LAKECTL_").lower().split("__")
+            assert key in Settings.model_fields[section].annotation.model_fields, name
+    secrets = {"LAKECTL_KAFKA__SASL_PASSWORD": (kafka.LAKECTL_USER, "password"),
+               "LAKECTL_CATALOG__JDBC_URL": ("lakectl-catalog", "jdbc-url"),
+               "LAKECTL_CATALOG__USER": ("lakectl-catalog", "user"),
+               "LAKECTL_CATALOG__PASSWORD": ("lakectl-catalog", "password"),
+               "LAKECTL_OBJECT_STORE__ACCESS_KEY": ("lakectl-object-store", "access-key"),
+               "LAKECTL_OBJECT_STORE__SECRET_KEY": ("lakectl-object-store", "secret-key")}
+    for name, (secret, key) in secrets.items():
+        assert "value" not in env[name]
+        assert env[name]["valueFrom"] == {"secretKeyRef": {"name": secret, "key": key}}
+    # the credentials go where the tasks run (LocalExecutor: the scheduler), not to the api-server
+    for name in ("airflow-api-server", "airflow-dag-processor"):
+        assert not set(secrets) & set(_env(_pod(objects, name)["containers"][0]))
+    # the job backend's RBAC: the operator's resources, and the jobs' own Role (no escalation) it applies with them
+    assert scheduler["serviceAccountName"] == airflow.SERVICE_ACCOUNT
+    role = next(o for o in kinds(objects, "Role") if o["metadata"]["name"] == airflow.SERVICE_ACCOUNT)
+    jobs_role = next(o for o in kinds(objects, "Role") if o["metadata"]["name"] == flink.SERVICE_ACCOUNT)
+    assert all(rule in role["rules"] for rule in jobs_role["rules"])
+    flink_rule = next(r for r in role["rules"] if r["apiGroups"] == ["flink.apache.org"])
+    assert {"flinkdeployments", "flinkstatesnapshots"} <= set(flink_rule["resources"])
+    binding = next(o for o in kinds(objects, "RoleBinding") if o["metadata"]["name"] == airflow.SERVICE_ACCOUNT)
+    assert binding["subjects"][0]["name"] == airflow.SERVICE_ACCOUNT
+
+
+def test_superset_runs_the_family_image_and_installs_nothing_at_start(loaded):
+    from lakectl.artifacts import pinned_venv_name
+    from lakectl.runtime.base import StackContext
+    from lakectl.runtime.compose_file import IMAGE_CACHE_DIR
+    from lakectl.runtime.images import image_tag
+    from lakectl.runtime.services import superset as superset_service
+
+    objects = kube.render(loaded, [])
+    pod = _pod(objects, "superset")
+    tag = image_tag(StackContext(loaded, "compose"), "superset").split(":", 1)[1]
+    venv = f"{IMAGE_CACHE_DIR}/venvs/{pinned_venv_name(f'superset-{versions.SUPERSET}', superset_service.REQUIREMENTS)}"
+    assert any(r.startswith("trino==") for r in superset_service.REQUIREMENTS)  # the driver is in that venv
+    (main,), (init,) = pod["containers"], pod["initContainers"]
+    assert main["image"] == init["image"] == f"{loaded.settings.kubernetes.image_prefix}/superset:{tag}"
+    assert main["command"][0] == f"{venv}/bin/gunicorn" and "superset.app:create_app()" in main["command"]
+    script = init["command"][-1]
+    assert "pip install" not in script and "uv " not in script
+    assert f"{venv}/bin/superset db upgrade" in script and f"{venv}/bin/superset import-dashboards" in script
+    assert "PYTHONPATH" not in _env(main) and [v["name"] for v in pod["volumes"]] == ["config", "bundle"]
+
+
+def test_the_readme_builds_and_pushes_every_image_lakectl_builds(loaded, nested, tmp_path):
+    from lakectl.runtime.kubernetes.render.operators import lakectl_images
+
+    objects = kube.render(loaded, None, directory=nested)
+    prefix = loaded.settings.kubernetes.image_prefix
+    built = lakectl_images(objects, prefix)
+    assert [ref.split("/")[-1].split(":")[0] for ref in built] == ["airflow-project", "flink-job", "superset"]
+    kube.write(objects, tmp_path / "out", image_prefix=prefix)
+    readme = (tmp_path / "out" / "README.md").read_text()
+    assert "lakectl image build airflow-project flink-job superset" in readme
+    for ref in built:
+        assert f"docker push {ref}" in readme
+
+
+def test_the_job_image_setting_names_the_flink_deployments_image(isolated, monkeypatch):
+    monkeypatch.setenv("LAKECTL_KUBERNETES__JOB_IMAGE", "team/flink-job:pinned")
+    loaded = load_settings(cwd=isolated)
+    assert flink.image(loaded) == "team/flink-job:pinned"
+
+
+def test_the_readme_tags_the_local_images_with_the_clusters_prefix(isolated, monkeypatch, tmp_path):
+    monkeypatch.setenv("LAKECTL_KUBERNETES__IMAGE_PREFIX", "team/lake")
+    loaded = load_settings(cwd=isolated)
+    objects = kube.render(loaded, [])
+    kube.write(objects, tmp_path / "out", image_prefix="team/lake")
+    readme = (tmp_path / "out" / "README.md").read_text()
+    from lakectl.runtime.kubernetes.render import superset
+
+    ref = superset.image(loaded)
+    assert ref.startswith("team/lake/superset:")
+    assert f"docker tag lakectl/{ref.split('/')[-1]} {ref} && docker push {ref}" in readme

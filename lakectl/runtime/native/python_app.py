@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lakectl.artifacts import cache_lock, pinned_venv
+from lakectl.artifacts import cache_lock, pinned_venv, pinned_venv_name
 from lakectl.errors import ComponentError
 
 if TYPE_CHECKING:
@@ -26,6 +26,14 @@ class PythonApp:
 
     def venv(self, stack: StackContext) -> Path:
         return pinned_venv(stack.cache_dir, f"{self.name}-{self.version}", self.requirements)
+
+    def venv_name(self) -> str:
+        """Its venv's directory name under ``<cache>/venvs`` (what ``venv`` makes; computed without making it)."""
+        return pinned_venv_name(f"{self.name}-{self.version}", self.requirements)
+
+    def image_bin(self, cache_dir: str, command: str | None = None) -> str:
+        """Its CLI (or ``command``) in an image whose lakectl cache is ``cache_dir`` (the compose family images)."""
+        return f"{cache_dir}/venvs/{self.venv_name()}/bin/{command or self.name}"
 
     def bin(self, stack: StackContext, command: str | None = None) -> Path:
         return self.venv(stack) / "bin" / (command or self.name)

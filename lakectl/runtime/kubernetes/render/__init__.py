@@ -26,7 +26,7 @@ from lakectl.runtime.kubernetes.render import (
     superset,
     trino,
 )
-from lakectl.settings import LoadedSettings
+from lakectl.settings import KubernetesSettings, LoadedSettings
 
 # file -> the app.kubernetes.io/component values whose objects it holds, in kustomization order
 FILES: dict[str, tuple[str, ...]] = {
@@ -69,7 +69,7 @@ def render(loaded: LoadedSettings, pipeline_names: Sequence[str] | None = None, 
     objects += registry.render(loaded)
     objects += flink.render(loaded, specs)
     objects += trino.render(loaded)
-    objects += airflow.render(loaded, specs)
+    objects += airflow.render(loaded)
     objects += superset.render(loaded)
     objects += monitoring.render(loaded)
     return sorted(objects, key=lambda o: KIND_ORDER.index(o["kind"]))  # stable: component order within a kind
@@ -102,9 +102,11 @@ def dump(objects: Sequence[dict[str, Any]]) -> str:
                    for obj in objects)
 
 
-def write(objects: Sequence[dict[str, Any]], out_dir: Path) -> list[Path]:
-    """One YAML file per component (``FILES``), a kustomization.yaml listing them and README.md (operators and
-    Secrets); files of FILES that this render has no object for are removed. Returns the paths written."""
+def write(objects: Sequence[dict[str, Any]], out_dir: Path, *,
+          image_prefix: str = KubernetesSettings().image_prefix) -> list[Path]:
+    """One YAML file per component (``FILES``), a kustomization.yaml listing them and README.md (operators, Secrets
+    and the images of ``image_prefix`` to push); files of FILES that this render has no object for are removed.
+    Returns the paths written."""
     out_dir.mkdir(parents=True, exist_ok=True)
     grouped: dict[str, list[dict[str, Any]]] = {}
     for obj in objects:
@@ -122,5 +124,5 @@ def write(objects: Sequence[dict[str, Any]], out_dir: Path) -> list[Path]:
     kustomization = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
                      "resources": [p.name for p in written]}
     (out_dir / "kustomization.yaml").write_text(yaml.safe_dump(kustomization, sort_keys=False))
-    (out_dir / "README.md").write_text(operators.readme(list(objects)))
+    (out_dir / "README.md").write_text(operators.readme(list(objects), image_prefix))
     return [*written, out_dir / "kustomization.yaml", out_dir / "README.md"]

@@ -1,28 +1,33 @@
 """Airflow on Kubernetes, as plain manifests: the api-server, the scheduler (LocalExecutor) and the dag-processor,
-each a Deployment of Airflow's upstream image at ``versions.AIRFLOW``.
+each a Deployment of lakectl's ``airflow-project`` image (deploy/images/airflow-project.Dockerfile: the compose
+airflow family image, which has Airflow in its pinned venv and lakectl, plus the project at ``PROJECT_DIR``).
 
 Derived from the airflow ServiceSpecs (the processes, the api-server's port and health path, the executor and
-parallelism, the auth manager, the heartbeat job types their probes check) and from the repository: ``dags/``
-(the DAG files, among them the one that generates a DAG per pipeline) and the rendered pipelines' spec files
-ship as ConfigMaps, mounted where the DAGs look for them (``<dir>/dags`` and ``<dir>/schemas``). The metadata
-database URL, the Fernet key, the JWT secret and the API secret key come from one Secret by name.
+parallelism, the auth manager, the heartbeat job types their probes check, the venv Airflow runs from) and from the
+image: the DAGs are ``<PROJECT_DIR>/dags``, the pipeline specs beside them in ``schemas/``, as in the checkout.
+Every task runs ``$LAKECTL_BIN`` in ``$LAKECTL_PROJECT_DIR`` (dags/); the scheduler, where the LocalExecutor runs
+them, gets the ``LAKECTL_*`` settings that point that lakectl at the cluster's Kafka, registry, Trino, catalog,
+object store and Flink operator, each credential from a Secret by name, and the RBAC the kubernetes job backend
+needs. The metadata database URL, the Fernet key, the JWT secret and the API secret key come from one Secret.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
-from lakectl.paths import dags_dir
-from lakectl.pipeline_spec import PipelineSpec
-from lakectl.runtime import versions
+from lakectl.runtime.compose_file import IMAGE_CACHE_DIR
+from lakectl.runtime.images import LAKECTL_BIN, PROJECT_DIR
+from lakectl.runtime.kubernetes.render import flink, kafka, registry, trino
 from lakectl.runtime.kubernetes.render.common import (
     AIRFLOW_SECRET,
+    CATALOG_SECRET,
+    OBJECT_STORE_SECRET,
     Resources,
-    config_map,
+    built_image,
     container,
     deployment,
     http_probe,
+    metadata,
     namespace,
     secret_env,
     selector_labels,
@@ -33,9 +38,12 @@ from lakectl.runtime.services import airflow as airflow_service
 from lakectl.settings import LoadedSettings
 
 COMPONENT = "airflow"
-IMAGE = f"apache/airflow:{versions.AIRFLOW}"
-ROOT = "/opt/lakectl"  # the DAGs find the pipeline specs at ../schemas from themselves
-DAGS_CONFIG_MAP, SPECS_CONFIG_MAP = "airflow-dags", "airflow-pipelines"
+IMAGE_NAME = "airflow-project"  # lakectl.runtime.images.DERIVED
+AIRFLOW = airflow_service.APP.image_bin(IMAGE_CACHE_DIR)  # the airflow family's venv, in the image
+AIRFLOW_HOME = "/tmp/airflow"  # logs; writable whatever uid the pod runs as
+STATE_DIR = "/tmp/lakectl"  # a task's lakectl state (dbt's target/ and logs/ among it)
+PASSWORDS_DIR = "/opt/airflow/passwords"
+SERVICE_ACCOUNT = "airflow-tasks"
 RESOURCES = {
     "api-server": Resources("250m", "768Mi", "1", "1Gi"),
     "scheduler": Resources("500m", "1Gi", "2", "2Gi"),  # LocalExecutor: the tasks run in it
@@ -44,6 +52,16 @@ RESOURCES = {
 MIGRATE = Resources("250m", "512Mi", "1", "1Gi")
 # the heartbeat each process's native probe checks (airflow_service.heartbeat_probe): `airflow jobs check` here
 JOB_TYPES = {"scheduler": "SchedulerJob", "dag-processor": "DagProcessorJob"}
+# what the kubernetes job backend (lakectl.ops.jobs_kubernetes) manages: the operator's resources, and what a
+# FlinkDeployment's pods need, applied with it (flink.rbac, flink.context_config_map)
+TASK_RULES = [
+    {"apiGroups": ["flink.apache.org"], "resources": ["flinkdeployments", "flinkstatesnapshots"],
+     "verbs": ["get", "list", "watch", "create", "update", "patch", "delete"]},
+    {"apiGroups": [""], "resources": ["serviceaccounts", "configmaps"],
+     "verbs": ["get", "list", "create", "update", "patch"]},
+    {"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["roles", "rolebindings"],
+     "verbs": ["get", "list", "create", "update", "patch"]},
+]
 
 
 def api_port() -> int:
@@ -54,25 +72,31 @@ def api_url(loaded: LoadedSettings) -> str:
     return f"http://{airflow_service.API_SERVER.name}.{namespace(loaded)}.svc:{api_port()}"
 
 
+def image(loaded: LoadedSettings) -> str:
+    return built_image(loaded, IMAGE_NAME)
+
+
 def env(loaded: LoadedSettings) -> list[dict[str, Any]]:
+    """Every Airflow process's environment."""
     values = {
+        "AIRFLOW_HOME": AIRFLOW_HOME,
         "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
         "AIRFLOW__CORE__PARALLELISM": airflow_service.PARALLELISM,
         "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": airflow_service.PARALLELISM,
-        "AIRFLOW__CORE__DAGS_FOLDER": f"{ROOT}/dags",
+        "AIRFLOW__CORE__DAGS_FOLDER": f"{PROJECT_DIR}/dags",
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
         "AIRFLOW__CORE__AUTH_MANAGER":
             "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{airflow_service.ADMIN}:admin",
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": "/opt/airflow/passwords/passwords.json",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": f"{PASSWORDS_DIR}/passwords.json",
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{api_url(loaded)}/execution/",
         "AIRFLOW__API__BASE_URL": api_url(loaded),
         "AIRFLOW__API__EXPOSE_CONFIG": "False",
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": 30,
-        # what a task's lakectl reads (dags/: $LAKECTL_BIN in $LAKECTL_PROJECT_DIR)
-        "LAKECTL_BIN": "lakectl",
-        "LAKECTL_PROJECT_DIR": ROOT,
+        # what a task's lakectl is and where it runs (dags/: $LAKECTL_BIN in $LAKECTL_PROJECT_DIR)
+        "LAKECTL_BIN": LAKECTL_BIN,
+        "LAKECTL_PROJECT_DIR": PROJECT_DIR,
         "LAKECTL_PROFILE": loaded.profile,
     }
     return [
@@ -84,53 +108,101 @@ def env(loaded: LoadedSettings) -> list[dict[str, Any]]:
     ]
 
 
-def _volumes(dags: list[str], pipelines: list[str]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Both ConfigMaps in ONE projected volume at ROOT (dags/, schemas/): a DAG finds the specs at
-    ``Path(__file__).resolve().parent.parent / "schemas"``, and a ConfigMap volume's files are links into a
-    hidden ``..<timestamp>/`` directory, which then holds both."""
-    repo = {"name": "repo", "projected": {"sources": [
-        {"configMap": {"name": DAGS_CONFIG_MAP, "items": [{"key": f, "path": f"dags/{f}"} for f in dags]}},
-        {"configMap": {"name": SPECS_CONFIG_MAP, "items": [{"key": f, "path": f"schemas/{f}"} for f in pipelines]}},
-    ]}}
-    volumes = [repo, {"name": "passwords", "secret": {"secretName": AIRFLOW_SECRET, "items": [
+def task_env(loaded: LoadedSettings) -> list[dict[str, Any]]:
+    """The settings a task's lakectl reads (``LAKECTL_<SECTION>__<KEY>``, lakectl.settings): the cluster's services
+    as the other renderers name them; every credential from a Secret by reference."""
+    settings = loaded.settings
+    store = settings.object_store
+    values = {
+        "LAKECTL_STATE_DIR": STATE_DIR,
+        "LAKECTL_KAFKA__BOOTSTRAP_SERVERS": kafka.bootstrap(loaded),
+        "LAKECTL_KAFKA__SECURITY_PROTOCOL": "SASL_PLAINTEXT",  # Strimzi's SCRAM listener
+        "LAKECTL_KAFKA__SASL_MECHANISM": kafka.MECHANISM,
+        "LAKECTL_KAFKA__SASL_USERNAME": kafka.LAKECTL_USER,
+        "LAKECTL_REGISTRY__URL": registry.url(loaded),
+        "LAKECTL_TRINO__URL": trino.url(loaded),
+        "LAKECTL_TRINO__USER": settings.trino.user,
+        "LAKECTL_TRINO__CATALOG": settings.trino.catalog,
+        "LAKECTL_FLINK__BACKEND": "kubernetes",
+        "LAKECTL_KUBERNETES__NAMESPACE": namespace(loaded),
+        "LAKECTL_KUBERNETES__IMAGE_PREFIX": settings.kubernetes.image_prefix,
+        # the image has no checkout to compute the flink-job tag from: the one these manifests name
+        "LAKECTL_KUBERNETES__JOB_IMAGE": flink.image(loaded),
+        "LAKECTL_CATALOG__NAME": settings.catalog.name,
+        "LAKECTL_OBJECT_STORE__BUCKET": store.bucket,
+        "LAKECTL_OBJECT_STORE__REGION": store.region,
+    }
+    if store.endpoint:
+        values["LAKECTL_OBJECT_STORE__ENDPOINT"] = store.endpoint
+    return [
+        *value_env(values),
+        # generated by Strimzi's user operator for the KafkaUser
+        secret_env("LAKECTL_KAFKA__SASL_PASSWORD", kafka.LAKECTL_USER, "password"),
+        secret_env("LAKECTL_CATALOG__JDBC_URL", CATALOG_SECRET, "jdbc-url"),
+        secret_env("LAKECTL_CATALOG__USER", CATALOG_SECRET, "user"),
+        secret_env("LAKECTL_CATALOG__PASSWORD", CATALOG_SECRET, "password"),
+        secret_env("LAKECTL_OBJECT_STORE__ACCESS_KEY", OBJECT_STORE_SECRET, "access-key"),
+        secret_env("LAKECTL_OBJECT_STORE__SECRET_KEY", OBJECT_STORE_SECRET, "secret-key"),
+    ]
+
+
+def rbac(loaded: LoadedSettings) -> list[dict[str, Any]]:
+    """The scheduler's service account: the job backend applies FlinkDeployments and FlinkStateSnapshots, and with
+    them the jobs' own service account, Role and RoleBinding (flink.rbac). Kubernetes lets a Role be written only
+    by who holds its permissions (no ``escalate``), so this Role holds the jobs' rules too, derived from them."""
+    jobs_role = next(o for o in flink.rbac(loaded) if o["kind"] == "Role")
+    return [
+        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": metadata(loaded, SERVICE_ACCOUNT, COMPONENT)},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+         "metadata": metadata(loaded, SERVICE_ACCOUNT, COMPONENT), "rules": [*TASK_RULES, *jobs_role["rules"]]},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+         "metadata": metadata(loaded, SERVICE_ACCOUNT, COMPONENT),
+         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": SERVICE_ACCOUNT},
+         "subjects": [{"kind": "ServiceAccount", "name": SERVICE_ACCOUNT, "namespace": namespace(loaded)}]},
+    ]
+
+
+def _volumes() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    volumes = [{"name": "passwords", "secret": {"secretName": AIRFLOW_SECRET, "items": [
         {"key": "passwords.json", "path": "passwords.json"}]}}]
-    mounts = [{"name": "repo", "mountPath": ROOT, "readOnly": True},
-              {"name": "passwords", "mountPath": "/opt/airflow/passwords", "readOnly": True}]
+    mounts = [{"name": "passwords", "mountPath": PASSWORDS_DIR, "readOnly": True}]
     return volumes, mounts
 
 
-def _process(loaded: LoadedSettings, process: str, args: list[str], files: tuple[list[str], list[str]],
-             **fields: Any) -> dict[str, Any]:
+def _process(loaded: LoadedSettings, process: str, args: list[str], **fields: Any) -> dict[str, Any]:
     name = f"airflow-{process}"
-    volumes, mounts = _volumes(*files)
-    main = container(process, IMAGE, RESOURCES[process], args=args, env=env(loaded), volumeMounts=mounts, **fields)
-    init = None
-    if process == "scheduler":  # the one that migrates the metadata database before it starts
-        init = [container("db-migrate", IMAGE, MIGRATE, args=["db", "migrate"], env=env(loaded),
+    volumes, mounts = _volumes()
+    tag = image(loaded)
+    variables = env(loaded)
+    init, account = None, None
+    if process == "scheduler":  # where the tasks run; the one that migrates the metadata database before it starts
+        variables = [*variables, *task_env(loaded)]
+        account = SERVICE_ACCOUNT
+        init = [container("db-migrate", tag, MIGRATE, command=[AIRFLOW, "db", "migrate"], env=env(loaded),
                           volumeMounts=mounts)]
+    main = container(process, tag, RESOURCES[process], command=[AIRFLOW, *args], env=variables,
+                     volumeMounts=mounts, **fields)
     return deployment(loaded, name, COMPONENT, containers=[main], init_containers=init, volumes=volumes,
-                      strategy="Recreate")
+                      service_account=account, strategy="Recreate")
 
 
 def _job_check(process: str) -> dict[str, Any]:
-    return {"exec": {"command": ["airflow", "jobs", "check", "--job-type", JOB_TYPES[process], "--local"]},
+    return {"exec": {"command": [AIRFLOW, "jobs", "check", "--job-type", JOB_TYPES[process], "--local"]},
             "initialDelaySeconds": 60, "periodSeconds": 30, "timeoutSeconds": 20, "failureThreshold": 5}
 
 
-def render(loaded: LoadedSettings, specs: Sequence[PipelineSpec]) -> list[dict[str, Any]]:
-    dags = {p.name: p.read_text() for p in sorted(dags_dir().glob("*.py"))}
-    pipelines = {spec.path.name: spec.path.read_text() for spec in specs if spec.path}
+def render(loaded: LoadedSettings) -> list[dict[str, Any]]:
+    """The three processes, the api-server's Service and the scheduler's RBAC. The DAGs and the pipeline specs are
+    the image's (every pipeline declared in its schemas/), whichever pipelines a render selects."""
     health = http_probe("/api/v2/monitor/health", "http", initial_delay_s=20)
-    files = (list(dags), list(pipelines))
-    api = _process(loaded, "api-server", ["api-server", "--port", str(api_port())], files,
+    api = _process(loaded, "api-server", ["api-server", "--port", str(api_port())],
                    ports=[{"name": "http", "containerPort": api_port(), "protocol": "TCP"}],
                    readinessProbe=health, livenessProbe={**health, "initialDelaySeconds": 90})
     name = airflow_service.API_SERVER.name
     return [
-        config_map(loaded, DAGS_CONFIG_MAP, COMPONENT, dags),
-        config_map(loaded, SPECS_CONFIG_MAP, COMPONENT, pipelines),
+        *rbac(loaded),
         api,
-        _process(loaded, "scheduler", ["scheduler"], files, livenessProbe=_job_check("scheduler")),
-        _process(loaded, "dag-processor", ["dag-processor"], files, livenessProbe=_job_check("dag-processor")),
+        _process(loaded, "scheduler", ["scheduler"], livenessProbe=_job_check("scheduler")),
+        _process(loaded, "dag-processor", ["dag-processor"], livenessProbe=_job_check("dag-processor")),
         service(loaded, name, COMPONENT, {"http": api_port()}, selector_labels(name, COMPONENT)),
     ]

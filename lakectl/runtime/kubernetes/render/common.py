@@ -138,6 +138,15 @@ def lakectl_image(loaded: LoadedSettings, family: str, tag: str) -> str:
     return f"{loaded.settings.kubernetes.image_prefix}/{family}:{tag}"
 
 
+def built_image(loaded: LoadedSettings, name: str) -> str:
+    """The image lakectl builds for ``name`` (a family, e.g. superset, or a derived image, e.g. flink-job) at this
+    checkout's tag, as the cluster pulls it."""
+    from lakectl.runtime.base import StackContext
+    from lakectl.runtime.images import image_tag
+
+    return lakectl_image(loaded, name, image_tag(StackContext(loaded, "compose"), name).split(":", 1)[1])
+
+
 def storage_class(loaded: LoadedSettings) -> dict[str, str]:
     """``{"storageClassName": ...}`` when the settings name one (else the cluster's default)."""
     name = loaded.settings.kubernetes.storage_class

@@ -29,10 +29,10 @@ from lakectl.runtime.kubernetes.render import kafka, registry
 from lakectl.runtime.kubernetes.render.common import (
     CATALOG_SECRET,
     OBJECT_STORE_SECRET,
+    built_image,
     config_map,
     k8s_name,
     labels,
-    lakectl_image,
     metadata,
     namespace,
     secret_env,
@@ -129,10 +129,8 @@ def rbac(loaded: LoadedSettings) -> list[dict[str, Any]]:
 
 
 def image(loaded: LoadedSettings) -> str:
-    from lakectl.runtime.base import StackContext
-    from lakectl.runtime.images import job_image_tag
-
-    return lakectl_image(loaded, FAMILY, job_image_tag(StackContext(loaded, "compose")).split(":", 1)[1])
+    """``kubernetes.job_image`` when set (inside the cluster), else this checkout's flink-job image."""
+    return loaded.settings.kubernetes.job_image or built_image(loaded, FAMILY)
 
 
 def flink_configuration(loaded: LoadedSettings, name: str, checkpoint_interval_s: float) -> dict[str, str]:

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from lakectl.runtime import versions
+from lakectl.runtime.images import REPOSITORY
 
 # (what, shell variable holding its chart reference, release, namespace, version, --set values)
 OPERATORS: tuple[tuple[str, str, str, str, str, tuple[str, ...]], ...] = (
@@ -65,7 +66,31 @@ def secret_references(objects: Iterable[dict[str, Any]]) -> dict[str, set[str]]:
     return found
 
 
-def readme(objects: list[dict[str, Any]]) -> str:
+def images(objects: Iterable[dict[str, Any]]) -> list[str]:
+    """Every image the objects run: containers, init containers, FlinkDeployments' ``spec.image``."""
+    found: list[str] = []
+
+    def visit(node: Any, key: str = "") -> None:
+        if isinstance(node, dict):
+            for name, value in node.items():
+                visit(value, name)
+        elif isinstance(node, list):
+            for item in node:
+                visit(item, key)
+        elif key == "image" and isinstance(node, str):
+            found.append(node)
+
+    for obj in objects:
+        visit(obj)
+    return list(dict.fromkeys(found))
+
+
+def lakectl_images(objects: Iterable[dict[str, Any]], image_prefix: str) -> list[str]:
+    """The images lakectl builds among them (``<image_prefix>/<name>:<tag>``), each once, sorted."""
+    return sorted(ref for ref in images(objects) if ref.startswith(f"{image_prefix}/"))
+
+
+def readme(objects: list[dict[str, Any]], image_prefix: str) -> str:
     namespace = next((o["metadata"]["name"] for o in objects if o["kind"] == "Namespace"), "default")
     generated = {o["metadata"]["name"] for o in objects if o["kind"] == "KafkaUser"}
     lines = [
@@ -96,9 +121,17 @@ def readme(objects: list[dict[str, Any]]) -> str:
     if generated:
         lines += [f"Strimzi's user operator creates the Secrets of the KafkaUsers ({', '.join(sorted(generated))}): "
                   "key `password`.", ""]
+    built = lakectl_images(objects, image_prefix)
+    names = [ref.rsplit("/", 1)[1].split(":", 1)[0] for ref in built]
     lines += ["## 3. Images", "",
-              "`lakectl image build flink-job` builds the Flink jobs' image (FROM the compose flink image); tag it",
-              "as the FlinkDeployments name it (`<kubernetes.image_prefix>/flink-job:<tag>`) and push it where the",
-              "cluster pulls from.", "",
+              "The manifests run these images, which lakectl builds: flink-job and airflow-project are the compose",
+              "flink and airflow family images plus the job files and the project; the others are family images as",
+              "compose runs them. Each tag is a hash of what the image is made from. Build them, then push each",
+              "where the cluster pulls from (`kubernetes.image_prefix`):", "", "```sh",
+              f"lakectl image build {' '.join(names)}"]
+    for ref in built:
+        local = f"{REPOSITORY}/{ref.rsplit('/', 1)[1]}"  # the name `lakectl image build` gives it
+        lines.append(f"docker push {ref}" if local == ref else f"docker tag {local} {ref} && docker push {ref}")
+    lines += ["```", "",
               "## 4. Apply", "", "```sh", "kubectl apply --server-side -k .", "```", ""]
     return "\n".join(lines)

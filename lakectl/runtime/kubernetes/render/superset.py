@@ -1,21 +1,23 @@
-"""Superset on Kubernetes: a Deployment of Superset's upstream image at ``versions.SUPERSET`` with the Trino
-driver lakectl pins (``superset.REQUIREMENTS``), and the Gold dashboard imported at start.
+"""Superset on Kubernetes: a Deployment of lakectl's superset family image (the compose one: Superset at
+``versions.SUPERSET`` in its pinned venv, with the Trino driver lakectl pins, ``superset.REQUIREMENTS``), and the
+Gold dashboard imported at start. Nothing is installed when a pod starts: the venv is the image's.
 
-Derived from the superset ServiceSpec (port, health path, admin user, gunicorn workers and threads, the Trino
-driver's pin) and deploy/superset (the Gold bundle, its database URI pointed at the cluster's Trino the same
-way ``render_bundle`` does for the local stack). The init container installs the driver into a shared volume,
-migrates the metadata database (external, its URI from a Secret), creates the admin and imports the bundle.
+Derived from the superset ServiceSpec (port, health path, admin user, gunicorn workers and threads, the venv
+Superset runs from) and deploy/superset (the Gold bundle, its database URI pointed at the cluster's Trino the same
+way ``render_bundle`` does for the local stack). The init container, of the same image, migrates the metadata
+database (external, its URI from a Secret), creates the admin and imports the bundle.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from lakectl.runtime import versions
+from lakectl.runtime.compose_file import IMAGE_CACHE_DIR
 from lakectl.runtime.kubernetes.render import trino
 from lakectl.runtime.kubernetes.render.common import (
     SUPERSET_SECRET,
     Resources,
+    built_image,
     config_map,
     container,
     deployment,
@@ -29,10 +31,10 @@ from lakectl.settings import LoadedSettings
 
 NAME = "superset"
 COMPONENT = "superset"
-IMAGE = f"apache/superset:{versions.SUPERSET}"
+FAMILY = "superset"  # the compose image family (ServiceSpec.image_family)
 RESOURCES = Resources("250m", "1Gi", "1", "1536Mi")
 INIT = Resources("250m", "768Mi", "1", "1Gi")
-DEPS = "/opt/lakectl/deps"
+SUPERSET_HOME = "/tmp/superset"  # writable whatever uid the pod runs as
 BUNDLE = "/opt/lakectl/gold"
 CONFIG = "/opt/lakectl/config"
 BUNDLE_CONFIG_MAP = "superset-gold-bundle"
@@ -42,8 +44,13 @@ def port() -> int:
     return superset_service.SPEC.ports["main"]
 
 
-def trino_driver() -> str:
-    return next(r for r in superset_service.REQUIREMENTS if r.startswith("trino=="))
+def image(loaded: LoadedSettings) -> str:
+    return built_image(loaded, FAMILY)
+
+
+def venv_bin(command: str) -> str:
+    """``command`` of the superset family's venv, in the image (its Trino driver among its pins)."""
+    return superset_service.APP.image_bin(IMAGE_CACHE_DIR, command)
 
 
 def trino_uri(loaded: LoadedSettings) -> str:
@@ -79,47 +86,46 @@ def config_text() -> str:
     )
 
 
-# install the driver, migrate, create the admin (refused harmlessly when it exists), import the Gold bundle
-INIT_SCRIPT = f"""set -e
-python -m pip install --quiet --no-cache-dir --target {DEPS} "$TRINO_DRIVER" \\
-  || uv pip install --quiet --target {DEPS} "$TRINO_DRIVER"
-superset db upgrade
-superset init
-superset fab create-admin --username "$ADMIN_USER" --password "$ADMIN_PASSWORD" --firstname admin \\
+def init_script() -> str:
+    """Migrate, create the admin (refused harmlessly when it exists), import the Gold bundle: the venv's own CLI."""
+    superset, python = venv_bin("superset"), venv_bin("python")
+    return f"""set -e
+{superset} db upgrade
+{superset} init
+{superset} fab create-admin --username "$ADMIN_USER" --password "$ADMIN_PASSWORD" --firstname admin \\
   --lastname admin --email admin@localhost || true
-python -c "import os, zipfile; z = zipfile.ZipFile('/tmp/gold.zip', 'w'); \\
+{python} -c "import os, zipfile; z = zipfile.ZipFile('/tmp/gold.zip', 'w'); \\
 [z.write(os.path.join('{BUNDLE}', f), 'gold/' + f) for f in os.environ['BUNDLE_FILES'].split()]; z.close()"
-superset import-dashboards --path /tmp/gold.zip --username "$ADMIN_USER"
+{superset} import-dashboards --path /tmp/gold.zip --username "$ADMIN_USER"
 """
 
 
 def render(loaded: LoadedSettings) -> list[dict[str, Any]]:
     files = bundle_files(loaded)
+    tag = image(loaded)
     env = [
         {"name": "SUPERSET_CONFIG_PATH", "value": f"{CONFIG}/superset_config.py"},
-        {"name": "PYTHONPATH", "value": DEPS},
+        {"name": "SUPERSET_HOME", "value": SUPERSET_HOME},
         secret_env("SUPERSET_SECRET_KEY", SUPERSET_SECRET, "secret-key"),
         secret_env("SUPERSET_DATABASE_URI", SUPERSET_SECRET, "database-uri"),
     ]
-    mounts = [{"name": "deps", "mountPath": DEPS}, {"name": "config", "mountPath": CONFIG, "readOnly": True}]
-    init_env = [*env, {"name": "TRINO_DRIVER", "value": trino_driver()},
-                {"name": "ADMIN_USER", "value": superset_service.ADMIN},
+    mounts = [{"name": "config", "mountPath": CONFIG, "readOnly": True}]
+    init_env = [*env, {"name": "ADMIN_USER", "value": superset_service.ADMIN},
                 # the bundle's files (a ConfigMap volume also holds its own ..data links: not those)
                 {"name": "BUNDLE_FILES", "value": " ".join(files)},
                 secret_env("ADMIN_PASSWORD", SUPERSET_SECRET, "admin-password")]
-    init = container("init", IMAGE, INIT, command=["sh", "-c", INIT_SCRIPT], env=init_env,
+    init = container("init", tag, INIT, command=["sh", "-c", init_script()], env=init_env,
                      volumeMounts=[*mounts, {"name": "bundle", "mountPath": BUNDLE, "readOnly": True}])
     health = http_probe("/health", "http", initial_delay_s=20)
     main = container(
-        NAME, IMAGE, RESOURCES, env=env, volumeMounts=mounts,
-        command=["gunicorn", "--bind", f"0.0.0.0:{port()}", "--workers", str(superset_service.WORKERS),
+        NAME, tag, RESOURCES, env=env, volumeMounts=mounts,
+        command=[venv_bin("gunicorn"), "--bind", f"0.0.0.0:{port()}", "--workers", str(superset_service.WORKERS),
                  "--worker-class", "gthread", "--threads", str(superset_service.THREADS), "--timeout", "180",
                  "--limit-request-line", "0", "--limit-request-field_size", "0", "superset.app:create_app()"],
         ports=[{"name": "http", "containerPort": port(), "protocol": "TCP"}],
         readinessProbe=health, livenessProbe={**health, "initialDelaySeconds": 90},
     )
     volumes = [
-        {"name": "deps", "emptyDir": {}},
         {"name": "config", "configMap": {"name": f"{NAME}-config"}},
         {"name": "bundle", "configMap": {"name": BUNDLE_CONFIG_MAP, "items": [
             {"key": key.replace("/", "__"), "path": key} for key in files]}},
