@@ -19,6 +19,7 @@ from lakectl.cli import (
     dag,
     dbt,
     demo,
+    deploy,
     image,
     job,
     metrics,
@@ -67,7 +68,7 @@ def version(output: OutputOpt = OutputFormat.table) -> None:
 
 # every command module, in the order of `lakectl --help` (a new group is one more name here)
 for module in (stack, pipeline, produce, tables, query, verify, demo, metrics, config, topic, schema, job, dbt,
-               dag, image, service):
+               dag, image, deploy, service):
     app.add_typer(module.app)
 
 
