@@ -5,7 +5,6 @@ session and stopped at the end however the session ends. The first run builds th
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -19,15 +18,8 @@ from tests import kube_objects as k
 REPO = Path(__file__).resolve().parents[2]
 
 
-def pytest_collection_modifyitems(items):
-    for item in items:
-        item.add_marker(pytest.mark.kubernetes)
-
-
 @pytest.fixture(scope="session")
 def plane() -> ControlPlane:
-    if shutil.which("go") is None:
-        pytest.fail("go is needed to build kube-apiserver and etcd for tests/kubernetes")
     with control_plane(k.cache_dir()) as running:
         sys.stderr.write(f"\ncontrol plane {running.server}: ready in {running.timings['ready']:.1f}s, "
                          f"CRDs established in {running.timings['crds']:.1f}s\n")

@@ -14,6 +14,8 @@ from lakectl.runtime.kubernetes.control_plane import free_ports
 from lakectl.runtime.kubernetes.validate import validate
 from tests import kube_objects as k
 
+pytestmark = pytest.mark.kubernetes
+
 WANTED_CRDS = {"kafkas.kafka.strimzi.io", "kafkanodepools.kafka.strimzi.io", "kafkatopics.kafka.strimzi.io",
                "kafkausers.kafka.strimzi.io", "kafkaconnects.kafka.strimzi.io", "kafkaconnectors.kafka.strimzi.io",
                "flinkdeployments.flink.apache.org", "flinksessionjobs.flink.apache.org",

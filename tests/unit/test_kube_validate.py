@@ -13,17 +13,19 @@ from tests import kube_objects as k
 
 CACHE = k.cache_dir()  # read before the unit tests' fixture hides LAKECTL_* variables
 
-pytestmark = pytest.mark.skipif(shutil.which("go") is None, reason="go builds kubeconform")
+needs_go = pytest.mark.skipif(shutil.which("go") is None, reason="go builds kubeconform")
 
 
 def problems(*objects: dict) -> list[str]:
     return [p.one_line() for p in validate(list(objects), CACHE)]
 
 
+@needs_go
 def test_valid_objects_of_every_kind_pass():
     assert problems(*k.good_objects()) == []
 
 
+@needs_go
 @pytest.mark.parametrize("obj, path, value, expected", [
     (k.deployment(), "spec.template.spec.containers.0.imagePullPolicyy", "Always",
      "additional properties 'imagePullPolicyy' not allowed"),
@@ -43,6 +45,7 @@ def test_mistakes_are_refused_with_the_path(obj, path, value, expected):
     assert found[0].startswith(f"{obj['kind']}/{obj['metadata']['name']}")
 
 
+@needs_go
 def test_a_missing_kind_is_an_error():
     obj = k.service()
     del obj["kind"]
@@ -50,6 +53,17 @@ def test_a_missing_kind_is_an_error():
     assert found.status == "error" and "kind" in found.message
 
 
+@needs_go
 def test_a_kind_without_schema_is_an_error_not_a_pass():
     [found] = validate([{"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}}], CACHE)
     assert found.status == "error" and "could not find schema" in found.message
+
+
+def test_without_go_one_clear_line(monkeypatch):
+    from lakectl.errors import ComponentError
+    from lakectl.runtime.kubernetes import toolchain
+
+    monkeypatch.setenv("PATH", "/nonexistent")
+    with pytest.raises(ComponentError) as missing:
+        toolchain.go_binary()
+    assert "Go (go) is needed" in missing.value.one_line() and "\n" not in missing.value.one_line()

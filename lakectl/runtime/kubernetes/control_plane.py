@@ -102,7 +102,8 @@ def _tail(log: Path, lines: int = 3) -> str:
 
 
 def _service_account_key(work: Path) -> Path:
-    """An ECDSA key the API server signs service-account tokens with (it refuses to start without one)."""
+    """An ECDSA key the API server signs service-account tokens with (it refuses to start without one), and
+    its public half beside it (``sa.pub``)."""
     openssl = shutil.which("openssl")
     if openssl is None:
         raise ComponentError("openssl is needed to make the test API server's service-account key",
@@ -110,8 +111,11 @@ def _service_account_key(work: Path) -> Path:
     key = work / "sa.key"
     done = subprocess.run([openssl, "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256",
                            "-out", str(key)], capture_output=True, text=True, check=False)
+    if done.returncode == 0:  # the server reads the public half from a file of its own
+        done = subprocess.run([openssl, "pkey", "-in", str(key), "-pubout", "-out", str(work / "sa.pub")],
+                              capture_output=True, text=True, check=False)
     if done.returncode != 0:
-        raise ComponentError(f"openssl genpkey failed: {done.stderr.strip()[-300:]}")
+        raise ComponentError(f"openssl could not make a service-account key: {done.stderr.strip()[-300:]}")
     return key
 
 
@@ -159,7 +163,7 @@ def control_plane(cache_dir: Path, *, install_crds: bool = True, timeout: float 
             "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", f"--secure-port={secure}",
             f"--cert-dir={cert_dir}", f"--token-auth-file={work / 'tokens.csv'}", "--authorization-mode=RBAC",
             "--service-account-issuer=https://kubernetes.default.svc",
-            f"--service-account-key-file={sa_key}", f"--service-account-signing-key-file={sa_key}",
+            f"--service-account-key-file={work / 'sa.pub'}", f"--service-account-signing-key-file={sa_key}",
             "--service-cluster-ip-range=10.96.0.0/16",
             # no kubernetes Service endpoints to keep: a loopback address is refused as an endpoint
             "--endpoint-reconciler-type=none", "--enable-priority-and-fairness=false", "--profiling=false",
@@ -209,7 +213,7 @@ def install(client: KubernetesClient, crd_objects: list[dict], timeout: float | 
         pending = []
         for name in names:
             live = client.get("apiextensions.k8s.io/v1", "CustomResourceDefinition", name) or {}
-            conditions = {c.get("type"): c.get("status") for c in (live.get("status") or {}).get("conditions", [])}
+            conditions = {c.get("type"): c.get("status") for c in (live.get("status") or {}).get("conditions") or []}
             if conditions.get("Established") != "True":
                 pending.append(name)
         return Observation(not pending, True, detail=f"not established yet: {', '.join(pending)}")

@@ -111,4 +111,5 @@ def load_crds(cache_dir: Path) -> list[dict]:
     """The CRDs as objects (ready for server-side apply)."""
     import yaml
 
-    return [yaml.safe_load(path.read_text()) for path in crd_files(cache_dir)]
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: ~6x faster on these 1.3 MB
+    return [yaml.load(path.read_text(), Loader=loader) for path in crd_files(cache_dir)]
