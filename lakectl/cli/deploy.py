@@ -18,7 +18,7 @@ NamespaceOpt = Annotated[str | None, typer.Option("--namespace", "-n", help="Nam
                                                   "(default: [kubernetes] namespace).")]
 PipelineOpt = Annotated[list[str] | None, typer.Option("--pipeline", help="Only this pipeline's objects besides "
                                                        "the stack's (repeatable; default: every pipeline).")]
-FileOpt = Annotated[Path | None, typer.Option("--file", "-f", help="Apply the objects of this YAML file (e.g. what "
+FileOpt = Annotated[Path | None, typer.Option("--file", "-f", help="Take the objects from this YAML file (e.g. what "
                                               "`deploy render` wrote) instead of rendering them.")]
 
 
