@@ -92,6 +92,7 @@ test: install test-deps
 	$(BIN)/ruff check lakectl tests bench dags
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/pytest tests/unit -q
+	$(BIN)/pytest tests/kubernetes -q
 	$(BIN)/pytest tests/integration tests/e2e -q
 	$(MAKE) test-compose
 	@if [ "$(TEST_FRESH)" = 1 ]; then $(MAKE) test-fresh; else echo "test-fresh skipped (TEST_FRESH=1 runs it)"; fi

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from lakectl.components.flink import FlinkClient
     from lakectl.components.flink_operator import FlinkOperator
     from lakectl.components.kafka import KafkaClient
-    from lakectl.components.kubernetes import KubeClient
+    from lakectl.components.kubernetes import KubernetesClient
     from lakectl.components.lakehouse import Lakehouse
     from lakectl.components.object_store import S3Location
     from lakectl.components.prometheus import Prometheus
@@ -193,6 +193,15 @@ class LakeContext:
         return DbtTarget(self.trino_endpoint(), self.state_dir / "dbt", self.settings.request_timeout,
                          trino=self.trino, s3=self.s3)
 
+    # deploying: one Kubernetes API server (a kubeconfig context)
+    def kubernetes(self, context: str | None = None) -> KubernetesClient:
+        """A client of ``context`` (else [kubernetes] context, else the kubeconfig's current one)."""
+        from lakectl.components.kubernetes import KubernetesClient
+
+        conf = self.settings.kubernetes
+        return KubernetesClient.from_kubeconfig(conf.kubeconfig, context or conf.context,
+                                                timeout=max(self.settings.request_timeout, 30.0))
+
     # observing: Prometheus
     def prometheus_url(self) -> str:
         return self.runtime.endpoint("prometheus")
@@ -224,12 +233,6 @@ class LakeContext:
                                      verify=conf.verify_tls, timeout=max(self.settings.request_timeout, 30.0))
 
     # Kubernetes: `lakectl deploy` and the kubernetes job backend
-    def kubernetes(self, *, context: str | None = None) -> KubeClient:
-        from lakectl.components.kubernetes import KubeClient
-
-        conf = self.settings.kubernetes
-        return KubeClient.connect(conf.kubeconfig, context or conf.context, timeout=self.settings.request_timeout)
-
     def flink_operator(self) -> FlinkOperator:
         from lakectl.components.flink_operator import FlinkOperator
 

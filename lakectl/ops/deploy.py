@@ -1,16 +1,22 @@
-"""Deploying the stack elsewhere: ``render_to`` writes the Kubernetes manifests of the stack and its pipelines
-(lakectl/runtime/kubernetes/render) into a directory."""
+"""`lakectl deploy`: the Kubernetes manifests of the stack and its pipelines (``render_to`` writes them into a
+directory: lakectl/runtime/kubernetes/render), put on a cluster by server-side apply (``apply``), and what would
+change (``diff``: a server-side dry-run against the live objects). apply and diff take the objects from the
+renderer (``rendered_objects``) or from files (``objects_from_file``: what `deploy render` wrote, or any
+manifests)."""
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lakectl.errors import UsageError
-from lakectl.settings import LoadedSettings
+
+if TYPE_CHECKING:
+    from lakectl.components.kubernetes import KubernetesClient, ObjectDiff
+    from lakectl.settings import LoadedSettings
 
 TARGETS = ("kubernetes",)
 
@@ -44,3 +50,99 @@ def render_to(loaded: LoadedSettings, out_dir: Path, pipelines: Sequence[str] | 
     files = render.write(objects, out_dir, image_prefix=loaded.settings.kubernetes.image_prefix)
     kinds = dict(sorted(Counter(obj["kind"] for obj in objects).items()))
     return RenderResult(target, out_dir, files, kinds)
+
+
+# applied first: what other objects live in (namespaces) or are instances of (CRDs)
+_FIRST = {"Namespace": 0, "CustomResourceDefinition": 1}
+
+
+def rendered_objects(loaded: LoadedSettings, pipelines: list[str] | None = None) -> list[dict]:
+    """The stack's objects and those of ``pipelines`` (None: every declared pipeline), from the renderer."""
+    from lakectl.runtime.kubernetes.render import render
+
+    return render(loaded, list(pipelines) if pipelines else None)
+
+
+def objects_from_file(path: Path) -> list[dict]:
+    """The objects of a YAML (or JSON) file, one or more documents; ``List`` kinds are unpacked. A directory (what
+    `deploy render` wrote): its *.yaml files in name order, kustomization.yaml left out."""
+    import yaml
+
+    if path.is_dir():
+        files = sorted(p for p in path.glob("*.yaml") if p.name != "kustomization.yaml")
+        if not files:
+            raise UsageError(f"{path}: no *.yaml manifests in it (lakectl deploy render --out {path} writes them)")
+        return [obj for file in files for obj in objects_from_file(file)]
+    try:
+        documents = list(yaml.safe_load_all(path.read_text()))
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except yaml.YAMLError as exc:
+        raise UsageError(f"{path} is not YAML: {' '.join(str(exc).split())[:200]}") from None
+    objects = []
+    for document in documents:
+        if document is None:
+            continue
+        if not isinstance(document, dict):
+            raise UsageError(f"{path}: a document is not an object (a mapping with apiVersion and kind)")
+        objects += document.get("items") or [] if document.get("kind", "").endswith("List") else [document]
+    for obj in objects:
+        if not obj.get("apiVersion") or not obj.get("kind") or not (obj.get("metadata") or {}).get("name"):
+            raise UsageError(f"{path}: an object without apiVersion, kind or metadata.name")
+    return objects
+
+
+def in_order(objects: list[dict]) -> list[dict]:
+    """Namespaces, then CRDs, then the rest, each group in the order given."""
+    return sorted(objects, key=lambda obj: _FIRST.get(obj.get("kind", ""), 2))
+
+
+@dataclass(frozen=True)
+class AppliedObject:
+    kind: str
+    name: str
+    namespace: str | None
+    api_version: str
+
+
+@dataclass
+class ApplyResult:
+    context: str
+    server: str
+    namespace: str
+    dry_run: bool
+    objects: list[AppliedObject] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class DiffResult:
+    context: str
+    server: str
+    namespace: str
+    objects: list[ObjectDiff] = field(default_factory=list)
+
+    @property
+    def changed(self) -> list[ObjectDiff]:
+        return [o for o in self.objects if o.action != "unchanged"]
+
+    def to_dict(self) -> dict:
+        return {"context": self.context, "server": self.server, "namespace": self.namespace,
+                "changed": len(self.changed), "objects": [o.to_dict() for o in self.objects]}
+
+
+def apply(client: KubernetesClient, objects: list[dict], namespace: str, *, dry_run: bool = False) -> ApplyResult:
+    """Server-side apply of ``objects`` (namespaced ones without a namespace go to ``namespace``)."""
+    result = ApplyResult(client.context, client.server, namespace, dry_run)
+    for live in client.apply(in_order(objects), namespace=namespace, dry_run=dry_run):
+        metadata = live.get("metadata") or {}
+        result.objects.append(AppliedObject(live.get("kind", ""), metadata.get("name", ""), metadata.get("namespace"),
+                                            live.get("apiVersion", "")))
+    return result
+
+
+def diff(client: KubernetesClient, objects: list[dict], namespace: str) -> DiffResult:
+    """What applying ``objects`` would change on the cluster, object by object."""
+    return DiffResult(client.context, client.server, namespace, client.diff(in_order(objects), namespace=namespace))

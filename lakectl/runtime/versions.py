@@ -35,3 +35,8 @@ KUBE_PROMETHEUS_STACK = "79.7.1"
 # the API server and etcd the tests build from Go modules for server-side dry-runs
 KUBERNETES = "1.37.2"
 ETCD = "3.7.3"
+KUBECONFORM = "0.8.0"  # schema checks of rendered manifests, offline (built from its Go module)
+# PodMonitor/ServiceMonitor CRDs (kube-prometheus-stack): example/prometheus-operator-crd/ in its Go module
+PROMETHEUS_OPERATOR = "0.85.0"
+# the Kubernetes JSON schemas (one set per minor, 1.25-1.37) kubeconform reads, from its wheel (into the cache)
+KUBERNETES_VALIDATE = "1.37.0"

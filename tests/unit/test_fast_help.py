@@ -5,7 +5,7 @@ import sys
 
 HEAVY = ["pyflink", "dbt", "pandas", "trino", "confluent_kafka", "fastavro", "python_on_whales",
          "pydantic_settings", "httpx", "psutil", "pyarrow", "superset", "selenium", "playwright", "yaml",
-         "lakectl.runtime.services.superset"]
+         "lakectl.runtime.services.superset", "kubernetes", "urllib3"]
 
 
 def test_help_imports_no_heavy_module():
