@@ -3,7 +3,6 @@ and one-line errors for bad input."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 
 import pytest
@@ -81,12 +80,3 @@ def test_cli_unknown_context_is_one_line_exit_2(run, tmp_path, monkeypatch):
     result = run("deploy", "apply", "--context", "prod", "-f", str(tmp_path / "m.yaml"))
     assert result.code == 2
     assert result.err.strip().count("\n") == 0 and "dev, staging" in result.err
-
-
-@pytest.mark.skipif(importlib.util.find_spec("lakectl.runtime.kubernetes.render") is not None,
-                    reason="the renderer is here")
-def test_cli_without_renderer_or_file_says_so(run, tmp_path, monkeypatch):
-    (tmp_path / "config").write_text(KUBECONFIG)
-    monkeypatch.setenv("LAKECTL_KUBERNETES__KUBECONFIG", str(tmp_path / "config"))
-    result = run("deploy", "diff")
-    assert result.code == 2 and "--file" in result.err

@@ -434,3 +434,17 @@ def test_the_readme_tags_the_local_images_with_the_clusters_prefix(isolated, mon
     ref = superset.image(loaded)
     assert ref.startswith("team/lake/superset:")
     assert f"docker tag lakectl/{ref.split('/')[-1]} {ref} && docker push {ref}" in readme
+
+
+def test_the_rendered_manifests_pass_kubeconform_strict(loaded, nested):
+    """The demo (trades) and a nested pipeline, every object, against the Kubernetes 1.37 schemas and the
+    operators' CRD schemas (Strimzi, Flink operator, prometheus-operator), unknown fields refused."""
+    from lakectl.runtime.kubernetes.validate import validate
+
+    for objects in (kube.render(loaded), kube.render(loaded, directory=nested)):
+        problems = validate(objects, loaded.cache_dir)
+        assert [p.one_line() for p in problems] == []
+    # and the check can fail: one misspelled field of a FlinkDeployment
+    broken = [o for o in kube.render(loaded) if o["kind"] == "FlinkDeployment"][:1]
+    broken[0]["spec"]["job"]["upgradeMod"] = broken[0]["spec"]["job"].pop("upgradeMode")
+    assert [p.kind for p in validate(broken, loaded.cache_dir)] == ["FlinkDeployment"]
