@@ -133,5 +133,10 @@ def readme(objects: list[dict[str, Any]], image_prefix: str) -> str:
         local = f"{REPOSITORY}/{ref.rsplit('/', 1)[1]}"  # the name `lakectl image build` gives it
         lines.append(f"docker push {ref}" if local == ref else f"docker tag {local} {ref} && docker push {ref}")
     lines += ["```", "",
-              "## 4. Apply", "", "```sh", "kubectl apply --server-side -k .", "```", ""]
+              "## 4. Apply", "",
+              "Server-side apply, field manager `lakectl` (no kubectl needed); `deploy diff` shows what would change "
+              "(exit 1 when something would):", "", "```sh",
+              "lakectl deploy apply --context CONTEXT --dry-run -f .   # the server checks everything, stores nothing",
+              "lakectl deploy apply --context CONTEXT -f .", "lakectl deploy diff --context CONTEXT -f .", "```", "",
+              "or, with kubectl: `kubectl apply --server-side --field-manager lakectl -k .`", ""]
     return "\n".join(lines)
