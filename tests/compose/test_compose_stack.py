@@ -41,6 +41,43 @@ def test_images_build_from_the_debian_base_and_are_kept(compose_stack, engine):
     assert all(row["built"] for row in listed)
 
 
+def test_the_kubernetes_images_build_from_the_family_images(compose_stack, engine):
+    """flink-job (FlinkDeployments) and airflow-project (Airflow on Kubernetes): FROM the flink and airflow family
+    images just built, with what the rendered manifests expect inside them."""
+    from lakectl.runtime import versions
+    from lakectl.runtime.images import LAKECTL_BIN, PROJECT_DIR
+    from lakectl.runtime.kubernetes.render import airflow
+
+    built = compose_stack.ok("image", "build", "flink-job", "airflow-project", "-o", "json", timeout=1800).json()
+    tags = {image["family"]: image["image"] for image in built["images"]}
+    assert set(tags) == {"flink-job", "airflow-project"}
+
+    def inside(image: str, script: str):
+        return engine.docker("run", "--rm", "--network", "none", "--entrypoint", "sh", image, "-c", script)
+
+    checks = ["test -x /opt/lakectl/entrypoint.sh", "test -x /opt/flink/bin/kubernetes-jobmanager.sh",
+              f"test -f /opt/flink/opt/flink-python-{versions.FLINK}.jar", "test -s /opt/flink/java-opts",
+              f"test -x /opt/lakectl/cache/venvs/flink-{versions.FLINK}/bin/python",
+              "test -f /opt/lakectl/flink_jobs/bronze/job.py", "test -f /opt/lakectl/lakectl/avro_sql.py"]
+    done = inside(tags["flink-job"], " && ".join(checks))
+    assert done.returncode == 0, done.stdout + done.stderr
+    # the entry point fills the job context's placeholders from the environment into a 0600 file
+    script = ("printf '{\"p\": \"${X}\"}' > /tmp/t.json && X=s3cr3t LAKECTL_JOB_CONTEXT_TEMPLATE=/tmp/t.json "
+              "LAKECTL_JOB_CONTEXT=/tmp/lakectl/c.json /opt/lakectl/entrypoint.sh sh -c "
+              "'cat /tmp/lakectl/c.json; stat -c %a /tmp/lakectl/c.json'")
+    done = inside(tags["flink-job"], script)
+    assert done.stdout.split() == ['{"p":', '"s3cr3t"}', "600"], done.stdout + done.stderr
+
+    project = inside(tags["airflow-project"], (
+        f'test "$LAKECTL_PROJECT_DIR" = {PROJECT_DIR} && cd "$LAKECTL_PROJECT_DIR" && ls lakectl/__init__.py '
+        "dags/pipelines.py schemas/trades.pipeline.toml dbt_project/dbt_project.yml flink_jobs/bronze/job.py "
+        f"lakectl.toml && {LAKECTL_BIN} version -o json && {airflow.AIRFLOW} version"))
+    assert project.returncode == 0, project.stdout + project.stderr
+    assert '"lakectl"' in project.stdout
+    again = compose_stack.ok("image", "build", "flink-job", "airflow-project", "-o", "json", timeout=600).json()
+    assert [image["built"] for image in again["images"]] == [False, False]
+
+
 def test_up_starts_every_service_in_its_container(compose_stack, engine):
     started = compose_stack.lakectl("up", "-o", "json", timeout=1800)
     assert started.code == 0, started.err[-3000:]
