@@ -136,6 +136,12 @@ class DiffResult:
 def apply(client: KubernetesClient, objects: list[dict], namespace: str, *, dry_run: bool = False) -> ApplyResult:
     """Server-side apply of ``objects`` (namespaced ones without a namespace go to ``namespace``)."""
     result = ApplyResult(client.context, client.server, namespace, dry_run)
+    if dry_run:
+        # a dry run creates nothing, so the objects of a namespace the batch would create have nowhere to go
+        for ns in [o["metadata"]["name"] for o in objects if o.get("kind") == "Namespace"]:
+            if client.get("v1", "Namespace", ns) is None:
+                raise UsageError(f"namespace {ns} does not exist yet: a dry run cannot check the objects in it",
+                                 hint=f"create it first (kubectl create namespace {ns}), or apply without --dry-run")
     for live in client.apply(in_order(objects), namespace=namespace, dry_run=dry_run):
         metadata = live.get("metadata") or {}
         result.objects.append(AppliedObject(live.get("kind", ""), metadata.get("name", ""), metadata.get("namespace"),
