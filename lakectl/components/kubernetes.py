@@ -122,6 +122,9 @@ class KubernetesClient:
         from kubernetes import client, config
 
         path = kubeconfig_path(kubeconfig)
+        if kubeconfig is None and context is None and not path.exists() and os.environ.get("KUBERNETES_SERVICE_HOST"):
+            # inside a pod (an Airflow task driving FlinkDeployments): the pod's service account
+            return cls.in_cluster(timeout=timeout)
         names, current = read_contexts(path)
         chosen = context or current
         if chosen is None:
@@ -138,6 +141,28 @@ class KubernetesClient:
             raise ConfigError(f"kubeconfig {path}, context {chosen!r}: {_one_line(exc)}") from None
         configuration.retries = 1  # a refused connection is reported at once, not after urllib3's three tries
         return cls(client.ApiClient(configuration), context=chosen, timeout=timeout)
+
+    @classmethod
+    def in_cluster(cls, *, token_file: Path | None = None, ca_file: Path | None = None,
+                   timeout: float = 30.0) -> KubernetesClient:
+        """A client of the cluster this process runs in, as its pod's service account (KUBERNETES_SERVICE_HOST
+        and _PORT, the mounted token and CA; other files for tests)."""
+        from kubernetes import client, config
+        from kubernetes.config.incluster_config import (
+            SERVICE_CERT_FILENAME,
+            SERVICE_TOKEN_FILENAME,
+            InClusterConfigLoader,
+        )
+
+        configuration = client.Configuration()
+        try:
+            InClusterConfigLoader(token_filename=str(token_file or SERVICE_TOKEN_FILENAME),
+                                  cert_filename=str(ca_file or SERVICE_CERT_FILENAME)).load_and_set(configuration)
+        except config.ConfigException as exc:
+            raise ConfigError(f"in-cluster Kubernetes configuration: {_one_line(exc)}",
+                              hint="outside a pod, set [kubernetes] kubeconfig or KUBECONFIG") from None
+        configuration.retries = 1
+        return cls(client.ApiClient(configuration), context="in-cluster", timeout=timeout)
 
     def close(self) -> None:
         self._api.close()

@@ -152,3 +152,23 @@ def test_bad_input_is_one_line(run, tmp_path):
     assert refused.returncode == 2 and "flink-job image" in refused.stderr
     for done in (unknown, refused):
         assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
+
+
+def test_inside_a_pod_the_client_uses_the_service_account(plane, tmp_path, monkeypatch):
+    """An Airflow task on Kubernetes has no kubeconfig: its pod's token and CA (here the control plane's, in the
+    files a pod has them in) and KUBERNETES_SERVICE_HOST/_PORT."""
+    from urllib.parse import urlparse
+
+    from lakectl.components.kubernetes import KubernetesClient
+    from lakectl.errors import ConfigError
+
+    server = urlparse(plane.server)
+    (tmp_path / "token").write_text(plane.token)
+    monkeypatch.setenv("KUBERNETES_SERVICE_HOST", server.hostname)
+    monkeypatch.setenv("KUBERNETES_SERVICE_PORT", str(server.port))
+    with KubernetesClient.in_cluster(token_file=tmp_path / "token", ca_file=plane.ca_file) as kube:
+        assert kube.context == "in-cluster" and kube.version()["major"] == "1"
+        assert kube.get("v1", "Namespace", "default") is not None
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST")
+    with pytest.raises(ConfigError, match="in-cluster"):
+        KubernetesClient.in_cluster(token_file=tmp_path / "token", ca_file=plane.ca_file)
