@@ -64,7 +64,7 @@ def test_the_kubernetes_images_build_from_the_family_images(compose_stack, engin
     # the entry point fills the job context's placeholders from the environment into a 0600 file
     script = ("printf '{\"p\": \"${X}\"}' > /tmp/t.json && X=s3cr3t LAKECTL_JOB_CONTEXT_TEMPLATE=/tmp/t.json "
               "LAKECTL_JOB_CONTEXT=/tmp/lakectl/c.json /opt/lakectl/entrypoint.sh sh -c "
-              "'cat /tmp/lakectl/c.json; stat -c %a /tmp/lakectl/c.json'")
+              "'cat /tmp/lakectl/c.json; echo; stat -c %a /tmp/lakectl/c.json'")
     done = inside(tags["flink-job"], script)
     assert done.stdout.split() == ['{"p":', '"s3cr3t"}', "600"], done.stdout + done.stderr
 
