@@ -13,7 +13,6 @@ snapshots: ``status.{state,path,error}`` with state TRIGGER_PENDING, IN_PROGRESS
 from __future__ import annotations
 
 import json
-import re
 import time
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -24,7 +23,7 @@ from lakectl.polling import Observation, poll_until
 API_VERSION = "flink.apache.org/v1beta1"
 DEPLOYMENT = "FlinkDeployment"
 SNAPSHOT = "FlinkStateSnapshot"
-# the lakectl job name a FlinkDeployment runs (a Kubernetes name cannot hold "_": bronze_trades -> bronze-trades)
+# the lakectl job name a FlinkDeployment runs (its resource name is render.common.k8s_name of it: bronze-trades)
 JOB_LABEL = "lakectl.io/job"
 SNAPSHOT_DONE = {"COMPLETED"}
 SNAPSHOT_FAILED = {"FAILED", "ABANDONED"}
@@ -43,15 +42,6 @@ class KubeApi(Protocol):
     def patch(self, api_version: str, kind: str, name: str, patch: dict, namespace: str | None = None) -> dict: ...
 
     def delete(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> bool: ...
-
-
-def resource_name(job_name: str) -> str:
-    """A job name as a Kubernetes object name (RFC 1123 label: lower case, digits, "-", at most 45 characters,
-    leaving room for the operator's "-taskmanager-1-1" pod suffixes)."""
-    name = re.sub(r"[^a-z0-9-]+", "-", job_name.lower()).strip("-")[:45].rstrip("-")
-    if not name:
-        raise UsageError(f"job name {job_name!r} has no letter or digit to name a Kubernetes resource with")
-    return name
 
 
 @dataclass(frozen=True)
@@ -171,7 +161,7 @@ class FlinkOperator:
             return Observation(False, detail=detail)
 
         hint = (f"is the Flink operator installed and watching namespace {self.namespace}? "
-                f"kubectl -n {self.namespace} describe flinkdeployment {resource_name(name)}")
+                f"kubectl -n {self.namespace} describe flinkdeployment -l {JOB_LABEL}={name}")
         found = poll_until(check, timeout=timeout, what=what, interval=1.0, hint=hint)
         assert found is not None
         return found
@@ -187,7 +177,7 @@ class FlinkOperator:
             "apiVersion": API_VERSION,
             "kind": SNAPSHOT,
             "metadata": {"name": name, "namespace": self.namespace,
-                         "labels": {JOB_LABEL: _label_value(job.name), "app.kubernetes.io/managed-by": "lakectl"}},
+                         "labels": {JOB_LABEL: job.name, "app.kubernetes.io/managed-by": "lakectl"}},
             "spec": {"backoffLimit": 1, "jobReference": {"kind": DEPLOYMENT, "name": job.resource},
                      "savepoint": savepoint},
         }
@@ -211,8 +201,3 @@ class FlinkOperator:
         path = poll_until(check, timeout=timeout, what=f"savepoint {name}", interval=1.0,
                           hint=f"kubectl -n {self.namespace} describe flinkstatesnapshot {name}")
         return path or ""
-
-
-def _label_value(value: str) -> str:
-    """A label value: at most 63 of [A-Za-z0-9_.-], starting and ending alphanumeric."""
-    return re.sub(r"[^A-Za-z0-9_.-]+", "-", value)[:63].strip("-_.")

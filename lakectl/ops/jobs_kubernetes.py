@@ -19,7 +19,7 @@ from typing import Any
 
 from lakectl.components.flink_operator import FlinkOperator, OperatorJob
 from lakectl.errors import CheckFailed, ComponentError, UsageError
-from lakectl.ops.jobs import EnsureResult, StopResult, SubmitResult, default_name
+from lakectl.ops.jobs import EnsureResult, StopResult, SubmitResult, _check_job_file, _check_python, default_name
 from lakectl.settings import LoadedSettings
 
 WAIT_FOR_RUNNING_S = 300  # a new FlinkDeployment schedules two pods and pulls the job image
@@ -65,15 +65,12 @@ def image_path(loaded: LoadedSettings, path: Path) -> str:
 
 
 def _check(path: Path) -> None:
-    if not path.is_file():
-        raise UsageError(f"job file {path} does not exist")
+    """The REST backend's checks (the file exists, its syntax), and only PyFlink files."""
+    _check_job_file(path)
     if path.suffix != ".py":
         raise UsageError(f"{path}: on Kubernetes a job is a PyFlink file (.py) in the job image; SQL scripts run "
                          "through the SQL Gateway of the local stack only")
-    try:
-        compile(path.read_text(), str(path), "exec")
-    except SyntaxError as exc:
-        raise UsageError(f"{path}:{exc.lineno}: SyntaxError: {exc.msg}") from None
+    _check_python(path)
 
 
 def submit(jobs: KubernetesJobs, path: Path, *, name: str | None, parallelism: int | None, savepoint: str | None,

@@ -1,22 +1,11 @@
-"""How the kubernetes job backend reads the Flink operator's resources (pure logic: names and status fields).
+"""How the kubernetes job backend reads the Flink operator's resources (pure logic: status fields).
 The resources themselves are created on a real API server in tests/kubernetes/test_job_backend.py."""
 
 from __future__ import annotations
 
 import json
 
-import pytest
-
-from lakectl.components.flink_operator import OperatorJob, _error_text, resource_name
-from lakectl.errors import UsageError
-
-
-def test_job_names_become_kubernetes_names():
-    assert resource_name("bronze_trades") == "bronze-trades"
-    assert resource_name("Bronze__Orders.v2") == "bronze-orders-v2"
-    assert len(resource_name("x" * 100)) == 45
-    with pytest.raises(UsageError, match="no letter or digit"):
-        resource_name("__")
+from lakectl.components.flink_operator import OperatorJob, _error_text
 
 
 def test_a_deployment_the_operator_has_not_seen_is_pending():
