@@ -172,7 +172,9 @@ def test_three_pipelines_at_once_survive_a_taskmanager_kill(stack):
     try:
         time.sleep(8)
         restarts = {name: _restarts(stack, f"bronze_{name}") for name in producers}
-        assert all(p.poll() is None for p in producers.values()), "the kill must land mid-stream"
+        ended = {name: (p.returncode, p.communicate()[1][-2000:]) for name, p in producers.items()
+                 if p.poll() is not None}
+        assert not ended, f"the kill must land mid-stream, but these producers ended: {ended}"
         _kill_taskmanager(stack)
         for name, before in restarts.items():
             _wait_until_recovered(stack, f"bronze_{name}", before, timeout=300)
