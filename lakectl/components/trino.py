@@ -63,6 +63,19 @@ class QueryResult:
         return self.rows[0][0] if self.rows and self.rows[0] else None
 
 
+# Trino's Iceberg JDBC catalog is built per query over a pool of PostgreSQL connections. After PostgreSQL
+# restarts, the first query that takes a pooled connection reads the server's "terminating connection"
+# (SQL state 57P01), which Iceberg's pool does not count as a connection error, so it fails with this
+# message while initialising the catalog, before the statement ran; the connection is closed by then and
+# the next query reconnects. Retrying this error once is therefore safe for any statement, and no other
+# error is retried.
+CATALOG_RECONNECT = "Cannot check and eventually update SQL schema"
+
+
+def is_catalog_reconnect(exc: QueryFailed) -> bool:
+    return exc.error_name == "GENERIC_INTERNAL_ERROR" and CATALOG_RECONNECT in str(exc)
+
+
 class TrinoClient:
     """One connection (session) to a Trino coordinator."""
 
@@ -98,7 +111,16 @@ class TrinoClient:
         self.connection.close()
 
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> QueryResult:
-        """Run one statement and fetch its whole result."""
+        """Run one statement and fetch its whole result; once more when the Iceberg catalog's
+        connection to its database was dead (see CATALOG_RECONNECT)."""
+        try:
+            return self._execute(sql, params)
+        except QueryFailed as exc:
+            if not is_catalog_reconnect(exc):
+                raise
+        return self._execute(sql, params)
+
+    def _execute(self, sql: str, params: Sequence[Any] | None = None) -> QueryResult:
         import requests
         from trino import exceptions
 

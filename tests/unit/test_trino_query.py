@@ -75,3 +75,52 @@ def test_trino_position_is_not_repeated():
     assert str(QueryFailed("line 1:8: Column 'x' cannot be resolved", line=1, column=8)) == \
         "trino: line 1:8: Column 'x' cannot be resolved"
     assert str(QueryFailed("Division by zero", line=2, column=3)) == "trino: Division by zero (line 2, column 3)"
+
+
+class _Cursor:
+    def __init__(self, errors: list):
+        self.errors = errors
+        self.description = [("n", "bigint")]
+
+    def execute(self, sql, params):
+        if self.errors:
+            raise self.errors.pop(0)
+
+    def fetchall(self):
+        return [[1]]
+
+
+class _Connection:
+    def __init__(self, *errors):
+        self.errors = list(errors)
+        self.cursors = 0
+
+    def cursor(self):
+        self.cursors += 1
+        return _Cursor(self.errors)
+
+
+def _query_error(name: str, message: str):
+    from trino.exceptions import TrinoQueryError
+
+    return TrinoQueryError({"errorName": name, "message": message, "errorType": "INTERNAL_ERROR"}, "q1")
+
+
+def test_a_dead_catalog_connection_is_retried_once_and_nothing_else_is():
+    from lakectl.components.trino import CATALOG_RECONNECT, TrinoClient
+
+    dead = _query_error("GENERIC_INTERNAL_ERROR", CATALOG_RECONNECT)
+    connection = _Connection(dead)
+    assert TrinoClient(connection, "http://t").execute("SELECT 1").rows == [[1]]
+    assert connection.cursors == 2
+
+    twice = _Connection(_query_error("GENERIC_INTERNAL_ERROR", CATALOG_RECONNECT),
+                        _query_error("GENERIC_INTERNAL_ERROR", CATALOG_RECONNECT))
+    with pytest.raises(QueryFailed, match="Cannot check"):
+        TrinoClient(twice, "http://t").execute("SELECT 1")
+    assert twice.cursors == 2
+
+    other = _Connection(_query_error("GENERIC_INTERNAL_ERROR", "Failed to commit"))
+    with pytest.raises(QueryFailed, match="Failed to commit"):
+        TrinoClient(other, "http://t").execute("INSERT INTO t VALUES 1")
+    assert other.cursors == 1

@@ -1,0 +1,28 @@
+"""Trino's Iceberg catalog lives in PostgreSQL: a query right after PostgreSQL restarted must work.
+
+Trino keeps a small pool of catalog connections; a restart leaves them dead, and the first query that
+takes one used to fail with GENERIC_INTERNAL_ERROR "Cannot check and eventually update SQL schema"."""
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+TABLE = "iceberg.catalog_restart.t"
+
+
+def test_a_query_right_after_a_postgres_restart_succeeds(stack):
+    stack.ok("query", "CREATE SCHEMA IF NOT EXISTS iceberg.catalog_restart")
+    stack.ok("query", f"CREATE TABLE IF NOT EXISTS {TABLE} AS SELECT 1 AS a")
+    # every pooled connection has been used once, so that each one is dead after the restart
+    for _ in range(3):
+        assert stack.ok("query", f"SELECT count(*) AS n FROM {TABLE}", "-o", "json").json()["rows"] == [[1]]
+
+    stack.ok("down", "postgres")
+    stack.ok("up", "postgres")
+
+    for _ in range(3):  # at once, and again: each query may meet another dead connection
+        assert stack.ok("query", f"SELECT count(*) AS n FROM {TABLE}", "-o", "json").json()["rows"] == [[1]]
+    stack.ok("query", f"INSERT INTO {TABLE} VALUES 2")  # writes too: the catalog commit goes through
+    assert stack.ok("query", f"SELECT sum(a) FROM {TABLE}", "-o", "json").json()["rows"] == [[3]]
+    stack.ok("query", f"DROP TABLE {TABLE}")
+    stack.ok("query", "DROP SCHEMA iceberg.catalog_restart")
