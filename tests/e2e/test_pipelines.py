@@ -163,6 +163,9 @@ def test_three_pipelines_at_once_survive_a_taskmanager_kill(stack):
     stack.ok("pipeline", "apply", *OTHERS, "--no-models", "-o", "json", timeout=900)
     listed = {p["name"]: p["state"] for p in stack.ok("pipeline", "list", "-o", "json").json()}
     assert all(listed[n] == "RUNNING" for n in (ORDERS, *OTHERS)), listed
+    # the restart counts before the producers start: four `job status` calls take seconds on a loaded
+    # machine, long enough for 20 s of producing to end before the kill
+    restarts = {name: _restarts(stack, f"bronze_{name}") for name in (ORDERS, *OTHERS)}
     producers = {
         name: subprocess.Popen([sys.executable, "-m", "lakectl", "produce", name, "--synthetic", "20000",
                                 "--seed", "3", "--rate", "1000", "-o", "json"],
@@ -170,8 +173,7 @@ def test_three_pipelines_at_once_survive_a_taskmanager_kill(stack):
                                text=True)
         for name in (ORDERS, *OTHERS)}
     try:
-        time.sleep(8)
-        restarts = {name: _restarts(stack, f"bronze_{name}") for name in producers}
+        time.sleep(6)
         ended = {name: (p.returncode, p.communicate()[1][-2000:]) for name, p in producers.items()
                  if p.poll() is not None}
         assert not ended, f"the kill must land mid-stream, but these producers ended: {ended}"
