@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -92,3 +94,35 @@ def normalise(record: dict) -> tuple:
     millis = round(event_time.timestamp() * 1000)
     return (record["trade_id"], record["symbol"], Decimal(str(record["price"])).quantize(Decimal("0.000001")),
             int(record["size"]), record["side"], record["exchange"], millis)
+
+
+def restarts(stack, name: str) -> int:
+    return stack.ok("job", "status", name, "-o", "json").json()["restarts"]
+
+
+def wait_until_recovered(stack, name: str, restarts_before: int, timeout: float = 180) -> int:
+    """Until the job has restarted at least once more and all its tasks run again."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        status = stack.lakectl("job", "status", name, "-o", "json")
+        last = status.out or status.err
+        if status.code == 0:
+            data = status.json()
+            if (data["restarts"] > restarts_before and data["state"] == "RUNNING"
+                    and all(v["status"] == "RUNNING" for v in data["vertices"])):
+                return data["restarts"]
+        time.sleep(1)
+    jobs = stack.lakectl("job", "list", "-o", "json").out
+    tm_log = (stack.state_dir / "logs" / "flink-taskmanager.log")
+    tail = tm_log.read_text()[-2000:] if tm_log.exists() else "(no TaskManager log)"
+    raise AssertionError(f"{name} did not restart and recover within {timeout}s; last status: {last}; "
+                         f"active jobs: {jobs}; TaskManager log tail:\n{tail}")
+
+
+def kill_taskmanager(stack) -> None:
+    pid = stack.pid("flink-taskmanager")
+    assert pid, "no TaskManager recorded"
+    os.kill(pid, signal.SIGKILL)
+    time.sleep(1)  # let the process disappear before a new one is started (an immediate restart is fine too)
+    stack.ok("up", "flink-taskmanager")

@@ -16,9 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.bronze_helpers import REPO
+from tests.e2e.bronze_helpers import REPO, kill_taskmanager, restarts, wait_until_recovered
 from tests.e2e.conftest import cancel_active_jobs, report_artifact
-from tests.e2e.test_bronze_faults import _kill_taskmanager, _restarts, _wait_until_recovered
 
 pytestmark = pytest.mark.e2e
 
@@ -165,7 +164,7 @@ def test_three_pipelines_at_once_survive_a_taskmanager_kill(stack):
     assert all(listed[n] == "RUNNING" for n in (ORDERS, *OTHERS)), listed
     # the restart counts before the producers start: four `job status` calls take seconds on a loaded
     # machine, long enough for 20 s of producing to end before the kill
-    restarts = {name: _restarts(stack, f"bronze_{name}") for name in (ORDERS, *OTHERS)}
+    before = {name: restarts(stack, f"bronze_{name}") for name in (ORDERS, *OTHERS)}
     producers = {
         name: subprocess.Popen([sys.executable, "-m", "lakectl", "produce", name, "--synthetic", "20000",
                                 "--seed", "3", "--rate", "1000", "-o", "json"],
@@ -177,9 +176,9 @@ def test_three_pipelines_at_once_survive_a_taskmanager_kill(stack):
         ended = {name: (p.returncode, p.communicate()[1][-2000:]) for name, p in producers.items()
                  if p.poll() is not None}
         assert not ended, f"the kill must land mid-stream, but these producers ended: {ended}"
-        _kill_taskmanager(stack)
-        for name, before in restarts.items():
-            _wait_until_recovered(stack, f"bronze_{name}", before, timeout=300)
+        kill_taskmanager(stack)
+        for name, count in before.items():
+            wait_until_recovered(stack, f"bronze_{name}", count, timeout=300)
         for name, producer in producers.items():
             _out, err = producer.communicate(timeout=600)
             assert producer.returncode == 0, (name, err)

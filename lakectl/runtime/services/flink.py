@@ -199,6 +199,9 @@ def write_config(stack: StackContext) -> Path:
         "restart-strategy.type": "exponential-delay",
         "restart-strategy.exponential-delay.initial-backoff": "1 s",
         "restart-strategy.exponential-delay.max-backoff": "20 s",
+        # back to a 1 s backoff after a minute without failure (upstream: an hour), so that a fault an
+        # hour after the last one is not waited out as if it were a crash loop
+        "restart-strategy.exponential-delay.reset-backoff-threshold": "1 min",
         "state.backend.type": "hashmap",
         "execution.checkpointing.dir": s3.uri("flink", "checkpoints"),
         "execution.checkpointing.savepoint-dir": s3.uri("flink", "savepoints"),
