@@ -93,7 +93,7 @@ test: install test-deps
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/pytest tests/unit -q
 	$(BIN)/pytest tests/kubernetes -q
-	$(BIN)/pytest tests/integration tests/e2e -q
+	$(BIN)/pytest tests/integration tests/e2e -q --durations=15
 	$(MAKE) test-compose
 	@if [ "$(TEST_FRESH)" = 1 ]; then $(MAKE) test-fresh; else echo "test-fresh skipped (TEST_FRESH=1 runs it)"; fi
 
@@ -112,7 +112,7 @@ test-unit: install
 	$(BIN)/pytest tests/unit -q
 
 test-integration: install test-deps
-	$(BIN)/pytest tests/integration tests/e2e -q
+	$(BIN)/pytest tests/integration tests/e2e -q --durations=15
 
 lint: install
 	$(BIN)/ruff check lakectl tests bench dags
