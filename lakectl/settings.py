@@ -207,6 +207,8 @@ def _read_toml(path: Path) -> dict[str, Any]:
             return tomllib.load(handle)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:  # TOML is UTF-8: a binary file, or another encoding
+        raise ConfigError(f"{path}: not valid TOML: not UTF-8 text (byte {exc.start})") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
 
@@ -249,12 +251,19 @@ def default_secrets_file() -> Path:
 
 
 def _read_secrets_file(path: Path, profile: str) -> dict[str, Any]:
-    if not path.is_file():
+    try:
+        info = path.stat()
+    except (FileNotFoundError, NotADirectoryError):  # none: the secrets come from the environment, if any
         return {}
-    mode = stat.S_IMODE(path.stat().st_mode)
+    except OSError as exc:
+        raise ConfigError(f"secrets file {path}: cannot read: {exc.strerror}") from None
+    if not stat.S_ISREG(info.st_mode):  # a directory (or a FIFO, which would block the read)
+        raise ConfigError(f"secrets file {path} is not a file", hint="LAKECTL_SECRETS_FILE names a TOML file")
+    mode = stat.S_IMODE(info.st_mode)
     if mode & 0o077:
+        opened = "readable" if mode & 0o044 else "writable"
         raise ConfigError(
-            f"{path} is readable by others (mode {mode:o}); secrets files must be private",
+            f"{path} is {opened} by others (mode {mode:o}); secrets files must be private",
             hint=f"chmod 600 {path}",
         )
     return _profile_table(_read_toml(path), profile, path)

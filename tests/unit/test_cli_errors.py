@@ -120,3 +120,27 @@ def test_grafana_is_compose_only(run, monkeypatch):
     monkeypatch.setenv("LAKECTL_RUNTIME", "native")
     for args in (("open", "grafana"), ("up", "grafana"), ("logs", "grafana"), ("down", "grafana")):
         assert_one_line(run(*args), 2, "grafana runs only in the compose runtime", "no package registry serves")
+
+
+@pytest.mark.parametrize("kind", ["directory", "empty", "binary", "invalid TOML", "invalid UTF-8", "group-readable",
+                                  "world-readable"])
+def test_secrets_file_problems_are_one_line(run, isolated, monkeypatch, kind):
+    secrets = isolated / "secrets.toml"
+    monkeypatch.setenv("LAKECTL_SECRETS_FILE", str(secrets))
+    if kind == "directory":
+        secrets.mkdir()
+    else:
+        content = {"empty": b"", "binary": bytes(range(256)), "invalid TOML": b"[profiles.local\n",
+                   "invalid UTF-8": b'[profiles.local.registry]\npassword = "\xff"\n'}.get(
+            kind, b'[profiles.local.registry]\npassword = "hunter2"\n')
+        secrets.write_bytes(content)
+        secrets.chmod({"group-readable": 0o640, "world-readable": 0o644}.get(kind, 0o600))
+    result = run("config", "show")
+    if kind == "empty":  # valid TOML without secrets
+        assert result.code == 0, result.err
+        return
+    fragment = {"directory": "is not a file", "binary": "not UTF-8 text", "invalid TOML": "not valid TOML",
+                "invalid UTF-8": "not UTF-8 text"}.get(kind, "readable by others")
+    assert_one_line(result, 2, fragment, str(secrets))
+    assert "hunter2" not in result.out + result.err
+

@@ -180,3 +180,53 @@ def test_lakehouse_secrets_are_refused_in_toml(project, key):
     (project / "lakectl.toml").write_text(f'{key} = "oops"\n')
     with pytest.raises(ConfigError, match="is a secret"):
         load_settings()
+
+
+@pytest.mark.parametrize(("mode", "word"), [(0o640, "readable"), (0o604, "readable"), (0o660, "readable"),
+                                            (0o620, "writable"), (0o602, "writable")])
+def test_secrets_file_open_to_group_or_others_is_refused(project, monkeypatch, tmp_path, mode, word):
+    secrets = tmp_path / "secrets.toml"
+    secrets.write_text('[profiles.prod.registry]\npassword = "pw"\n')
+    secrets.chmod(mode)
+    monkeypatch.setenv("LAKECTL_SECRETS_FILE", str(secrets))
+    with pytest.raises(ConfigError, match=f"{word} by others") as info:
+        load_settings("prod")
+    assert info.value.exit_code == 2
+    assert "pw" not in info.value.one_line()
+
+
+@pytest.mark.parametrize(("content", "fragment"), [
+    (bytes(range(256)), "not UTF-8 text"),
+    (b'[profiles.local.registry]\npassword = "\xff\xfe"\n', "not UTF-8 text"),
+    (b"[profiles.local\n", "not valid TOML"),
+])
+def test_unreadable_secrets_file_is_a_config_error(isolated, monkeypatch, content, fragment):
+    secrets = isolated / "secrets.toml"
+    secrets.write_bytes(content)
+    secrets.chmod(0o600)
+    monkeypatch.setenv("LAKECTL_SECRETS_FILE", str(secrets))
+    with pytest.raises(ConfigError, match=fragment):
+        load_settings()
+
+
+def test_secrets_file_that_is_a_directory_is_refused(isolated, monkeypatch):
+    (isolated / "secrets.toml").mkdir(mode=0o700)
+    monkeypatch.setenv("LAKECTL_SECRETS_FILE", str(isolated / "secrets.toml"))
+    with pytest.raises(ConfigError, match="is not a file"):
+        load_settings()
+
+
+def test_empty_or_missing_secrets_file_holds_no_secrets(isolated, monkeypatch):
+    monkeypatch.setenv("LAKECTL_SECRETS_FILE", str(isolated / "none" / "secrets.toml"))
+    assert load_settings().settings.registry.password is None
+    empty = isolated / "secrets.toml"
+    empty.write_bytes(b"")
+    empty.chmod(0o600)
+    monkeypatch.setenv("LAKECTL_SECRETS_FILE", str(empty))
+    assert load_settings().settings.registry.password is None
+
+
+def test_lakectl_toml_that_is_not_utf8_is_a_config_error(isolated):
+    (isolated / "lakectl.toml").write_bytes(b"timeout = 1\n# \xff\n")
+    with pytest.raises(ConfigError, match="not UTF-8 text"):
+        load_settings()
