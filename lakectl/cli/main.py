@@ -73,7 +73,8 @@ for module in (stack, pipeline, produce, tables, query, verify, demo, metrics, c
 
 
 def _print_error(message: str) -> None:
-    sys.stderr.write(f"lakectl: error: {message}\n")
+    # one line whatever the message holds (a value with a newline in it, a multi-line library message)
+    sys.stderr.write(f"lakectl: error: {' '.join(message.split())}\n")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -85,7 +86,11 @@ def main(argv: list[str] | None = None) -> None:
     except typer.TyperException as exc:  # usage errors from the parser: bad flag, missing argument
         context = getattr(exc, "ctx", None)
         path = context.command_path if context is not None else "lakectl"
-        _print_error(f"{exc.format_message()} (see '{path} --help')")
+        if type(exc).__name__ == "NoArgsIsHelpError":  # `lakectl`, `lakectl topic`: the help, then the one line
+            sys.stdout.write(exc.format_message() + "\n")
+            _print_error(f"Missing command. (see '{path} --help')")
+        else:
+            _print_error(f"{exc.format_message()} (see '{path} --help')")
         code = exc.exit_code
     except typer.Abort:
         _print_error("aborted")

@@ -144,3 +144,13 @@ def test_secrets_file_problems_are_one_line(run, isolated, monkeypatch, kind):
     assert_one_line(result, 2, fragment, str(secrets))
     assert "hunter2" not in result.out + result.err
 
+
+@pytest.mark.parametrize("args", [(), ("topic",), ("pipeline",)])
+def test_a_group_without_its_command_shows_its_help_and_one_line(run, args):
+    result = run(*args)
+    assert_one_line(result, 2, "Missing command", f"see '{' '.join(('lakectl', *args))} --help'")
+    assert "Usage: lakectl" in result.out
+
+
+def test_a_value_with_newlines_stays_one_line(run):
+    assert_one_line(run("version", "-o", "a\nb\r\nc"), 2, "is not one of")
