@@ -33,11 +33,25 @@ def test_objects_from_a_file_unpack_lists_and_skip_empty_documents(tmp_path):
     assert [o["kind"] for o in in_order(objects)] == ["Namespace", "Service"]
 
 
-@pytest.mark.parametrize("text", ["kind: [unclosed", "- just\n- a list\n", "apiVersion: v1\nkind: Service\n"])
+@pytest.mark.parametrize("text", [
+    "kind: [unclosed", "- just\n- a list\n", "apiVersion: v1\nkind: Service\n",
+    # shapes the CLI fuzz test (issue 15) made: each was an AttributeError or TypeError, not one line
+    "apiVersion: v1\nkind: 5\nmetadata: {name: x}\n", "apiVersion: v1\nkind: List\nitems: 5\n",
+    "apiVersion: v1\nkind: List\nitems: [5]\n", "apiVersion: v1\nkind: Service\nmetadata: [x]\n",
+    "apiVersion: v1\nkind: Service\nmetadata: {name: 7}\n",
+])
 def test_bad_manifests_are_usage_errors(tmp_path, text):
     path = tmp_path / "m.yaml"
     path.write_text(text)
     with pytest.raises(UsageError):
+        objects_from_file(path)
+
+
+@pytest.mark.parametrize("content", [bytes(range(256)), b"apiVersion: v1\nkind: \xff\xfe\n"])
+def test_a_manifest_that_is_not_utf8_is_a_usage_error(tmp_path, content):
+    path = tmp_path / "m.yaml"
+    path.write_bytes(content)
+    with pytest.raises(UsageError, match="not UTF-8"):
         objects_from_file(path)
 
 
