@@ -13,9 +13,9 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict
 
 from lakectl.errors import ConfigError
@@ -26,6 +26,11 @@ SECRET_KEYS = frozenset({
     "kafka.sasl_password", "registry.password", "object_store.secret_key", "flink.token", "catalog.password",
     "trino.password", "trino.jwt", "airflow.password",
 })
+
+
+# seconds lakectl waits: finite and above zero (a NaN deadline is never reached, a negative one is at once)
+Seconds = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+Port = Annotated[int, Field(ge=1, le=65535)]
 
 
 class _Section(BaseModel):
@@ -89,8 +94,8 @@ class FlinkSettings(_Section):
     url: str | None = None
     token: SecretStr | None = None  # sent as "Authorization: Bearer <token>"
     verify_tls: bool = True
-    checkpoint_interval_s: float = 10.0
-    parallelism: int = 2
+    checkpoint_interval_s: Seconds = 10.0
+    parallelism: Annotated[int, Field(ge=1)] = 2
     # rest: a JobManager's REST API (url above, or the local stack's); kubernetes: the Flink operator's
     # resources (FlinkDeployment, FlinkStateSnapshot) in the [kubernetes] section's cluster
     backend: Literal["rest", "kubernetes"] = "rest"
@@ -144,11 +149,11 @@ class Settings(BaseSettings):
     )
 
     runtime: Literal["auto", "native", "compose"] = "auto"
-    timeout: float = 300.0
-    request_timeout: float = 10.0
+    timeout: Seconds = 300.0
+    request_timeout: Seconds = 10.0
     state_dir: Path | None = None
     cache_dir: Path = Path("~/.cache/lakectl")
-    ports: dict[str, int] = {}
+    ports: dict[str, Port] = {}
     # native JVMs start from a class-data-sharing archive of their classes kept in the cache
     class_data_sharing: bool = True
     # where else to look for Java runtimes (after JAVA_HOME and PATH); when none fits a service, lakectl
@@ -322,7 +327,8 @@ def load_settings(
     except ValidationError as exc:
         first = exc.errors()[0]
         key = ".".join(str(part) for part in first["loc"])
-        origin = sources.get(key, "settings")
+        # where the value came from: ports.kafka's source is that of ports, the table it is in
+        origin = next((sources[k] for k in (key, key.rpartition(".")[0]) if k in sources), "settings")
         raise ConfigError(f"setting {key!r} from {origin}: {first['msg']}") from None
     project_root = config_file.parent if config_file else cwd
     return LoadedSettings(settings, profile, project_root, config_file, sources)

@@ -230,3 +230,18 @@ def test_lakectl_toml_that_is_not_utf8_is_a_config_error(isolated):
     (isolated / "lakectl.toml").write_bytes(b"timeout = 1\n# \xff\n")
     with pytest.raises(ConfigError, match="not UTF-8 text"):
         load_settings()
+
+
+@pytest.mark.parametrize(("env", "value", "key", "fragment"), [
+    ("LAKECTL_REQUEST_TIMEOUT", "nan", "request_timeout", "finite"),  # httpx: 'Invalid value NaN' (CLI fuzz test)
+    ("LAKECTL_TIMEOUT", "inf", "timeout", "finite"),
+    ("LAKECTL_TIMEOUT", "-1", "timeout", "greater than 0"),
+    ("LAKECTL_FLINK__CHECKPOINT_INTERVAL_S", "0", "flink.checkpoint_interval_s", "greater than 0"),
+    ("LAKECTL_FLINK__PARALLELISM", "0", "flink.parallelism", "greater than or equal to 1"),
+    ("LAKECTL_PORTS", '{"kafka": 70000}', "ports.kafka", "less than or equal to 65535"),
+])
+def test_waits_parallelism_and_ports_must_make_sense(isolated, monkeypatch, env, value, key, fragment):
+    monkeypatch.setenv(env, value)
+    with pytest.raises(ConfigError, match=fragment) as info:
+        load_settings()
+    assert f"setting '{key}' from env" in info.value.one_line()
