@@ -46,8 +46,13 @@ def render_to(loaded: LoadedSettings, out_dir: Path, pipelines: Sequence[str] | 
     check_target(target)
     from lakectl.runtime.kubernetes import render
 
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UsageError(f"--out {out_dir} is a file: the manifests go into a directory")
     objects = render.render(loaded, list(pipelines) if pipelines else None, directory=directory)
-    files = render.write(objects, out_dir, image_prefix=loaded.settings.kubernetes.image_prefix)
+    try:
+        files = render.write(objects, out_dir, image_prefix=loaded.settings.kubernetes.image_prefix)
+    except OSError as exc:  # a parent that is a file, no permission, a read-only file system
+        raise UsageError(f"cannot write the manifests into {out_dir}: {exc.strerror or exc}") from None
     kinds = dict(sorted(Counter(obj["kind"] for obj in objects).items()))
     return RenderResult(target, out_dir, files, kinds)
 
