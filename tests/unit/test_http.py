@@ -6,11 +6,14 @@ import httpx
 import pytest
 
 from lakectl.components.airflow import AirflowClient
+from lakectl.components.dbt import TrinoEndpoint
 from lakectl.components.flink import FlinkClient
 from lakectl.components.http import base_url, bearer, segment, shown
 from lakectl.components.prometheus import Prometheus
 from lakectl.components.registry import SchemaRegistry
+from lakectl.components.trino import TrinoClient
 from lakectl.errors import ConfigError, ServiceUnavailable
+from lakectl.settings import TrinoSettings
 
 
 @pytest.mark.parametrize(("name", "encoded"), [
@@ -38,6 +41,7 @@ def test_a_subject_with_a_slash_or_a_control_character_reaches_its_own_endpoint(
 @pytest.mark.parametrize("connect", [
     lambda url: SchemaRegistry.connect(url), lambda url: FlinkClient.connect(url),
     lambda url: AirflowClient.connect(url, username="u", password="p"), lambda url: Prometheus.connect(url),
+    lambda url: TrinoClient.connect(url), lambda url: TrinoEndpoint.from_settings(TrinoSettings(), url),
 ])
 def test_a_url_that_is_not_http_is_a_config_error(connect, url):
     with pytest.raises(ConfigError, match="not") as info:
