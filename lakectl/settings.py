@@ -331,7 +331,21 @@ def load_settings(
         origin = next((sources[k] for k in (key, key.rpartition(".")[0]) if k in sources), "settings")
         raise ConfigError(f"setting {key!r} from {origin}: {first['msg']}") from None
     project_root = config_file.parent if config_file else cwd
-    return LoadedSettings(settings, profile, project_root, config_file, sources)
+    loaded = LoadedSettings(settings, profile, project_root, config_file, sources)
+    for key, directory in (("state_dir", loaded.state_dir), ("cache_dir", loaded.cache_dir)):
+        blocker = _file_in_the_way(directory)
+        if blocker is not None:
+            raise ConfigError(f"setting {key!r} from {sources.get(key, 'default')}: {directory} cannot be a "
+                              f"directory ({blocker} is a file)")
+    return loaded
+
+
+def _file_in_the_way(directory: Path) -> Path | None:
+    """The existing path that keeps ``directory`` from being one: itself or an ancestor that is not a directory."""
+    for path in (directory, *directory.parents):
+        if path.exists():
+            return None if path.is_dir() else path
+    return None
 
 
 def describe(loaded: LoadedSettings) -> list[dict[str, Any]]:

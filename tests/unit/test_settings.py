@@ -245,3 +245,13 @@ def test_waits_parallelism_and_ports_must_make_sense(isolated, monkeypatch, env,
     with pytest.raises(ConfigError, match=fragment) as info:
         load_settings()
     assert f"setting '{key}' from env" in info.value.one_line()
+
+
+@pytest.mark.parametrize(("env", "relative"), [("LAKECTL_STATE_DIR", "a-file"), ("LAKECTL_STATE_DIR", "a-file/state"),
+                                               ("LAKECTL_CACHE_DIR", "a-file")])
+def test_a_state_or_cache_dir_that_is_a_file_is_a_config_error(isolated, monkeypatch, env, relative):
+    (isolated / "a-file").write_text("")  # the CLI fuzz test: 'unexpected NotADirectoryError' in `open`
+    monkeypatch.setenv(env, str(isolated / relative))
+    with pytest.raises(ConfigError, match=r"cannot be a directory \(.*a-file is a file\)") as info:
+        load_settings()
+    assert "from env" in info.value.one_line()
