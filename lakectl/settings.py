@@ -330,6 +330,10 @@ def load_settings(
         # where the value came from: ports.kafka's source is that of ports, the table it is in
         origin = next((sources[k] for k in (key, key.rpartition(".")[0]) if k in sources), "settings")
         raise ConfigError(f"setting {key!r} from {origin}: {first['msg']}") from None
+    undecodable = _undecodable(settings)
+    if undecodable is not None:  # an environment that is not UTF-8: no client could send or print it
+        origin = sources.get(undecodable, "settings")
+        raise ConfigError(f"setting {undecodable!r} from {origin}: not valid UTF-8 text")
     project_root = config_file.parent if config_file else cwd
     loaded = LoadedSettings(settings, profile, project_root, config_file, sources)
     for key, directory in (("state_dir", loaded.state_dir), ("cache_dir", loaded.cache_dir)):
@@ -338,6 +342,25 @@ def load_settings(
             raise ConfigError(f"setting {key!r} from {sources.get(key, 'default')}: {directory} cannot be a "
                               f"directory ({blocker} is a file)")
     return loaded
+
+
+def _undecodable(model: BaseModel, prefix: str = "") -> str | None:
+    """The first text setting (secrets included, paths not: a file name may be any bytes) holding bytes that were
+    not UTF-8 (Python keeps them as surrogate escapes), by its dotted key."""
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        if isinstance(value, BaseModel):
+            found = _undecodable(value, f"{prefix}{name}.")
+            if found is not None:
+                return found
+            continue
+        text = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if isinstance(text, str):
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError:
+                return f"{prefix}{name}"
+    return None
 
 
 def _file_in_the_way(directory: Path) -> Path | None:

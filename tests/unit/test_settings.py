@@ -255,3 +255,20 @@ def test_a_state_or_cache_dir_that_is_a_file_is_a_config_error(isolated, monkeyp
     with pytest.raises(ConfigError, match=r"cannot be a directory \(.*a-file is a file\)") as info:
         load_settings()
     assert "from env" in info.value.one_line()
+
+
+@pytest.mark.parametrize(("env", "key"), [("LAKECTL_REGISTRY__USERNAME", "registry.username"),
+                                          ("LAKECTL_KAFKA__BOOTSTRAP_SERVERS", "kafka.bootstrap_servers"),
+                                          ("LAKECTL_REGISTRY__PASSWORD", "registry.password")])
+def test_a_setting_whose_bytes_are_not_utf8_is_a_config_error(isolated, monkeypatch, env, key):
+    # os.environ keeps bytes that are not UTF-8 as surrogate escapes: httpx's basic auth raised UnicodeEncodeError
+    # and confluent-kafka a SystemError ('unexpected' in both)
+    monkeypatch.setenv(env, "abc\udcff")
+    with pytest.raises(ConfigError, match=f"setting '{key}' from env: not valid UTF-8 text") as info:
+        load_settings()
+    assert "abc" not in info.value.one_line()
+
+
+def test_a_path_setting_may_hold_any_bytes(isolated, monkeypatch):
+    monkeypatch.setenv("LAKECTL_STATE_DIR", str(isolated / "st\udcffate"))
+    assert load_settings().state_dir.name == "st\udcffate"
