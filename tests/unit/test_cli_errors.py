@@ -1,6 +1,7 @@
 """Bad input: one clear line on stderr, the right exit code, never a traceback."""
 
 import json
+import os
 
 import pytest
 
@@ -154,3 +155,16 @@ def test_a_group_without_its_command_shows_its_help_and_one_line(run, args):
 
 def test_a_value_with_newlines_stays_one_line(run):
     assert_one_line(run("version", "-o", "a\nb\r\nc"), 2, "is not one of")
+
+
+@pytest.mark.parametrize("args", [("metrics", "-q", "up\udcff"), ("topic", "describe", "t\udcff"),
+                                  ("query", "SELECT '\udcff'"), ("schema", "get", "--version=\udcff", "s")])
+def test_an_argument_that_is_not_utf8_is_one_line(run, args):
+    # bytes of argv that are not UTF-8 (surrogate escapes): 'unexpected UnicodeEncodeError' in the clients before
+    assert_one_line(run(*args), 2, "is not UTF-8 text", "\\xff")
+
+
+def test_an_existing_file_may_have_a_name_that_is_not_utf8(run, isolated):
+    name = os.fsdecode(b"caf\xe9.avsc")
+    (isolated / name).write_text("{nope")
+    assert_one_line(run("schema", "check", name, "-s", "x-value"), 2, "not JSON")
