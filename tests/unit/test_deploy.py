@@ -87,6 +87,14 @@ def test_a_missing_kubeconfig_is_a_config_error(tmp_path):
         KubernetesClient.from_kubeconfig(tmp_path / "nope")
 
 
+@pytest.mark.parametrize(("content", "fragment"), [(b"current-context: \xc3\x28\n", "not UTF-8 text"),
+                                                   (b"[unclosed", "cannot be read")])
+def test_a_kubeconfig_that_is_not_yaml_text_is_a_config_error(tmp_path, content, fragment):
+    (tmp_path / "config").write_bytes(content)  # the CLI fuzz test: 'unexpected UnicodeDecodeError' in deploy diff
+    with pytest.raises(ConfigError, match=fragment):
+        KubernetesClient.from_kubeconfig(tmp_path / "config")
+
+
 def test_cli_unknown_context_is_one_line_exit_2(run, tmp_path, monkeypatch):
     (tmp_path / "config").write_text(KUBECONFIG)
     (tmp_path / "m.yaml").write_text("apiVersion: v1\nkind: Service\nmetadata: {name: a}\n")
