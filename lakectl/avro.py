@@ -21,13 +21,9 @@ HEADER = struct.Struct(">bI")
 
 def load_schema_file(path: Path) -> str:
     """Read and check an .avsc file locally; returns its canonical JSON text."""
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        raise UsageError(f"schema file {path} does not exist") from None
-    except OSError as exc:
-        raise UsageError(f"cannot read schema file {path}: {exc.strerror}") from None
-    return parse_schema_text(text, str(path))
+    from lakectl.paths import read_text
+
+    return parse_schema_text(read_text(path, "schema file"), str(path))
 
 
 def parse_schema_text(text: str, origin: str) -> str:

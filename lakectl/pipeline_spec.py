@@ -21,7 +21,7 @@ from typing import Any
 from lakectl.avro import load_schema_file
 from lakectl.avro_sql import Column, UnsupportedSchema, columns
 from lakectl.errors import UsageError
-from lakectl.paths import schemas_dir
+from lakectl.paths import read_text, schemas_dir
 
 SUFFIX = ".pipeline.toml"
 NAME = re.compile(r"^[a-z][a-z0-9_]{0,40}$")  # a table, a job, a DAG and a dbt model are named after it
@@ -127,8 +127,8 @@ def key_for_topic(topic: str, directory: Path | None = None) -> str | None:
     `pipeline list` names them)."""
     for name in names(directory):
         try:
-            data = tomllib.loads(spec_path(name, directory).read_text())
-        except (OSError, tomllib.TOMLDecodeError):
+            data = tomllib.loads(read_text(spec_path(name, directory), "pipeline spec"))
+        except (UsageError, tomllib.TOMLDecodeError):
             continue
         if data.get("topic", name) == topic and isinstance(data.get("key"), str):
             return data["key"]
@@ -145,11 +145,9 @@ def parse(path: Path) -> PipelineSpec:
     """Read and check one spec file; every problem is one UsageError line naming the file."""
     name = path.name[: -len(SUFFIX)]
     try:
-        data = tomllib.loads(path.read_text())
+        data = tomllib.loads(read_text(path, "pipeline spec"))
     except tomllib.TOMLDecodeError as exc:
         raise UsageError(f"{path}: not valid TOML: {exc}") from None
-    except OSError as exc:
-        raise UsageError(f"cannot read {path}: {exc.strerror}") from None
     return from_mapping(check_name(name), data, path)
 
 

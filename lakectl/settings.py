@@ -13,9 +13,9 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict
 
 from lakectl.errors import ConfigError
@@ -26,6 +26,11 @@ SECRET_KEYS = frozenset({
     "kafka.sasl_password", "registry.password", "object_store.secret_key", "flink.token", "catalog.password",
     "trino.password", "trino.jwt", "airflow.password",
 })
+
+
+# seconds lakectl waits: finite and above zero (a NaN deadline is never reached, a negative one is at once)
+Seconds = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+Port = Annotated[int, Field(ge=1, le=65535)]
 
 
 class _Section(BaseModel):
@@ -89,8 +94,8 @@ class FlinkSettings(_Section):
     url: str | None = None
     token: SecretStr | None = None  # sent as "Authorization: Bearer <token>"
     verify_tls: bool = True
-    checkpoint_interval_s: float = 10.0
-    parallelism: int = 2
+    checkpoint_interval_s: Seconds = 10.0
+    parallelism: Annotated[int, Field(ge=1)] = 2
     # rest: a JobManager's REST API (url above, or the local stack's); kubernetes: the Flink operator's
     # resources (FlinkDeployment, FlinkStateSnapshot) in the [kubernetes] section's cluster
     backend: Literal["rest", "kubernetes"] = "rest"
@@ -144,11 +149,11 @@ class Settings(BaseSettings):
     )
 
     runtime: Literal["auto", "native", "compose"] = "auto"
-    timeout: float = 300.0
-    request_timeout: float = 10.0
+    timeout: Seconds = 300.0
+    request_timeout: Seconds = 10.0
     state_dir: Path | None = None
     cache_dir: Path = Path("~/.cache/lakectl")
-    ports: dict[str, int] = {}
+    ports: dict[str, Port] = {}
     # native JVMs start from a class-data-sharing archive of their classes kept in the cache
     class_data_sharing: bool = True
     # where else to look for Java runtimes (after JAVA_HOME and PATH); when none fits a service, lakectl
@@ -207,6 +212,8 @@ def _read_toml(path: Path) -> dict[str, Any]:
             return tomllib.load(handle)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:  # TOML is UTF-8: a binary file, or another encoding
+        raise ConfigError(f"{path}: not valid TOML: not UTF-8 text (byte {exc.start})") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
 
@@ -249,12 +256,19 @@ def default_secrets_file() -> Path:
 
 
 def _read_secrets_file(path: Path, profile: str) -> dict[str, Any]:
-    if not path.is_file():
+    try:
+        info = path.stat()
+    except (FileNotFoundError, NotADirectoryError):  # none: the secrets come from the environment, if any
         return {}
-    mode = stat.S_IMODE(path.stat().st_mode)
+    except OSError as exc:
+        raise ConfigError(f"secrets file {path}: cannot read: {exc.strerror}") from None
+    if not stat.S_ISREG(info.st_mode):  # a directory (or a FIFO, which would block the read)
+        raise ConfigError(f"secrets file {path} is not a file", hint="LAKECTL_SECRETS_FILE names a TOML file")
+    mode = stat.S_IMODE(info.st_mode)
     if mode & 0o077:
+        opened = "readable" if mode & 0o044 else "writable"
         raise ConfigError(
-            f"{path} is readable by others (mode {mode:o}); secrets files must be private",
+            f"{path} is {opened} by others (mode {mode:o}); secrets files must be private",
             hint=f"chmod 600 {path}",
         )
     return _profile_table(_read_toml(path), profile, path)
@@ -313,10 +327,48 @@ def load_settings(
     except ValidationError as exc:
         first = exc.errors()[0]
         key = ".".join(str(part) for part in first["loc"])
-        origin = sources.get(key, "settings")
+        # where the value came from: ports.kafka's source is that of ports, the table it is in
+        origin = next((sources[k] for k in (key, key.rpartition(".")[0]) if k in sources), "settings")
         raise ConfigError(f"setting {key!r} from {origin}: {first['msg']}") from None
+    undecodable = _undecodable(settings)
+    if undecodable is not None:  # an environment that is not UTF-8: no client could send or print it
+        origin = sources.get(undecodable, "settings")
+        raise ConfigError(f"setting {undecodable!r} from {origin}: not valid UTF-8 text")
     project_root = config_file.parent if config_file else cwd
-    return LoadedSettings(settings, profile, project_root, config_file, sources)
+    loaded = LoadedSettings(settings, profile, project_root, config_file, sources)
+    for key, directory in (("state_dir", loaded.state_dir), ("cache_dir", loaded.cache_dir)):
+        blocker = _file_in_the_way(directory)
+        if blocker is not None:
+            raise ConfigError(f"setting {key!r} from {sources.get(key, 'default')}: {directory} cannot be a "
+                              f"directory ({blocker} is a file)")
+    return loaded
+
+
+def _undecodable(model: BaseModel, prefix: str = "") -> str | None:
+    """The first text setting (secrets included, paths not: a file name may be any bytes) holding bytes that were
+    not UTF-8 (Python keeps them as surrogate escapes), by its dotted key."""
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        if isinstance(value, BaseModel):
+            found = _undecodable(value, f"{prefix}{name}.")
+            if found is not None:
+                return found
+            continue
+        text = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if isinstance(text, str):
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError:
+                return f"{prefix}{name}"
+    return None
+
+
+def _file_in_the_way(directory: Path) -> Path | None:
+    """The existing path that keeps ``directory`` from being one: itself or an ancestor that is not a directory."""
+    for path in (directory, *directory.parents):
+        if path.exists():
+            return None if path.is_dir() else path
+    return None
 
 
 def describe(loaded: LoadedSettings) -> list[dict[str, Any]]:

@@ -35,7 +35,7 @@ from lakectl.cli import (
 )
 from lakectl.cli.common import OutputOpt
 from lakectl.context import LakeContext
-from lakectl.errors import ExitCode, LakectlError
+from lakectl.errors import ExitCode, LakectlError, UsageError
 from lakectl.output import Output, OutputFormat
 
 app = typer.Typer(
@@ -73,7 +73,23 @@ for module in (stack, pipeline, produce, tables, query, verify, demo, metrics, c
 
 
 def _print_error(message: str) -> None:
-    sys.stderr.write(f"lakectl: error: {message}\n")
+    # one line whatever the message holds (a value with a newline in it, a multi-line library message), and
+    # printable whatever stderr's error handler: bytes that were not UTF-8 (a file name) show escaped
+    line = " ".join(message.split()).encode("utf-8", "backslashreplace").decode("utf-8")
+    sys.stderr.write(f"lakectl: error: {line}\n")
+
+
+def _check_text(args: list[str]) -> None:
+    """Bytes of the command line that are not UTF-8 reach Python as surrogate escapes, which no topic, subject,
+    SQL or PromQL can carry to its system: only the name of an existing file may hold them."""
+    for arg in args:
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError:
+            value = arg.partition("=")[2] if arg.startswith("-") and "=" in arg else arg
+            if not os.path.exists(value):
+                raise UsageError(f"argument {os.fsencode(arg)!r} is not UTF-8 text (only an existing file's name "
+                                 "may hold other bytes)") from None
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -81,11 +97,16 @@ def main(argv: list[str] | None = None) -> None:
     debug = "--debug" in args or os.environ.get("LAKECTL_DEBUG") == "1"
     command = typer.main.get_command(app)
     try:
+        _check_text(args)
         code = command.main(args, prog_name="lakectl", standalone_mode=False)
     except typer.TyperException as exc:  # usage errors from the parser: bad flag, missing argument
         context = getattr(exc, "ctx", None)
         path = context.command_path if context is not None else "lakectl"
-        _print_error(f"{exc.format_message()} (see '{path} --help')")
+        if type(exc).__name__ == "NoArgsIsHelpError":  # `lakectl`, `lakectl topic`: the help, then the one line
+            sys.stdout.write(exc.format_message() + "\n")
+            _print_error(f"Missing command. (see '{path} --help')")
+        else:
+            _print_error(f"{exc.format_message()} (see '{path} --help')")
         code = exc.exit_code
     except typer.Abort:
         _print_error("aborted")

@@ -41,12 +41,14 @@ def read_sql(sql: str | None, file: Path | None) -> str:
     if sql is not None and file is not None:
         raise UsageError("give the SQL as an argument or with --file, not both")
     if file is not None:
-        try:
-            text = file.read_text()
-        except OSError as exc:
-            raise UsageError(f"--file {file}: {exc.strerror}") from None
+        from lakectl.paths import read_text
+
+        text = read_text(file, "--file")
     elif sql == "-":
-        text = sys.stdin.read()
+        try:
+            text = sys.stdin.read()
+        except UnicodeDecodeError as exc:
+            raise UsageError(f"the SQL on stdin is not UTF-8 text (byte {exc.start})") from None
     elif sql is not None:
         text = sql
     else:

@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from lakectl.components.http import HttpError, RestService
+from lakectl.components.http import HttpError, RestService, base_url, segment, shown
 from lakectl.errors import UsageError
 from lakectl.polling import Observation, poll_until
 
@@ -36,7 +36,7 @@ class AirflowClient(RestService):
     @classmethod
     def connect(cls, url: str, *, username: str, password: str, verify: bool = True,
                 timeout: float = 30.0) -> AirflowClient:
-        client = httpx.Client(base_url=url.rstrip("/"), verify=verify, timeout=timeout,
+        client = httpx.Client(base_url=base_url(url, cls.service), verify=verify, timeout=timeout,
                               transport=httpx.HTTPTransport(retries=2, verify=verify))
         return cls(client, username=username, password=password)
 
@@ -60,7 +60,7 @@ class AirflowClient(RestService):
                                                                    "password": self.password})
             except AirflowError as exc:
                 if exc.status == 404:  # not an Airflow 3 api-server
-                    raise UsageError(f"airflow at {self.client.base_url} has no /auth/token "
+                    raise UsageError(f"airflow at {shown(str(self.client.base_url))} has no /auth/token "
                                      "(lakectl speaks Airflow 3's REST API v2)") from None
                 raise
             self._token = data["access_token"]
@@ -92,7 +92,7 @@ class AirflowClient(RestService):
 
     def dag(self, dag_id: str) -> dict[str, Any]:
         try:
-            return self._api("GET", f"/dags/{dag_id}")
+            return self._api("GET", f"/dags/{segment(dag_id)}")
         except AirflowError as exc:
             if exc.status == 404:
                 known = ", ".join(d["dag_id"] for d in self.dags()) or "none yet"
@@ -102,10 +102,10 @@ class AirflowClient(RestService):
     def set_paused(self, dag_id: str, paused: bool) -> dict[str, Any]:
         """Pause or unpause; the scheduler neither creates nor advances a paused DAG's runs."""
         self.dag(dag_id)  # an unknown DAG is a usage error with the known ones named
-        return self._api("PATCH", f"/dags/{dag_id}", json={"is_paused": paused})
+        return self._api("PATCH", f"/dags/{segment(dag_id)}", json={"is_paused": paused})
 
     def unpause(self, dag_id: str) -> None:
-        self._api("PATCH", f"/dags/{dag_id}", json={"is_paused": False})
+        self._api("PATCH", f"/dags/{segment(dag_id)}", json={"is_paused": False})
 
     # -- runs --------------------------------------------------------------------------------
     def trigger(self, dag_id: str, conf: dict[str, Any] | None = None, note: str | None = None) -> dict[str, Any]:
@@ -116,7 +116,7 @@ class AirflowClient(RestService):
         if note:
             body["note"] = note
         try:
-            return self._api("POST", f"/dags/{dag_id}/dagRuns", json=body)
+            return self._api("POST", f"/dags/{segment(dag_id)}/dagRuns", json=body)
         except AirflowError as exc:
             if exc.status in (400, 422):  # e.g. conf that breaks the DAG's params
                 raise UsageError(f"airflow refused the run of {dag_id}: {self.error_message_of(exc)}") from None
@@ -124,14 +124,15 @@ class AirflowClient(RestService):
 
     def runs(self, dag_id: str, limit: int = 20) -> list[dict[str, Any]]:
         self.dag(dag_id)  # an unknown DAG is the user's input: say so instead of an empty list
-        data = self._api("GET", f"/dags/{dag_id}/dagRuns", params={"limit": limit, "order_by": "-run_after"})
+        data = self._api("GET", f"/dags/{segment(dag_id)}/dagRuns", params={"limit": limit, "order_by": "-run_after"})
         return data.get("dag_runs", [])
 
     def run(self, dag_id: str, run_id: str) -> dict[str, Any]:
-        return self._api("GET", f"/dags/{dag_id}/dagRuns/{run_id}")
+        return self._api("GET", f"/dags/{segment(dag_id)}/dagRuns/{segment(run_id)}")
 
     def task_instances(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
-        return self._api("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances").get("task_instances", [])
+        path = f"/dags/{segment(dag_id)}/dagRuns/{segment(run_id)}/taskInstances"
+        return self._api("GET", path).get("task_instances", [])
 
     def wait(self, dag_id: str, run_id: str, timeout: float, poll: float = 2.0) -> dict[str, Any]:
         """Poll a run until it finished; ServiceUnavailable (exit 3) if it did not within ``timeout``."""

@@ -64,7 +64,9 @@ class TrinoEndpoint:
     def from_settings(cls, conf: TrinoSettings, url: str) -> TrinoEndpoint:
         """Trino as lakectl's settings describe it: ``url`` (``trino.url`` or the local stack's), user,
         password, JWT."""
-        return cls(url=url.rstrip("/"), user=conf.user or DEFAULT_USER, password=_secret(conf.password),
+        from lakectl.components.http import base_url
+
+        return cls(url=base_url(url, "trino"), user=conf.user or DEFAULT_USER, password=_secret(conf.password),
                    jwt=_secret(conf.jwt), catalog=conf.catalog or "iceberg", verify_tls=conf.verify_tls)
 
     @property

@@ -13,7 +13,7 @@ from typing import Any, Self
 import httpx
 from pydantic import BaseModel, Field
 
-from lakectl.components.http import HttpError, RestService
+from lakectl.components.http import HttpError, RestService, base_url, bearer, segment
 from lakectl.errors import ComponentError
 from lakectl.polling import Observation, poll_until
 
@@ -59,8 +59,8 @@ class FlinkRest(RestService):
 
     @classmethod
     def connect(cls, url: str, *, token: str | None = None, verify: bool = True, timeout: float = 10.0) -> Self:
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        client = httpx.Client(base_url=url.rstrip("/"), headers=headers, verify=verify, timeout=timeout,
+        headers = bearer(token, "the flink token") if token else {}
+        client = httpx.Client(base_url=base_url(url, cls.service), headers=headers, verify=verify, timeout=timeout,
                               transport=httpx.HTTPTransport(retries=2, verify=verify))  # connect errors only
         return cls(client)
 
@@ -103,7 +103,7 @@ class FlinkClient(FlinkRest):
             body["savepointPath"] = savepoint
             body["allowNonRestoredState"] = allow_non_restored
         # the JobManager runs the program's main (for PyFlink: a Python process) before answering
-        return self._request("POST", f"/jars/{jar_id}/run", json=body, timeout=300)["jobid"]
+        return self._request("POST", f"/jars/{segment(jar_id)}/run", json=body, timeout=300)["jobid"]
 
     # -- jobs ------------------------------------------------------------------------------
     def jobs(self) -> list[JobSummary]:
@@ -113,7 +113,7 @@ class FlinkClient(FlinkRest):
 
     def job(self, job_id: str) -> dict[str, Any]:
         try:
-            return self._request("GET", f"/jobs/{job_id}")
+            return self._request("GET", f"/jobs/{segment(job_id)}")
         except FlinkError as exc:
             if exc.status == 404:
                 raise ComponentError(f"flink: no job {job_id}") from None
@@ -132,33 +132,33 @@ class FlinkClient(FlinkRest):
         raise ComponentError(f"flink: no {what} {id_or_name!r} (see `lakectl job list`)")
 
     def job_metrics(self, job_id: str, *names: str) -> dict[str, float]:
-        data = self._request("GET", f"/jobs/{job_id}/metrics", params={"get": ",".join(names)})
+        data = self._request("GET", f"/jobs/{segment(job_id)}/metrics", params={"get": ",".join(names)})
         return {m["id"]: float(m["value"]) for m in data or [] if "value" in m}
 
     def checkpoints(self, job_id: str) -> dict[str, Any]:
-        return self._request("GET", f"/jobs/{job_id}/checkpoints")
+        return self._request("GET", f"/jobs/{segment(job_id)}/checkpoints")
 
     def exceptions(self, job_id: str) -> dict[str, Any]:
-        return self._request("GET", f"/jobs/{job_id}/exceptions")
+        return self._request("GET", f"/jobs/{segment(job_id)}/exceptions")
 
     def cancel(self, job_id: str) -> None:
-        self._request("PATCH", f"/jobs/{job_id}", params={"mode": "cancel"})
+        self._request("PATCH", f"/jobs/{segment(job_id)}", params={"mode": "cancel"})
 
     def savepoint(self, job_id: str, target: str | None, *, timeout: float = 300) -> str:
         """Trigger a savepoint, wait for it, return its location."""
         body = {"cancel-job": False, **({"target-directory": target} if target else {})}
-        trigger = self._request("POST", f"/jobs/{job_id}/savepoints", json=body)["request-id"]
+        trigger = self._request("POST", f"/jobs/{segment(job_id)}/savepoints", json=body)["request-id"]
         return self._wait_savepoint(job_id, trigger, timeout)
 
     def stop_with_savepoint(self, job_id: str, target: str | None, *, timeout: float = 300) -> str:
         """Stop gracefully: savepoint, then the sinks commit and the job finishes. Returns the location."""
         body = {"drain": False, **({"targetDirectory": target} if target else {})}
-        trigger = self._request("POST", f"/jobs/{job_id}/stop", json=body)["request-id"]
+        trigger = self._request("POST", f"/jobs/{segment(job_id)}/stop", json=body)["request-id"]
         return self._wait_savepoint(job_id, trigger, timeout)
 
     def _wait_savepoint(self, job_id: str, trigger: str, timeout: float) -> str:
         def check() -> Observation[str]:
-            data = self._request("GET", f"/jobs/{job_id}/savepoints/{trigger}")
+            data = self._request("GET", f"/jobs/{segment(job_id)}/savepoints/{segment(trigger)}")
             if data["status"]["id"] != "COMPLETED":
                 return Observation(False, detail=data["status"]["id"])
             operation = data.get("operation", {})

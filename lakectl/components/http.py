@@ -3,19 +3,60 @@
 Unreachable or timing out -> ServiceUnavailable (exit 3); 401/403 -> UsageError (the
 credentials are the user's input); any other failure -> the component's own error with the
 server's message. Only idempotent GETs are retried, with jitter and a cap.
+
+What the user hands a client is checked before a request is built from it: the base URL
+(``base_url``: http(s) with a host, else ConfigError), a bearer token (``bearer``: what a header
+can carry, else ConfigError, never echoing it), and every name that goes into a path
+(``segment``: percent-encoded, so a subject or DAG id with ``/``, spaces or control characters
+stays one segment instead of another endpoint or an httpx error).
 """
 
 from __future__ import annotations
 
 import random
+import re
 import time
 from typing import Any
+from urllib.parse import quote, urlsplit
 
 import httpx
 
-from lakectl.errors import ComponentError, ServiceUnavailable, UsageError
+from lakectl.errors import ComponentError, ConfigError, ServiceUnavailable, UsageError
 
 TRANSIENT_STATUS = {502, 503, 504}
+HEADER_SAFE = re.compile(r"[\x21-\x7e]+")  # a token68-ish credential: visible ASCII, no spaces
+
+
+def segment(value: object) -> str:
+    """One path segment made of user input (a subject, a DAG id, a job id), percent-encoded whole; bytes of a
+    command line that were not UTF-8 (surrogate escapes) are sent as those bytes."""
+    return quote(str(value), safe="", errors="surrogateescape")
+
+
+def shown(url: str) -> str:
+    """A URL fit for a message: a password in it (``https://user:password@host``) is masked."""
+    return re.sub(r"^([^:/?#]*://[^/?#@]*?:)[^/?#@]*@", r"\1***@", url)
+
+
+def base_url(url: str, service: str) -> str:
+    """``url`` as a client's base URL (no trailing slash); ConfigError unless it is http(s) with a host."""
+    text = url.rstrip("/")
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+        httpx.URL(text)
+    except (ValueError, httpx.InvalidURL) as exc:
+        raise ConfigError(f"{service}: {shown(url)!r} is not a valid URL ({exc})") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname or port == 0:
+        raise ConfigError(f"{service}: {shown(url)!r} is not an http:// or https:// URL with a host")
+    return text
+
+
+def bearer(token: str, what: str) -> dict[str, str]:
+    """The Authorization header for ``token``; ConfigError (without the token) when a header cannot carry it."""
+    if not HEADER_SAFE.fullmatch(token):
+        raise ConfigError(f"{what} holds characters an HTTP header cannot carry (only visible ASCII, no spaces)")
+    return {"Authorization": f"Bearer {token}"}
 
 
 class HttpError(ComponentError):
@@ -63,11 +104,11 @@ class RestService:
                 response = self.client.request(method, path, **kwargs)
             except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
                 raise ServiceUnavailable(
-                    f"{self.service} at {self.client.base_url} is unreachable ({type(exc).__name__})",
+                    f"{self.service} at {shown(str(self.client.base_url))} is unreachable ({type(exc).__name__})",
                     hint=self.up_hint,
                 ) from None
             except httpx.TimeoutException:
-                raise ServiceUnavailable(f"{self.service} at {self.client.base_url} timed out") from None
+                raise ServiceUnavailable(f"{self.service} at {shown(str(self.client.base_url))} timed out") from None
             if response.status_code in TRANSIENT_STATUS and method == "GET" and attempt < self.retries:
                 attempt += 1
                 time.sleep(min(2.0, 0.1 * 2**attempt) * (0.5 + random.random()))

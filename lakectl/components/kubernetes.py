@@ -95,6 +95,8 @@ def read_contexts(kubeconfig: Path) -> tuple[list[str], str | None]:
     except FileNotFoundError:
         raise ConfigError(f"kubeconfig {kubeconfig} not found",
                           hint="set [kubernetes] kubeconfig in lakectl.toml or KUBECONFIG") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"kubeconfig {kubeconfig} cannot be read: not UTF-8 text (byte {exc.start})") from None
     except (OSError, yaml.YAMLError) as exc:
         raise ConfigError(f"kubeconfig {kubeconfig} cannot be read: {_one_line(exc)}") from None
     if not isinstance(document, dict):

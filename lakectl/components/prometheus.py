@@ -13,7 +13,7 @@ from typing import Any, NotRequired, TypedDict
 
 import httpx
 
-from lakectl.components.http import HttpError, RestService
+from lakectl.components.http import HttpError, RestService, base_url
 
 FLINK_TM = "flink_taskmanager_job_task_operator_"
 JOB_LABEL = "job_name"  # the Flink job's name on its metrics (a pipeline's job is bronze_<pipeline>)
@@ -90,7 +90,7 @@ class Prometheus(RestService):
 
     @classmethod
     def connect(cls, url: str, *, verify: bool = True, timeout: float = 10.0) -> Prometheus:
-        client = httpx.Client(base_url=url.rstrip("/"), timeout=timeout, verify=verify,
+        client = httpx.Client(base_url=base_url(url, cls.service), timeout=timeout, verify=verify,
                               headers={"Accept": "application/json"},
                               transport=httpx.HTTPTransport(retries=2, verify=verify))
         return cls(client)

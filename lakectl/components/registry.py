@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 from pydantic import BaseModel, Field
 
-from lakectl.components.http import HttpError, RestService
+from lakectl.components.http import HttpError, RestService, base_url, segment
 from lakectl.errors import CheckFailed, UsageError
 
 CONTENT_TYPE = "application/vnd.schemaregistry.v1+json"
@@ -46,7 +46,7 @@ class SchemaRegistry(RestService):
     @classmethod
     def connect(cls, url: str, *, auth: tuple[str, str] | None = None, timeout: float = 10.0) -> SchemaRegistry:
         client = httpx.Client(
-            base_url=url.rstrip("/"),
+            base_url=base_url(url, cls.service),
             auth=auth,
             timeout=timeout,
             headers={"Accept": CONTENT_TYPE, "Content-Type": CONTENT_TYPE},
@@ -64,19 +64,19 @@ class SchemaRegistry(RestService):
         return sorted(self._request("GET", "/subjects"))
 
     def versions(self, subject: str) -> list[int]:
-        return self._request("GET", f"/subjects/{subject}/versions")
+        return self._request("GET", f"/subjects/{segment(subject)}/versions")
 
     def get(self, subject: str, version: int | str = "latest") -> RegisteredSchema:
-        data = self._request("GET", f"/subjects/{subject}/versions/{version}")
+        data = self._request("GET", f"/subjects/{segment(subject)}/versions/{segment(version)}")
         return RegisteredSchema.model_validate(data)
 
     def schema_by_id(self, schema_id: int) -> str:
-        return self._request("GET", f"/schemas/ids/{schema_id}")["schema"]
+        return self._request("GET", f"/schemas/ids/{segment(schema_id)}")["schema"]
 
     def register(self, subject: str, schema: str, schema_type: str = "AVRO") -> int:
         try:
             data = self._request(
-                "POST", f"/subjects/{subject}/versions", json={"schema": schema, "schemaType": schema_type}
+                "POST", f"/subjects/{segment(subject)}/versions", json={"schema": schema, "schemaType": schema_type}
             )
         except RegistryError as exc:
             if exc.status == 409:
@@ -89,14 +89,14 @@ class SchemaRegistry(RestService):
     def delete_subject(self, subject: str) -> None:
         """Delete every version of ``subject``, then for good (a soft delete would keep its ids and block
         registering another schema under the name)."""
-        self._request("DELETE", f"/subjects/{subject}")
-        self._request("DELETE", f"/subjects/{subject}", params={"permanent": "true"})
+        self._request("DELETE", f"/subjects/{segment(subject)}")
+        self._request("DELETE", f"/subjects/{segment(subject)}", params={"permanent": "true"})
 
     def check(self, subject: str, schema: str, schema_type: str = "AVRO", version: str = "latest") -> Compatibility:
         try:
             data = self._request(
                 "POST",
-                f"/compatibility/subjects/{subject}/versions/{version}",
+                f"/compatibility/subjects/{segment(subject)}/versions/{segment(version)}",
                 params={"verbose": "true"},
                 json={"schema": schema, "schemaType": schema_type},
             )
@@ -117,7 +117,7 @@ class SchemaRegistry(RestService):
         base = str(self.client.base_url).rstrip("/")
         if not base.endswith(APICURIO_CCOMPAT):
             return []
-        url = base[: -len(APICURIO_CCOMPAT)] + f"/apis/registry/v3/groups/default/artifacts/{subject}/versions"
+        url = base[: -len(APICURIO_CCOMPAT)] + f"/apis/registry/v3/groups/default/artifacts/{segment(subject)}/versions"
         try:
             response = self.client.post(
                 url, params={"dryRun": "true"},
@@ -132,7 +132,7 @@ class SchemaRegistry(RestService):
     def get_compatibility(self, subject: str | None = None) -> str:
         if subject:
             try:
-                data = self._request("GET", f"/config/{subject}", params={"defaultToGlobal": "true"})
+                data = self._request("GET", f"/config/{segment(subject)}", params={"defaultToGlobal": "true"})
             except RegistryError as exc:
                 if exc.status != 404:
                     raise
@@ -145,6 +145,6 @@ class SchemaRegistry(RestService):
         level = level.upper()
         if level not in LEVELS:
             raise UsageError(f"unknown compatibility level {level!r} (one of {', '.join(LEVELS)})")
-        path = f"/config/{subject}" if subject else "/config"
+        path = f"/config/{segment(subject)}" if subject else "/config"
         data = self._request("PUT", path, json={"compatibility": level})
         return data.get("compatibility") or level

@@ -90,9 +90,9 @@ class TrinoClient:
         import trino
         from trino.auth import BasicAuthentication, JWTAuthentication
 
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise UsageError(f"trino.url must be http(s)://host[:port], not {url!r}")
+        from lakectl.components.http import base_url
+
+        parts = urlsplit(base_url(url, "trino"))  # ConfigError unless http(s)://host[:port]
         auth = None
         if jwt:
             auth = JWTAuthentication(jwt)

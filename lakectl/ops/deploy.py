@@ -46,8 +46,13 @@ def render_to(loaded: LoadedSettings, out_dir: Path, pipelines: Sequence[str] | 
     check_target(target)
     from lakectl.runtime.kubernetes import render
 
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UsageError(f"--out {out_dir} is a file: the manifests go into a directory")
     objects = render.render(loaded, list(pipelines) if pipelines else None, directory=directory)
-    files = render.write(objects, out_dir, image_prefix=loaded.settings.kubernetes.image_prefix)
+    try:
+        files = render.write(objects, out_dir, image_prefix=loaded.settings.kubernetes.image_prefix)
+    except OSError as exc:  # a parent that is a file, no permission, a read-only file system
+        raise UsageError(f"cannot write the manifests into {out_dir}: {exc.strerror or exc}") from None
     kinds = dict(sorted(Counter(obj["kind"] for obj in objects).items()))
     return RenderResult(target, out_dir, files, kinds)
 
@@ -74,9 +79,11 @@ def objects_from_file(path: Path) -> list[dict]:
             raise UsageError(f"{path}: no *.yaml manifests in it (lakectl deploy render --out {path} writes them)")
         return [obj for file in files for obj in objects_from_file(file)]
     try:
-        documents = list(yaml.safe_load_all(path.read_text()))
+        documents = list(yaml.safe_load_all(path.read_text(encoding="utf-8")))
     except OSError as exc:
         raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{path} is not YAML: not UTF-8 text (byte {exc.start})") from None
     except yaml.YAMLError as exc:
         raise UsageError(f"{path} is not YAML: {' '.join(str(exc).split())[:200]}") from None
     objects = []
@@ -85,9 +92,16 @@ def objects_from_file(path: Path) -> list[dict]:
             continue
         if not isinstance(document, dict):
             raise UsageError(f"{path}: a document is not an object (a mapping with apiVersion and kind)")
-        objects += document.get("items") or [] if document.get("kind", "").endswith("List") else [document]
+        kind = document.get("kind")
+        items = document.get("items") or [] if isinstance(kind, str) and kind.endswith("List") else [document]
+        if not isinstance(items, list):
+            raise UsageError(f"{path}: the items of a {kind} are not a list")
+        objects += items
     for obj in objects:
-        if not obj.get("apiVersion") or not obj.get("kind") or not (obj.get("metadata") or {}).get("name"):
+        metadata = obj.get("metadata") if isinstance(obj, dict) else None
+        if not isinstance(metadata, dict) or not all(
+                isinstance(value, str) and value for value in (obj.get("apiVersion"), obj.get("kind"),
+                                                               metadata.get("name"))):
             raise UsageError(f"{path}: an object without apiVersion, kind or metadata.name")
     return objects
 

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from lakectl.components.flink import PYTHON_DRIVER, TERMINAL_STATES, FlinkClient, JobSummary
 from lakectl.errors import CheckFailed, ComponentError, UsageError
+from lakectl.paths import read_text
 from lakectl.runtime.base import write_private
 
 if TYPE_CHECKING:
@@ -329,7 +330,7 @@ def _sql_statements(cluster: JobCluster, path: Path, job_args: list[str]) -> lis
         if not sep:
             raise UsageError(f"SQL job arguments are key=value, got {arg!r}")
         values[key] = value
-    return render_sql(path.read_text(), values, str(path))
+    return render_sql(read_text(path, "job file"), values, str(path))
 
 
 def render_sql(text: str, values: dict[str, str], origin: str) -> list[str]:
@@ -376,9 +377,11 @@ def _run_sql(cluster: JobCluster, statements: list[str], *, name: str, paralleli
 def _check_python(path: Path) -> list[str]:
     """A syntax error is reported before anything reaches the cluster (and with its line)."""
     try:
-        compile(path.read_text(), str(path), "exec")
+        compile(read_text(path, "job file"), str(path), "exec")
     except SyntaxError as exc:
         raise UsageError(f"{path}:{exc.lineno}: SyntaxError: {exc.msg}") from None
+    except ValueError as exc:  # Python 3.11: "source code string cannot contain null bytes"
+        raise UsageError(f"{path}: {exc}") from None
     return []
 
 

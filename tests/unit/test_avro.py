@@ -71,6 +71,21 @@ def test_missing_schema_file():
         load_schema_file(Path("nope.avsc"))
 
 
+@pytest.mark.parametrize(("content", "message"), [
+    (b'{"type": "record", "name": "\xff\xfe", "fields": []}', "is not UTF-8 text"),  # the CLI fuzz test
+    (bytes(range(256)), "is not UTF-8 text"),
+    (None, "is a directory"),
+])
+def test_a_schema_file_that_is_not_text_is_a_usage_error(tmp_path, content, message):
+    path = tmp_path / "x.avsc"
+    if content is None:
+        path.mkdir()
+    else:
+        path.write_bytes(content)
+    with pytest.raises(UsageError, match=message):
+        load_schema_file(path)
+
+
 def test_synthetic_ids_interleave_without_collision():
     ids = set()
     for worker in range(3):

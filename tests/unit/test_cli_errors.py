@@ -1,6 +1,7 @@
 """Bad input: one clear line on stderr, the right exit code, never a traceback."""
 
 import json
+import os
 
 import pytest
 
@@ -120,3 +121,50 @@ def test_grafana_is_compose_only(run, monkeypatch):
     monkeypatch.setenv("LAKECTL_RUNTIME", "native")
     for args in (("open", "grafana"), ("up", "grafana"), ("logs", "grafana"), ("down", "grafana")):
         assert_one_line(run(*args), 2, "grafana runs only in the compose runtime", "no package registry serves")
+
+
+@pytest.mark.parametrize("kind", ["directory", "empty", "binary", "invalid TOML", "invalid UTF-8", "group-readable",
+                                  "world-readable"])
+def test_secrets_file_problems_are_one_line(run, isolated, monkeypatch, kind):
+    secrets = isolated / "secrets.toml"
+    monkeypatch.setenv("LAKECTL_SECRETS_FILE", str(secrets))
+    if kind == "directory":
+        secrets.mkdir()
+    else:
+        content = {"empty": b"", "binary": bytes(range(256)), "invalid TOML": b"[profiles.local\n",
+                   "invalid UTF-8": b'[profiles.local.registry]\npassword = "\xff"\n'}.get(
+            kind, b'[profiles.local.registry]\npassword = "hunter2"\n')
+        secrets.write_bytes(content)
+        secrets.chmod({"group-readable": 0o640, "world-readable": 0o644}.get(kind, 0o600))
+    result = run("config", "show")
+    if kind == "empty":  # valid TOML without secrets
+        assert result.code == 0, result.err
+        return
+    fragment = {"directory": "is not a file", "binary": "not UTF-8 text", "invalid TOML": "not valid TOML",
+                "invalid UTF-8": "not UTF-8 text"}.get(kind, "readable by others")
+    assert_one_line(result, 2, fragment, str(secrets))
+    assert "hunter2" not in result.out + result.err
+
+
+@pytest.mark.parametrize("args", [(), ("topic",), ("pipeline",)])
+def test_a_group_without_its_command_shows_its_help_and_one_line(run, args):
+    result = run(*args)
+    assert_one_line(result, 2, "Missing command", f"see '{' '.join(('lakectl', *args))} --help'")
+    assert "Usage: lakectl" in result.out
+
+
+def test_a_value_with_newlines_stays_one_line(run):
+    assert_one_line(run("version", "-o", "a\nb\r\nc"), 2, "is not one of")
+
+
+@pytest.mark.parametrize("args", [("metrics", "-q", "up\udcff"), ("topic", "describe", "t\udcff"),
+                                  ("query", "SELECT '\udcff'"), ("schema", "get", "--version=\udcff", "s")])
+def test_an_argument_that_is_not_utf8_is_one_line(run, args):
+    # bytes of argv that are not UTF-8 (surrogate escapes): 'unexpected UnicodeEncodeError' in the clients before
+    assert_one_line(run(*args), 2, "is not UTF-8 text", "\\xff")
+
+
+def test_an_existing_file_may_have_a_name_that_is_not_utf8(run, isolated):
+    name = os.fsdecode(b"caf\xe9.avsc")
+    (isolated / name).write_text("{nope")
+    assert_one_line(run("schema", "check", name, "-s", "x-value"), 2, "not JSON")

@@ -33,11 +33,25 @@ def test_objects_from_a_file_unpack_lists_and_skip_empty_documents(tmp_path):
     assert [o["kind"] for o in in_order(objects)] == ["Namespace", "Service"]
 
 
-@pytest.mark.parametrize("text", ["kind: [unclosed", "- just\n- a list\n", "apiVersion: v1\nkind: Service\n"])
+@pytest.mark.parametrize("text", [
+    "kind: [unclosed", "- just\n- a list\n", "apiVersion: v1\nkind: Service\n",
+    # shapes the CLI fuzz test (issue 15) made: each was an AttributeError or TypeError, not one line
+    "apiVersion: v1\nkind: 5\nmetadata: {name: x}\n", "apiVersion: v1\nkind: List\nitems: 5\n",
+    "apiVersion: v1\nkind: List\nitems: [5]\n", "apiVersion: v1\nkind: Service\nmetadata: [x]\n",
+    "apiVersion: v1\nkind: Service\nmetadata: {name: 7}\n",
+])
 def test_bad_manifests_are_usage_errors(tmp_path, text):
     path = tmp_path / "m.yaml"
     path.write_text(text)
     with pytest.raises(UsageError):
+        objects_from_file(path)
+
+
+@pytest.mark.parametrize("content", [bytes(range(256)), b"apiVersion: v1\nkind: \xff\xfe\n"])
+def test_a_manifest_that_is_not_utf8_is_a_usage_error(tmp_path, content):
+    path = tmp_path / "m.yaml"
+    path.write_bytes(content)
+    with pytest.raises(UsageError, match="not UTF-8"):
         objects_from_file(path)
 
 
@@ -71,6 +85,14 @@ def test_an_unknown_context_names_those_there_are(tmp_path):
 def test_a_missing_kubeconfig_is_a_config_error(tmp_path):
     with pytest.raises(ConfigError, match="not found"):
         KubernetesClient.from_kubeconfig(tmp_path / "nope")
+
+
+@pytest.mark.parametrize(("content", "fragment"), [(b"current-context: \xc3\x28\n", "not UTF-8 text"),
+                                                   (b"[unclosed", "cannot be read")])
+def test_a_kubeconfig_that_is_not_yaml_text_is_a_config_error(tmp_path, content, fragment):
+    (tmp_path / "config").write_bytes(content)  # the CLI fuzz test: 'unexpected UnicodeDecodeError' in deploy diff
+    with pytest.raises(ConfigError, match=fragment):
+        KubernetesClient.from_kubeconfig(tmp_path / "config")
 
 
 def test_cli_unknown_context_is_one_line_exit_2(run, tmp_path, monkeypatch):

@@ -282,6 +282,15 @@ def test_cli_refuses_unknown_pipeline_or_target_in_one_line(run, isolated, tmp_p
     assert not (tmp_path / "k8s").exists()
 
 
+@pytest.mark.parametrize(("out", "fragment"), [("a-file", "is a file"), ("a-file/k8s", "cannot write the manifests")])
+def test_cli_out_that_cannot_be_a_directory_is_one_line(run, isolated, tmp_path, out, fragment):
+    (tmp_path / "a-file").write_text("x")  # the CLI fuzz test (issue 15): 'unexpected FileExistsError'
+    result = run("deploy", "render", "--out", str(tmp_path / out), "--pipeline", "trades")
+    assert result.code == 2, (result.out, result.err)
+    lines = result.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("lakectl: error: ") and fragment in lines[0]
+
+
 def test_the_job_image_is_made_of_the_job_files_not_the_delta_sink_sources():
     from lakectl.runtime.images import _job_inputs
 

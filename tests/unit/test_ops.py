@@ -244,6 +244,19 @@ def test_a_job_file_that_does_not_exist_is_a_usage_error(tmp_path):
         jobs.ensure(cluster, Path("nope.py"), name=None, parallelism=None, job_args=[])
 
 
+@pytest.mark.parametrize(("name", "content", "message"), [
+    ("job.py", b"x = '\xff'\n", "not UTF-8 text"),
+    ("job.py", b"x = 1\x00\n", "null bytes"),
+    ("job.sql", b"INSERT INTO t SELECT '\xff'\n", "not UTF-8 text"),
+])
+def test_a_job_file_that_is_not_text_is_a_usage_error(tmp_path, name, content, message):
+    path = tmp_path / name
+    path.write_bytes(content)
+    cluster = SimpleNamespace(connections=SimpleNamespace(to_dict=lambda: {}))  # nothing else is reached
+    with pytest.raises(UsageError, match=message):
+        jobs.submit(cluster, path, name=None, parallelism=None, savepoint=None, replace=False, job_args=[])
+
+
 # -- DAG runs -------------------------------------------------------------------------------------
 class FakeAirflow:
     def __init__(self, final_state: str) -> None:

@@ -69,6 +69,15 @@ def test_a_bad_spec_is_one_line_naming_the_file(schemas, text, message):
     assert "does not exist" in message or str(path) in caught.value.message or "orders.avsc" in caught.value.message
 
 
+def test_a_spec_that_is_not_utf8_is_one_line_naming_the_file(schemas):
+    path = schemas / "orders.pipeline.toml"
+    path.write_bytes(b'schema = "orders.avsc"\nkey = "\xff"\n')
+    with pytest.raises(UsageError, match="is not UTF-8 text") as caught:
+        pipeline_spec.load("orders", schemas)
+    assert str(path) in caught.value.message
+    assert pipeline_spec.key_for_topic("orders", schemas) is None  # skipped there, as a spec that does not parse
+
+
 def test_an_unsupported_union_in_the_schema_names_its_path(schemas):
     document = json.loads((schemas / "orders.avsc").read_text())
     document["fields"].append({"name": "either", "type": ["int", "string"]})

@@ -180,3 +180,95 @@ def test_lakehouse_secrets_are_refused_in_toml(project, key):
     (project / "lakectl.toml").write_text(f'{key} = "oops"\n')
     with pytest.raises(ConfigError, match="is a secret"):
         load_settings()
+
+
+@pytest.mark.parametrize(("mode", "word"), [(0o640, "readable"), (0o604, "readable"), (0o660, "readable"),
+                                            (0o620, "writable"), (0o602, "writable")])
+def test_secrets_file_open_to_group_or_others_is_refused(project, monkeypatch, tmp_path, mode, word):
+    secrets = tmp_path / "secrets.toml"
+    secrets.write_text('[profiles.prod.registry]\npassword = "pw"\n')
+    secrets.chmod(mode)
+    monkeypatch.setenv("LAKECTL_SECRETS_FILE", str(secrets))
+    with pytest.raises(ConfigError, match=f"{word} by others") as info:
+        load_settings("prod")
+    assert info.value.exit_code == 2
+    assert "pw" not in info.value.one_line()
+
+
+@pytest.mark.parametrize(("content", "fragment"), [
+    (bytes(range(256)), "not UTF-8 text"),
+    (b'[profiles.local.registry]\npassword = "\xff\xfe"\n', "not UTF-8 text"),
+    (b"[profiles.local\n", "not valid TOML"),
+])
+def test_unreadable_secrets_file_is_a_config_error(isolated, monkeypatch, content, fragment):
+    secrets = isolated / "secrets.toml"
+    secrets.write_bytes(content)
+    secrets.chmod(0o600)
+    monkeypatch.setenv("LAKECTL_SECRETS_FILE", str(secrets))
+    with pytest.raises(ConfigError, match=fragment):
+        load_settings()
+
+
+def test_secrets_file_that_is_a_directory_is_refused(isolated, monkeypatch):
+    (isolated / "secrets.toml").mkdir(mode=0o700)
+    monkeypatch.setenv("LAKECTL_SECRETS_FILE", str(isolated / "secrets.toml"))
+    with pytest.raises(ConfigError, match="is not a file"):
+        load_settings()
+
+
+def test_empty_or_missing_secrets_file_holds_no_secrets(isolated, monkeypatch):
+    monkeypatch.setenv("LAKECTL_SECRETS_FILE", str(isolated / "none" / "secrets.toml"))
+    assert load_settings().settings.registry.password is None
+    empty = isolated / "secrets.toml"
+    empty.write_bytes(b"")
+    empty.chmod(0o600)
+    monkeypatch.setenv("LAKECTL_SECRETS_FILE", str(empty))
+    assert load_settings().settings.registry.password is None
+
+
+def test_lakectl_toml_that_is_not_utf8_is_a_config_error(isolated):
+    (isolated / "lakectl.toml").write_bytes(b"timeout = 1\n# \xff\n")
+    with pytest.raises(ConfigError, match="not UTF-8 text"):
+        load_settings()
+
+
+@pytest.mark.parametrize(("env", "value", "key", "fragment"), [
+    ("LAKECTL_REQUEST_TIMEOUT", "nan", "request_timeout", "finite"),  # httpx: 'Invalid value NaN' (CLI fuzz test)
+    ("LAKECTL_TIMEOUT", "inf", "timeout", "finite"),
+    ("LAKECTL_TIMEOUT", "-1", "timeout", "greater than 0"),
+    ("LAKECTL_FLINK__CHECKPOINT_INTERVAL_S", "0", "flink.checkpoint_interval_s", "greater than 0"),
+    ("LAKECTL_FLINK__PARALLELISM", "0", "flink.parallelism", "greater than or equal to 1"),
+    ("LAKECTL_PORTS", '{"kafka": 70000}', "ports.kafka", "less than or equal to 65535"),
+])
+def test_waits_parallelism_and_ports_must_make_sense(isolated, monkeypatch, env, value, key, fragment):
+    monkeypatch.setenv(env, value)
+    with pytest.raises(ConfigError, match=fragment) as info:
+        load_settings()
+    assert f"setting '{key}' from env" in info.value.one_line()
+
+
+@pytest.mark.parametrize(("env", "relative"), [("LAKECTL_STATE_DIR", "a-file"), ("LAKECTL_STATE_DIR", "a-file/state"),
+                                               ("LAKECTL_CACHE_DIR", "a-file")])
+def test_a_state_or_cache_dir_that_is_a_file_is_a_config_error(isolated, monkeypatch, env, relative):
+    (isolated / "a-file").write_text("")  # the CLI fuzz test: 'unexpected NotADirectoryError' in `open`
+    monkeypatch.setenv(env, str(isolated / relative))
+    with pytest.raises(ConfigError, match=r"cannot be a directory \(.*a-file is a file\)") as info:
+        load_settings()
+    assert "from env" in info.value.one_line()
+
+
+@pytest.mark.parametrize(("env", "key"), [("LAKECTL_REGISTRY__USERNAME", "registry.username"),
+                                          ("LAKECTL_KAFKA__BOOTSTRAP_SERVERS", "kafka.bootstrap_servers"),
+                                          ("LAKECTL_REGISTRY__PASSWORD", "registry.password")])
+def test_a_setting_whose_bytes_are_not_utf8_is_a_config_error(isolated, monkeypatch, env, key):
+    # os.environ keeps bytes that are not UTF-8 as surrogate escapes: httpx's basic auth raised UnicodeEncodeError
+    # and confluent-kafka a SystemError ('unexpected' in both)
+    monkeypatch.setenv(env, "abc\udcff")
+    with pytest.raises(ConfigError, match=f"setting '{key}' from env: not valid UTF-8 text") as info:
+        load_settings()
+    assert "abc" not in info.value.one_line()
+
+
+def test_a_path_setting_may_hold_any_bytes(isolated, monkeypatch):
+    monkeypatch.setenv("LAKECTL_STATE_DIR", str(isolated / "st\udcffate"))
+    assert load_settings().state_dir.name == "st\udcffate"

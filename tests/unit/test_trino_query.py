@@ -66,9 +66,22 @@ def test_read_sql(tmp_path, monkeypatch):
     assert read_sql(None, query) == "select 2"
     monkeypatch.setattr("sys.stdin", io.StringIO("select 3"))
     assert read_sql("-", None) == "select 3"
-    for args in ((None, None), ("select 1", query), (" ; ", None), (None, tmp_path / "missing.sql")):
+    for args in ((None, None), ("select 1", query), (" ; ", None), (None, tmp_path / "missing.sql"),
+                 (None, tmp_path)):
         with pytest.raises(UsageError):
             read_sql(*args)
+
+
+def test_sql_that_is_not_utf8_is_a_usage_error(tmp_path, monkeypatch):
+    import io
+
+    query = tmp_path / "q.sql"
+    query.write_bytes(b"SELECT \xc3\x28 FROM t")
+    with pytest.raises(UsageError, match="not UTF-8 text"):
+        read_sql(None, query)
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(b"SELECT \xff"), encoding="utf-8"))
+    with pytest.raises(UsageError, match="stdin is not UTF-8 text"):
+        read_sql("-", None)
 
 
 def test_trino_position_is_not_repeated():
