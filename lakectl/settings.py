@@ -8,6 +8,7 @@ secrets file readable by its owner only (mode 0600).
 from __future__ import annotations
 
 import os
+import re
 import stat
 import tomllib
 from collections.abc import Mapping
@@ -15,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict
 
 from lakectl.errors import ConfigError
@@ -141,6 +142,54 @@ class KubernetesSettings(_Section):
     storage_class: str | None = None  # None: the cluster's default StorageClass
 
 
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in a duration such as ``90s``, ``30m``, ``12h``, ``7d`` or ``2w``."""
+    match = _DURATION.match(str(text))
+    if not match:
+        raise ValueError(f"{text!r} is not a duration (a number and a unit: s, m, h, d or w; e.g. 30m, 12h, 7d)")
+    return float(match.group(1)) * _UNITS[match.group(2)]
+
+
+def format_duration(seconds: float) -> str:
+    """The largest unit up to days that says ``seconds`` exactly (3600 -> 1h, 5400 -> 90m)."""
+    for unit in ("d", "h", "m"):
+        if seconds and seconds % _UNITS[unit] == 0:
+            return f"{int(seconds // _UNITS[unit])}{unit}"
+    return f"{seconds:g}s"
+
+
+class MaintenanceSettings(_Section):
+    """`lakectl maintain`: how long Bronze keeps what it no longer needs (durations: 30m, 12h, 7d)."""
+
+    # old Iceberg snapshots and the files of old Delta versions stay readable (time travel) this long. The
+    # stream never needs them: the snapshot its restore reads is always kept (see lakectl/ops/maintain.py)
+    snapshot_retention: str = "1d"
+    # a file that no commit references is deleted only once it is older than this. The stream writes its
+    # files BEFORE the checkpoint that commits them, and a stopped job commits its last checkpoint's files
+    # when it is restored: until then they look like orphans. Keep this above the longest time a Bronze job
+    # may stay down (lakectl refuses less than an hour, or three checkpoint intervals)
+    orphan_retention: str = "7d"
+    # compaction rewrites data files smaller than this into files of about this size
+    target_file_size_mb: int = 128
+
+    @field_validator("snapshot_retention", "orphan_retention")
+    @classmethod
+    def _is_duration(cls, value: str) -> str:
+        parse_duration(value)
+        return value
+
+    @field_validator("target_file_size_mb")
+    @classmethod
+    def _is_a_file_size(cls, value: int) -> int:
+        if not 1 <= value <= 4096:
+            raise ValueError(f"{value} MB: expected 1..4096")
+        return value
+
+
 class Settings(BaseSettings):
     """The whole configuration of one invocation."""
 
@@ -170,6 +219,7 @@ class Settings(BaseSettings):
     prometheus: PrometheusSettings = PrometheusSettings()
     airflow: AirflowSettings = AirflowSettings()
     kubernetes: KubernetesSettings = KubernetesSettings()
+    maintenance: MaintenanceSettings = MaintenanceSettings()
 
     def port(self, name: str, default: int) -> int:
         return self.ports.get(name, default)

@@ -63,7 +63,10 @@ class Stack:
         self.project = project
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("LAKECTL_")}
         self.env.update({"LAKECTL_CONFIG": str(project / "lakectl.toml"),
-                         "LAKECTL_SECRETS_FILE": str(project / "no-secrets.toml")})
+                         "LAKECTL_SECRETS_FILE": str(project / "no-secrets.toml"),
+                         # dags/maintenance.py is daily by default, and Airflow runs a new daily DAG at once:
+                         # the test stack's Airflow maintains tables only when a test says so
+                         "LAKECTL_MAINTENANCE_SCHEDULE": "none"})
         if "LAKECTL_CACHE_DIR" in os.environ:
             self.env["LAKECTL_CACHE_DIR"] = os.environ["LAKECTL_CACHE_DIR"]
 

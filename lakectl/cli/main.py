@@ -22,6 +22,7 @@ from lakectl.cli import (
     deploy,
     image,
     job,
+    maintain,
     metrics,
     pipeline,
     produce,
@@ -67,8 +68,8 @@ def version(output: OutputOpt = OutputFormat.table) -> None:
 
 
 # every command module, in the order of `lakectl --help` (a new group is one more name here)
-for module in (stack, pipeline, produce, tables, query, verify, demo, metrics, config, topic, schema, job, dbt,
-               dag, image, deploy, service):
+for module in (stack, pipeline, produce, tables, query, verify, maintain, demo, metrics, config, topic, schema, job,
+               dbt, dag, image, deploy, service):
     app.add_typer(module.app)
 
 

@@ -1,4 +1,4 @@
-"""``lakectl tables``: the lakehouse's tables with row counts and snapshots, without Trino."""
+"""``lakectl tables``: the lakehouse's tables with row counts, files and snapshots, without Trino."""
 
 from __future__ import annotations
 
@@ -23,7 +23,8 @@ def tables(
     timeout: Annotated[float, typer.Option("--timeout", help="Seconds --wait-for-topic may wait.")] = 300,
     output: OutputOpt = OutputFormat.table,
 ) -> None:
-    """Iceberg and Delta tables: row count and latest snapshot / version (pyiceberg, delta-rs)."""
+    """Iceberg and Delta tables: rows, data files and their bytes, snapshots / versions retained and the
+    latest one (pyiceberg, delta-rs)."""
     from lakectl.ops.tables import check_filters, list_tables
 
     check_filters(layer, table_format)
@@ -33,4 +34,5 @@ def tables(
     with out.spinner(waiting) as update:
         found = list_tables(lake.lakehouse(), layer=layer, table_format=table_format, wait_for_topic=wait_for_topic,
                             kafka=lake.kafka, timeout=timeout, progress=update)
-    out.emit(found.to_dict(), table=list_table("tables", "format", "layer", "name", "rows", "snapshot", "updated_at"))
+    out.emit(found.to_dict(), table=list_table("tables", "format", "layer", "name", "rows", "data_files", "data_bytes",
+                                               "snapshots", "snapshot", "updated_at"))

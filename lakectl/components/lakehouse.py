@@ -1,5 +1,6 @@
-"""The lakehouse read without Trino: Iceberg tables through pyiceberg 0.12 (the SQL catalog over the
-same JDBC catalog database Flink writes), Delta tables through delta-rs (``deltalake`` 1.x).
+"""The lakehouse without Trino: Iceberg tables read through pyiceberg 0.12 (the SQL catalog over the
+same JDBC catalog database Flink writes), Delta tables read and maintained through delta-rs (``deltalake``
+1.x: compaction, vacuum, checkpoints and log cleanup, committed next to the Bronze job's own commits).
 
 Both libraries are heavy and imported on use."""
 
@@ -26,6 +27,9 @@ class TableInfo:
     rows: int
     snapshot: str  # Iceberg snapshot id / Delta version
     updated_at: str | None = None
+    data_files: int | None = None  # in the current snapshot / version
+    data_bytes: int | None = None
+    snapshots: int | None = None  # Iceberg snapshots retained / Delta versions still in the log
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -86,10 +90,15 @@ class Lakehouse:
                 table = self.iceberg().load_table(identifier)
                 snapshot = table.current_snapshot()
                 summary = snapshot.summary if snapshot else None
-                rows = int(summary["total-records"]) if summary and "total-records" in summary else 0
-                infos.append(TableInfo("iceberg", namespace, identifier[-1], table.location(), rows,
+
+                def total(key: str, summary=summary) -> int:
+                    return int(summary[key]) if summary and key in summary else 0
+
+                infos.append(TableInfo("iceberg", namespace, identifier[-1], table.location(), total("total-records"),
                                        str(snapshot.snapshot_id) if snapshot else "-",
-                                       _iso(snapshot.timestamp_ms) if snapshot else None))
+                                       _iso(snapshot.timestamp_ms) if snapshot else None,
+                                       total("total-data-files"), total("total-files-size"),
+                                       len(table.metadata.snapshots)))
         return infos
 
     # -- Delta -----------------------------------------------------------------------------
@@ -114,13 +123,56 @@ class Lakehouse:
                     table = self.delta_table(lay, name)
                 except ComponentError:
                     continue  # not a Delta table (no _delta_log yet)
-                rows = sum(int(n or 0) for n in table.get_add_actions(flatten=True).column("num_records").to_pylist())
+                adds = table.get_add_actions(flatten=True)
+                rows = sum(int(n or 0) for n in adds.column("num_records").to_pylist())
                 history = table.history(1)
                 updated = _iso(history[0]["timestamp"]) if history else None
                 infos.append(TableInfo("delta", lay, name, self.delta_uri(lay, name), rows, str(table.version()),
-                                       updated))
+                                       updated, adds.num_rows, sum(adds.column("size_bytes").to_pylist()),
+                                       len(self.delta_log_versions(lay, name))))
         return infos
 
+    def delta_log_versions(self, layer: str, name: str) -> list[int]:
+        """The versions whose commit file is still in the table's ``_delta_log`` (the ones time travel reaches)."""
+        return sorted(int(f[:-5]) for f in self.s3.listing("delta", layer, name, "_delta_log", directories=False)
+                      if f.endswith(".json") and f[:-5].isdigit())
+
+    def delta_files(self, layer: str, name: str) -> tuple[int, int]:
+        """Data files of the current version and their bytes."""
+        adds = self.delta_table(layer, name).get_add_actions(flatten=True)
+        return adds.num_rows, sum(adds.column("size_bytes").to_pylist())
+
+    # Delta maintenance through delta-rs. Every commit it makes is a conditional PUT (S3Location.delta_rs_options),
+    # and none changes the table's metadata or protocol: the Bronze job's commits, blind appends, never conflict
+    # with them (Delta retries a commit that lost the race at the next version). The post-commit hooks stay off:
+    # checkpoints and log cleanup are steps of their own, reported as such.
+    def delta_compact(self, layer: str, name: str, target_size_mb: int) -> dict[str, Any]:
+        """Bin-pack the data files smaller than ``target_size_mb`` into files of about that size (per
+        partition); returns delta-rs's metrics (numFilesRemoved, numFilesAdded, ...)."""
+        table = self.delta_table(layer, name)
+        return table.optimize.compact(target_size=int(target_size_mb) << 20,
+                                      post_commithook_properties=_no_hooks())
+
+    def delta_vacuum(self, layer: str, name: str, retention_s: float, *, full: bool) -> list[str]:
+        """Delete data files older than ``retention_s`` that the current version does not reference: with
+        ``full`` every such file under the table (orphans included), else only those a commit removed.
+        delta-rs counts whole hours: the retention is rounded up."""
+        import math
+
+        table = self.delta_table(layer, name)
+        return table.vacuum(retention_hours=math.ceil(retention_s / 3600), dry_run=False,
+                            enforce_retention_duration=False, full=full, post_commithook_properties=_no_hooks())
+
+    def delta_checkpoint(self, layer: str, name: str) -> int:
+        """A checkpoint of the current version (readers then start there); returns the version."""
+        table = self.delta_table(layer, name)
+        table.create_checkpoint()
+        return table.version()
+
+    def delta_cleanup_log(self, layer: str, name: str) -> None:
+        """Delete the log files older than the table's ``delta.logRetentionDuration`` (30 days by default)
+        that a checkpoint has superseded."""
+        self.delta_table(layer, name).cleanup_metadata()
 
     def bronze_rows(self, topic: str) -> dict[str, int]:
         """Rows of bronze.<topic> in each format (0 where the table does not exist yet)."""
@@ -144,6 +196,12 @@ class Lakehouse:
 
         return poll_until(check, timeout=timeout, interval=1.0, what=f"bronze.{table} holding the topic's records",
                           hint="is its job running? lakectl job list")
+
+
+def _no_hooks():
+    from deltalake.transaction import PostCommitHookProperties
+
+    return PostCommitHookProperties(create_checkpoint=False, cleanup_expired_logs=False)
 
 
 def _iso(millis: int) -> str:

@@ -34,8 +34,10 @@ class S3Location:
             "AWS_REGION": self.region,
             "AWS_ALLOW_HTTP": "true" if self.endpoint.startswith("http://") else "false",
             "AWS_FORCE_PATH_STYLE": "true",
-            # Flink's Delta sink is the only writer; delta-rs only reads here
-            "AWS_S3_ALLOW_UNSAFE_RENAME": "true",
+            # `lakectl maintain` commits to the Delta tables while the Bronze job appends: a commit file is
+            # created with a conditional PUT (If-None-Match: *), never over another writer's commit (the Flink
+            # sink does the same: flink_jobs/delta_sink, ConditionalPutLogStore)
+            "conditional_put": "etag",
         }
 
     def pyiceberg_options(self) -> dict[str, str]:
@@ -91,6 +93,19 @@ class S3Location:
         except OSError as exc:
             raise ServiceUnavailable(f"object store: {str(exc).splitlines()[0]}") from None
         return sorted(e.base_name for e in entries if e.type == wanted)
+
+    def objects(self, uri: str) -> dict[str, tuple[int, float]]:
+        """Every object under ``uri`` (an s3:// prefix of this bucket), recursively: path -> (size, last
+        modified as a Unix time)."""
+        from pyarrow import fs
+
+        prefix = uri.removeprefix("s3://").rstrip("/")
+        try:
+            entries = self.filesystem().get_file_info(fs.FileSelector(prefix, recursive=True, allow_not_found=True))
+        except OSError as exc:
+            raise ServiceUnavailable(f"object store: {str(exc).splitlines()[0]}") from None
+        return {e.path: (e.size, e.mtime.timestamp() if e.mtime else 0.0)
+                for e in entries if e.type == fs.FileType.File}
 
     def ensure_bucket(self) -> bool:
         """Create the bucket if it is missing; True when it was created."""

@@ -8,10 +8,16 @@ EXECUTE ... USING), never pasted into the text.
 
 Delta tables are known to Trino only once registered in its metastore; ``register_delta_tables``
 registers every Delta table found under ``s3://<bucket>/delta/<layer>/``, idempotently.
+
+Iceberg table maintenance goes through Trino's table procedures (``ALTER TABLE ... EXECUTE optimize``,
+``optimize_manifests``, ``expire_snapshots``, ``remove_orphan_files``); ``iceberg_state`` reads what they
+change from the table's metadata tables (``$files``, ``$manifests``, ``$snapshots``, ``$history``).
 """
 
 from __future__ import annotations
 
+import math
+import random
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -154,6 +160,23 @@ class TrinoClient:
 
     def scalar(self, sql: str, params: Sequence[Any] | None = None) -> Any:
         return self.execute(sql, params).scalar()
+
+    def execute_committing(self, sql: str, *, attempts: int = 4, pause_s: float = 1.0) -> QueryResult:
+        """A statement that commits to an Iceberg table (a table procedure): retried when it lost a race with
+        another writer's commit (ICEBERG_COMMIT_ERROR; Iceberg's own retries are quick and few, and a
+        Bronze job may commit every second)."""
+        for attempt in range(1, attempts + 1):
+            try:
+                return self.execute(sql)
+            except QueryFailed as exc:
+                if exc.error_name != "ICEBERG_COMMIT_ERROR" or attempt == attempts:
+                    raise
+                time.sleep(pause_s * attempt * (0.5 + random.random()))
+        raise AssertionError("unreachable")
+
+    def set_session(self, name: str, value: str) -> None:
+        """A session property for this connection's later statements (e.g. ``iceberg.<property>``)."""
+        self.execute(f"SET SESSION {name} = {_literal(value)}")
 
 
 def _short(exc: BaseException) -> str:
@@ -300,3 +323,80 @@ def apply_time_travel(sql: str, clause: str) -> str:
     if not rewritten:
         raise UsageError("--as-of / --version: the query reads no table to travel in time")
     return str(statement).strip().rstrip(";").strip()
+
+
+# -- Iceberg table maintenance (Trino's table procedures) ----------------------------------------
+# Trino refuses expire_snapshots / remove_orphan_files retentions below these session properties (their
+# defaults, iceberg.expire-snapshots.min-retention and iceberg.remove-orphan-files.min-retention in the
+# catalog's properties, are 7 days): lakectl sets them, on its own session, to the retention it checked
+# itself, so that lakectl's settings govern on any Trino, a remote one included
+EXPIRE_MIN_RETENTION = f"{ICEBERG_CATALOG}.expire_snapshots_min_retention"
+ORPHANS_MIN_RETENTION = f"{ICEBERG_CATALOG}.remove_orphan_files_min_retention"
+# what the Flink Iceberg sink writes into the summary of each snapshot it commits
+FLINK_CHECKPOINT_KEY = "flink.max-committed-checkpoint-id"
+
+
+def trino_duration(seconds: float) -> str:
+    """A Trino duration literal, whole seconds rounded up (never shorter than asked)."""
+    return f"{max(0, math.ceil(seconds))}s"
+
+
+def iceberg_table(schema: str, table: str, metadata: str | None = None) -> str:
+    """``iceberg."schema"."table"``, or its metadata table ``"table$files"`` and the like."""
+    name = f"{table}${metadata}" if metadata else table
+    return f"{ICEBERG_CATALOG}.{_quote(schema)}.{_quote(name)}"
+
+
+def iceberg_optimize_sql(schema: str, table: str, file_size_mb: int) -> str:
+    """Rewrite the data files smaller than ``file_size_mb`` (per partition) into files of about that size."""
+    return (f"ALTER TABLE {iceberg_table(schema, table)} EXECUTE "
+            f"optimize(file_size_threshold => '{int(file_size_mb)}MB')")
+
+
+def iceberg_optimize_manifests_sql(schema: str, table: str) -> str:
+    return f"ALTER TABLE {iceberg_table(schema, table)} EXECUTE optimize_manifests"
+
+
+def iceberg_expire_snapshots_sql(schema: str, table: str, retention_s: float) -> str:
+    return (f"ALTER TABLE {iceberg_table(schema, table)} EXECUTE "
+            f"expire_snapshots(retention_threshold => '{trino_duration(retention_s)}')")
+
+
+def iceberg_remove_orphan_files_sql(schema: str, table: str, retention_s: float) -> str:
+    return (f"ALTER TABLE {iceberg_table(schema, table)} EXECUTE "
+            f"remove_orphan_files(retention_threshold => '{trino_duration(retention_s)}')")
+
+
+@dataclass
+class IcebergState:
+    """What maintenance changes in one Iceberg table, read through its metadata tables."""
+
+    data_files: int
+    data_bytes: int
+    manifests: int
+    snapshot_ids: set[int]
+    # seconds since the newest snapshot the stream committed (one carrying FLINK_CHECKPOINT_KEY) among the
+    # current snapshot and its ancestors, by Trino's clock; None when there is none
+    stream_commit_age_s: float | None
+
+
+def iceberg_exists(client: TrinoClient, schema: str, table: str) -> bool:
+    return bool(client.execute(
+        f"SELECT count(*) FROM {ICEBERG_CATALOG}.information_schema.tables WHERE table_schema = ? AND table_name = ?",
+        [schema, table]).scalar())
+
+
+def iceberg_state(client: TrinoClient, schema: str, table: str) -> IcebergState:
+    files = client.execute(
+        f"SELECT (SELECT count(*) FROM {iceberg_table(schema, table, 'files')}), "
+        f"(SELECT coalesce(sum(file_size_in_bytes), 0) FROM {iceberg_table(schema, table, 'files')}), "
+        f"(SELECT count(*) FROM {iceberg_table(schema, table, 'manifests')})").rows[0]
+    snapshots = {int(row[0]) for row in client.execute(
+        f"SELECT snapshot_id FROM {iceberg_table(schema, table, 'snapshots')}").rows}
+    age_ms = client.scalar(
+        f"SELECT date_diff('millisecond', max(s.committed_at), current_timestamp) "
+        f"FROM {iceberg_table(schema, table, 'snapshots')} s JOIN {iceberg_table(schema, table, 'history')} h "
+        f"ON s.snapshot_id = h.snapshot_id "
+        f"WHERE h.is_current_ancestor AND element_at(s.summary, {_literal(FLINK_CHECKPOINT_KEY)}) IS NOT NULL")
+    return IcebergState(int(files[0]), int(files[1]), int(files[2]), snapshots,
+                        None if age_ms is None else max(0.0, age_ms / 1000))

@@ -1,4 +1,4 @@
-"""`lakectl tables`: the lakehouse's tables (row counts, snapshots), read without Trino; optionally
+"""`lakectl tables`: the lakehouse's tables (rows, data files and bytes, snapshots), read without Trino; optionally
 after waiting until Bronze holds a topic's records."""
 
 from __future__ import annotations

@@ -23,7 +23,8 @@ def test_table_info_and_times():
     info = TableInfo("delta", "bronze", "trades", "s3://lake/delta/bronze/trades", 5, "3", _iso(1_700_000_000_000))
     assert info.to_dict() == {"format": "delta", "layer": "bronze", "name": "trades",
                               "location": "s3://lake/delta/bronze/trades", "rows": 5, "snapshot": "3",
-                              "updated_at": "2023-11-14T22:13:20+00:00"}
+                              "updated_at": "2023-11-14T22:13:20+00:00", "data_files": None, "data_bytes": None,
+                              "snapshots": None}
 
 
 class Growing(Lakehouse):

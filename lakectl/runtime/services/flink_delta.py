@@ -3,8 +3,9 @@
 No ``io.delta:delta-flink`` is served by the registries, so the Bronze job writes Delta through a small
 Sink V2 on Delta Standalone (see the module's pom.xml). Its jar goes into Flink's lib/ with two more jars:
 
-- ``hadoop-aws`` at the cluster's Hadoop version (S3A, which the Delta sink writes through, with
-  ``io.delta.storage.S3SingleDriverLogStore``): it runs on the hadoop-client-api/-runtime jars already in lib/;
+- ``hadoop-aws`` at the cluster's Hadoop version (S3A, which the Delta sink writes through; its commits are
+  conditional PUTs, the module's ``ConditionalPutLogStore``): it runs on the hadoop-client-api/-runtime jars
+  already in lib/;
 - ``s3-transfer-manager``, the one AWS SDK v2 module S3A needs that iceberg-aws-bundle does not carry. It must
   be the SDK version inside that bundle (iceberg-aws-bundle 1.10.1 carries SDK 2.33.0), so S3A and Iceberg's
   S3FileIO share one SDK.

@@ -74,8 +74,9 @@ public class DeltaSink
 
     Configuration hadoopConf() {
         Configuration conf = new Configuration();
-        conf.set("delta.logStore.s3a.impl", "io.delta.storage.S3SingleDriverLogStore");
-        conf.set("delta.logStore.s3.impl", "io.delta.storage.S3SingleDriverLogStore");
+        // commits with conditional PUTs: `lakectl maintain` writes the same log while the job runs
+        conf.set("delta.logStore.s3a.impl", ConditionalPutLogStore.class.getName());
+        conf.set("delta.logStore.s3.impl", ConditionalPutLogStore.class.getName());
         conf.set("fs.s3a.impl", "org.apache.hadoop.fs.s3a.S3AFileSystem");
         conf.set("parquet.compression", "SNAPPY");
         conf.setLong("parquet.block.size", 64L << 20);
