@@ -19,6 +19,8 @@ def maintain(
     pipelines: Annotated[list[str] | None, typer.Option(
         "--pipeline", help="Only this pipeline's Bronze tables (repeatable; default: every declared "
         "pipeline).")] = None,
+    tables: Annotated[list[str] | None, typer.Option(
+        "--table", help="A Bronze table no pipeline declares, as bronze.NAME (repeatable; both formats).")] = None,
     table_format: Annotated[str | None, typer.Option("--format", help="iceberg or delta (default: the formats "
                                                      "each pipeline declares).")] = None,
     snapshot_retention: Annotated[str | None, typer.Option(
@@ -47,8 +49,14 @@ def maintain(
     if any(v is not None for v in flags.values()):
         lake.override(maintenance={k: v for k, v in flags.items() if v is not None})
     conf = lake.settings.maintenance
-    specs = [pipeline_spec.load(name) for name in dict.fromkeys(pipelines)] if pipelines else pipeline_spec.load_all()
-    targets = ops.select(specs, table_format)
+    if tables:
+        specs = [pipeline_spec.load(name) for name in dict.fromkeys(pipelines or [])]
+        targets = ops.select(specs, table_format) + ops.select_tables(
+            tables, table_format, lake.settings.flink.checkpoint_interval_s)
+    else:
+        specs = ([pipeline_spec.load(name) for name in dict.fromkeys(pipelines)] if pipelines
+                 else pipeline_spec.load_all())
+        targets = ops.select(specs, table_format)
     retentions = ops.Retentions(parse_duration(conf.snapshot_retention), parse_duration(conf.orphan_retention),
                                 conf.target_file_size_mb)
     ops.check_retentions(retentions, targets,

@@ -135,6 +135,20 @@ def select(specs: Sequence[PipelineSpec], table_format: str | None = None) -> li
             for spec in specs for fmt in spec.formats if table_format in (None, fmt)]
 
 
+def select_tables(names: Sequence[str], table_format: str | None, checkpoint_interval_s: float) -> list[Target]:
+    """Bronze tables that no pipeline declares (a job submitted by hand), named ``bronze.NAME``, in both
+    formats (only ``table_format`` when given); ``checkpoint_interval_s`` is the stack's default."""
+    if table_format is not None and table_format not in FORMATS:
+        raise UsageError(f"--format must be iceberg or delta, not {table_format!r}")
+    targets = []
+    for name in dict.fromkeys(names):
+        layer, _, table = name.rpartition(".")
+        if layer != LAYER or not table or not table.replace("_", "").isalnum():
+            raise UsageError(f"--table must name a Bronze table as {LAYER}.NAME, not {name!r}")
+        targets += [Target("", fmt, table, checkpoint_interval_s) for fmt in FORMATS if table_format in (None, fmt)]
+    return targets
+
+
 def orphan_floor_s(targets: Sequence[Target]) -> float:
     longest = max((t.checkpoint_interval_s for t in targets), default=0.0)
     return max(ORPHAN_FLOOR_S, ORPHAN_FLOOR_CHECKPOINTS * longest)

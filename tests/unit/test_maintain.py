@@ -428,3 +428,16 @@ def load_dag(monkeypatch, env: dict[str, str]):
         monkeypatch.setenv(key, value)
     return runpy.run_path(str(Path(__file__).resolve().parents[2] / "dags" / "maintenance.py"))["dag"]
 
+
+
+def test_tables_no_pipeline_declares_are_named_bronze_dot_name():
+    from lakectl.errors import UsageError
+    from lakectl.ops.maintain import select_tables
+
+    targets = select_tables(["bronze.soak_1", "bronze.soak_1"], None, 3.0)
+    assert [(t.format, t.name, t.checkpoint_interval_s) for t in targets] == [
+        ("iceberg", "bronze.soak_1", 3.0), ("delta", "bronze.soak_1", 3.0)]
+    assert [t.format for t in select_tables(["bronze.x"], "delta", 3.0)] == ["delta"]
+    for bad in ("soak_1", "silver.x", "bronze.", "bronze.a-b"):
+        with pytest.raises(UsageError, match="--table"):
+            select_tables([bad], None, 3.0)
