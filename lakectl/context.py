@@ -8,6 +8,7 @@ builds, never the context itself.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from lakectl.components.airflow import AirflowClient
+    from lakectl.components.connect import ConnectWorker
     from lakectl.components.dbt import TrinoEndpoint
     from lakectl.components.flink import FlinkClient
     from lakectl.components.flink_operator import FlinkOperator
@@ -133,6 +135,38 @@ class LakeContext:
 
     def flink_url(self) -> str:
         return self.runtime.endpoint("flink-jobmanager")
+
+    # Kafka Connect
+    def connect_url(self) -> str:
+        url = self.settings.connect.url
+        if url:
+            return url
+        if "connect" not in self.runtime.services:
+            from lakectl.errors import ServiceUnavailable
+
+            raise ServiceUnavailable("no Kafka Connect worker: this stack has no connect service",
+                                     hint="set connect.url (LAKECTL_CONNECT__URL)")
+        return self.runtime.endpoint("connect")
+
+    def connect_worker(self) -> ConnectWorker:
+        from lakectl.components.connect import ConnectWorker
+
+        return ConnectWorker.connect(self.connect_url(), timeout=self.settings.request_timeout)
+
+    def connect_placeholders(self) -> Mapping[str, str]:
+        """What ``${...}`` in a connector file may name; each is computed only when a file uses it."""
+        from lakectl.ops.placeholders import Lazy
+
+        reg = self.settings.registry
+        return Lazy({
+            "bootstrap_servers": self.bootstrap_servers,
+            "registry_url": self.registry_url,
+            "registry.username": lambda: reg.username or "",
+            "registry.password": lambda: _secret(reg.password) or "",
+            "catalog.jdbc_url": lambda: self.catalog()["jdbc_url"],
+            "catalog.user": lambda: self.catalog()["user"],
+            "catalog.password": lambda: self.catalog()["password"],
+        })
 
     def flink(self) -> FlinkClient:
         from lakectl.components.flink import FlinkClient

@@ -127,6 +127,11 @@ class AirflowSettings(_Section):
     verify_tls: bool = True
 
 
+class ConnectSettings(_Section):
+    # None means "the Connect worker of the local stack" (`lakectl up connect`); e.g. http://connect:8083
+    url: str | None = None
+
+
 class KubernetesSettings(_Section):
     """Where `lakectl deploy` and the kubernetes job backend work (a kubeconfig context and a namespace)."""
 
@@ -218,6 +223,7 @@ class Settings(BaseSettings):
     trino: TrinoSettings = TrinoSettings()
     prometheus: PrometheusSettings = PrometheusSettings()
     airflow: AirflowSettings = AirflowSettings()
+    connect: ConnectSettings = ConnectSettings()
     kubernetes: KubernetesSettings = KubernetesSettings()
     maintenance: MaintenanceSettings = MaintenanceSettings()
 

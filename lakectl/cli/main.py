@@ -16,6 +16,7 @@ import typer
 from lakectl import __version__
 from lakectl.cli import (
     config,
+    connect,
     dag,
     dbt,
     demo,
@@ -69,7 +70,7 @@ def version(output: OutputOpt = OutputFormat.table) -> None:
 
 # every command module, in the order of `lakectl --help` (a new group is one more name here)
 for module in (stack, pipeline, produce, tables, query, verify, maintain, demo, metrics, config, topic, schema, job,
-               dbt, dag, image, deploy, service):
+               dbt, connect, dag, image, deploy, service):
     app.add_typer(module.app)
 
 

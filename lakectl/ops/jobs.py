@@ -13,7 +13,6 @@ stops the old job with a savepoint and starts the new one from it (nothing lost,
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from functools import cached_property
@@ -22,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from lakectl.components.flink import PYTHON_DRIVER, TERMINAL_STATES, FlinkClient, JobSummary
 from lakectl.errors import CheckFailed, ComponentError, UsageError
+from lakectl.ops import placeholders
 from lakectl.paths import read_text
 from lakectl.runtime.base import write_private
 
@@ -308,10 +308,6 @@ def _run_python(cluster: JobCluster, path: Path, *, name: str, parallelism: int,
         raise
 
 
-# ${iceberg.jdbc_url}: a dotted key of the job context; ${rows_per_second:-1}: with a default
-PLACEHOLDER = re.compile(r"\$\{([a-z][a-z0-9_.-]*)(?::-([^}]*))?\}")
-
-
 def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, str]:
     flat: dict[str, str] = {}
     for key, value in data.items():
@@ -337,15 +333,7 @@ def render_sql(text: str, values: dict[str, str], origin: str) -> list[str]:
     """Fill placeholders and split a script into statements (comments and empty ones dropped)."""
     import sqlparse
 
-    def fill(match: re.Match) -> str:
-        key, default = match.group(1), match.group(2)
-        if key in values:
-            return values[key]
-        if default is not None:
-            return default
-        raise UsageError(f"{origin}: unknown placeholder ${{{key}}} (known: {', '.join(sorted(values))})")
-
-    text = PLACEHOLDER.sub(fill, text)
+    text = placeholders.fill(text, values, origin)
     statements = [sqlparse.format(s, strip_comments=True).strip().rstrip(";").strip() for s in sqlparse.split(text)]
     statements = [s for s in statements if s]
     if not any(s.upper().startswith(("INSERT", "EXECUTE")) for s in statements):
