@@ -38,12 +38,19 @@ class ProcessRecord:
     argv: list[str]
     log: str
     started_at: float
+    # seconds from boot to the process's start: psutil's create_time is boot time (read from the wall clock)
+    # plus that, so a clock step (NTP) moves create_time for every process while this stays put
+    since_boot: float | None = None
 
     def process(self) -> psutil.Process | None:
         """The live process, or None if it exited (or the PID now belongs to someone else)."""
         try:
             proc = psutil.Process(self.pid)
-            if abs(proc.create_time() - self.create_time) > 1.0 or proc.status() == psutil.STATUS_ZOMBIE:
+            if self.since_boot is not None:
+                moved = abs(proc.create_time() - psutil.boot_time() - self.since_boot)
+            else:
+                moved = abs(proc.create_time() - self.create_time)
+            if moved > 1.0 or proc.status() == psutil.STATUS_ZOMBIE:
                 return None
             return proc
         except psutil.Error:
@@ -130,10 +137,11 @@ class ProcessManager:
         record = ProcessRecord(
             name=name,
             pid=proc.pid,
-            create_time=psutil.Process(proc.pid).create_time(),
+            create_time=(created := psutil.Process(proc.pid).create_time()),
             argv=launch.argv,
             log=str(log_path),
             started_at=time.time(),
+            since_boot=created - psutil.boot_time(),
         )
         with os.fdopen(fd, "w") as handle:
             json.dump(asdict(record), handle)
