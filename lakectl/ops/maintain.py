@@ -4,12 +4,12 @@ Every checkpoint of a Bronze job commits a snapshot (Iceberg) and a version (Del
 files; left alone, files, snapshots, manifests and log entries pile up and every read slows down. Per
 table and format, in this order:
 
-  iceberg (Trino's table procedures)       delta (delta-rs)
-  compact               optimize           compact              optimize.compact
-  rewrite_manifests     optimize_manifests expire_versions      vacuum of removed files
-  expire_snapshots      expire_snapshots   remove_orphan_files  vacuum (full)
-  remove_orphan_files   remove_orphan_files checkpoint          create_checkpoint
-                                           clean_log            cleanup_metadata
+  iceberg: Trino's table procedures             delta: delta-rs
+  compact              optimize                   compact              optimize.compact
+  rewrite_manifests    optimize_manifests         expire_versions      vacuum of the files commits removed
+  expire_snapshots     expire_snapshots           remove_orphan_files  vacuum (full)
+  remove_orphan_files  remove_orphan_files        checkpoint           create_checkpoint
+                                                  clean_log            cleanup_metadata
 
 Why these engines (measured): docs/design.md, "Table maintenance".
 

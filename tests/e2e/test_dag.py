@@ -137,8 +137,12 @@ def test_job_ensure_restores_from_a_savepoint_and_is_a_no_op_while_running(stack
 def test_dag_list_and_bad_input(stack, topic):
     listed = stack.ok("dag", "list", "-o", "json").json()["dags"]
     assert DAG_ID in {d["dag_id"] for d in listed}
-    # the dag-processor parsed every file of dags/ (a file that fails to import lists no DAG)
-    assert {"lakehouse_maintenance", "pipeline_trades"} <= {d["dag_id"] for d in listed}
+    # the dag-processor parses every file of dags/ (a file that fails to import lists no DAG)
+    deadline = time.monotonic() + 120
+    while not {"lakehouse_maintenance", "pipeline_trades"} <= {d["dag_id"] for d in listed}:
+        assert time.monotonic() < deadline, f"not every DAG of dags/ was parsed: {[d['dag_id'] for d in listed]}"
+        time.sleep(5)
+        listed = stack.ok("dag", "list", "-o", "json").json()["dags"]
     for verb in ("trigger", "runs", "pause"):
         args = ("dag", verb, "no_such_dag")
         result = stack.lakectl(*args)
