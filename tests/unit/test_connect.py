@@ -11,6 +11,7 @@ from lakectl.components.connect import ConnectWorker
 from lakectl.errors import CheckFailed, ComponentError, ServiceUnavailable, UsageError
 from lakectl.ops import connect
 from lakectl.ops.placeholders import Lazy
+from tests.unit.routed import routed_transport
 
 PAYLOADS = Path(__file__).parent / "payloads" / "connect"
 BASE = "http://connect.test:8083"
@@ -22,17 +23,8 @@ def payload(name: str) -> bytes:
 
 
 def worker(routes: dict) -> tuple[ConnectWorker, list[httpx.Request]]:
-    seen: list[httpx.Request] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        key = (request.method, request.url.path)
-        if key not in routes:
-            return httpx.Response(404, content=payload("connector_404.json"))
-        status, body = routes[key]
-        return httpx.Response(status, content=body)
-
-    return ConnectWorker(httpx.Client(base_url=BASE, transport=httpx.MockTransport(handler))), seen
+    transport, seen = routed_transport(routes, payload("connector_404.json"))
+    return ConnectWorker(httpx.Client(base_url=BASE, transport=transport)), seen
 
 
 def connector_file(tmp_path: Path, data) -> Path:

@@ -8,6 +8,7 @@ import pytest
 
 from lakectl.components.registry import RegistryError, SchemaRegistry
 from lakectl.errors import CheckFailed, ServiceUnavailable, UsageError
+from tests.unit.routed import routed_transport
 
 PAYLOADS = Path(__file__).parent / "payloads" / "apicurio"
 BASE = "http://registry.test/apis/ccompat/v7"
@@ -18,18 +19,8 @@ def payload(name: str) -> bytes:
 
 
 def registry(routes: dict) -> tuple[SchemaRegistry, list[httpx.Request]]:
-    seen: list[httpx.Request] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        key = (request.method, request.url.path)
-        if key not in routes:
-            return httpx.Response(404, content=payload("subject_404.json"))
-        status, body = routes[key]
-        return httpx.Response(status, content=body)
-
-    client = httpx.Client(base_url=BASE, transport=httpx.MockTransport(handler))
-    return SchemaRegistry(client), seen
+    transport, seen = routed_transport(routes, payload("subject_404.json"))
+    return SchemaRegistry(httpx.Client(base_url=BASE, transport=transport)), seen
 
 
 def test_latest_version():
