@@ -160,12 +160,27 @@ def _probe(stack: StackContext) -> Probe:
 
 
 def _after_ready(stack: StackContext) -> None:
-    """Create the Iceberg catalog's database if need be, and register the Bronze Delta tables that
-    exist already (lakectl query registers later ones)."""
+    """Create the Iceberg catalog's database and tables if need be, and register the Bronze Delta tables
+    that exist already (lakectl query registers later ones)."""
     from lakectl.components.trino import TrinoClient, register_delta_tables
 
     postgres.ensure_database(stack, flink.CATALOG_DATABASE)
+    _ensure_iceberg_catalog_tables(stack)
     register_delta_tables(TrinoClient.connect(url(stack), timeout=60), object_store.location(stack))
+
+
+def _ensure_iceberg_catalog_tables(stack: StackContext) -> None:
+    """Trino's JDBC catalog never creates its tables (it builds Iceberg's JdbcCatalog without initialising
+    them), so on a stack where no Flink job has run yet every Iceberg statement failed with "Cannot check and
+    eventually update SQL schema" (relation iceberg_tables does not exist). pyiceberg's SQL catalog creates
+    the same tables Iceberg's Java JdbcCatalog uses, when they are missing."""
+    from pyiceberg.catalog.sql import SqlCatalog
+
+    from lakectl.components.lakehouse import sqlalchemy_url
+
+    SqlCatalog(stack.settings.catalog.name,
+               uri=sqlalchemy_url(flink.catalog_jdbc_url(stack), postgres.SUPERUSER, stack.secret("postgres_password")),
+               warehouse=object_store.location(stack).uri("iceberg"), init_catalog_tables="true")
 
 
 SPEC = ServiceSpec(
