@@ -22,6 +22,7 @@ import time
 import pyarrow.compute as pc
 import pytest
 
+from lakectl.ops.maintain import RESTORE_POINT_MARGIN_S
 from tests.e2e.bronze_helpers import REPO, delta_rows, iceberg_rows, wait_for_rows
 from tests.e2e.conftest import report_artifact
 
@@ -104,11 +105,15 @@ def test_maintain_twice_while_the_stream_writes(stack, pipeline, pytestconfig):
     producer = subprocess.Popen(
         [sys.executable, "-m", "lakectl", "produce", PIPELINE, "--count", str(MAX_COUNT), "--rate", str(RATE),
          "-o", "json"], cwd=stack.project, env=stack.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    started = time.monotonic()
     try:
         time.sleep(10)  # a few dozen commits in each format
         orphans = plant_orphans(stack, lakehouse)
         first = maintain(stack, pytestconfig)
         assert producer.poll() is None, "the first maintain must run while trades are produced"
+        # expiry keeps what is younger than the stream's restore point plus a margin: the second run must
+        # find commits older than that, however fast the first one was
+        time.sleep(max(0.0, started + RESTORE_POINT_MARGIN_S + 15 - time.monotonic()))
         second = maintain(stack, pytestconfig)
         assert producer.poll() is None, "the second maintain must run while trades are produced"
         time.sleep(3)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import sys
 
 import pytest
 
@@ -21,6 +22,7 @@ pytestmark = pytest.mark.e2e
 def _soak_module():
     spec = importlib.util.spec_from_file_location("lakectl_bench_soak", REPO / "bench" / "soak.py")
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses resolve the module's string annotations through sys.modules
     spec.loader.exec_module(module)
     return module
 
