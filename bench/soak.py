@@ -115,7 +115,12 @@ class Soak:
 
     # -- the stack ---------------------------------------------------------------------------------
     def pid(self, service: str) -> int:
-        services = {s["name"]: s for s in self.cli.json("status")["services"]}
+        # `status` exits 3 while any service is unhealthy (e.g. Airflow after the PostgreSQL outage) and still
+        # prints every service: only the one to kill matters here
+        done = self.cli.run("status", "-o", "json", timeout=120)
+        if not done.stdout.strip():
+            raise SoakFailed(f"lakectl status exited {done.returncode}: {done.stderr.strip()}")
+        services = {s["name"]: s for s in json.loads(done.stdout)["services"]}
         pid = services.get(service, {}).get("pid")
         if not pid:
             raise SoakFailed(f"{service}: no running process to kill")
