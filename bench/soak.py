@@ -137,7 +137,7 @@ class Soak:
         job = self.job()
         if not job:
             return None, None
-        return job.get("job_id") or (job.get("job") or {}).get("job_id"), job["checkpoints"].get("latest_id")
+        return job["job_id"], job["checkpoints"].get("latest_id")
 
     def wait_recovered(self, before: tuple[str | None, int | None], *, ensure: bool = False) -> None:
         """Until the job runs every task and has completed a checkpoint after ``before``."""
@@ -157,7 +157,7 @@ class Soak:
             job = self.job()
             last = job
             if job and job["state"] == "RUNNING" and all(v["status"] == "RUNNING" for v in job["vertices"]):
-                job_id = job.get("job_id") or (job.get("job") or {}).get("job_id")
+                job_id = job["job_id"]
                 latest = job["checkpoints"].get("latest_id")
                 if latest is not None and (job_id != before[0] or before[1] is None or latest > before[1]):
                     return
