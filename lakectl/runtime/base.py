@@ -150,6 +150,10 @@ class ServiceSpec:
     container_data: str | None = None
     # how long compose waits after SIGTERM before it kills the container (a clean shutdown: Kafka, PostgreSQL)
     stop_grace_s: int = 30
+    # started again whenever it exits until lakectl stops it: for services that exit by design when a
+    # dependency goes away (Airflow's scheduler on a lost database). Natively a supervisor process does
+    # it (lakectl.runtime.native.supervise); compose gets ``restart: unless-stopped``
+    restart: bool = False
     # a service lakectl builds no image for (``native`` None): its compose service as it stands
     # (image, environment, volumes; lakectl.runtime.compose_file adds the rest)
     compose: Callable[[], dict[str, Any]] | None = None

@@ -139,6 +139,8 @@ def service(spec: ServiceSpec) -> dict[str, Any]:
     if spec.start_dependencies:
         definition["depends_on"] = {name: {"condition": "service_healthy"} for name in spec.start_dependencies}
     definition["stop_grace_period"] = f"{spec.stop_grace_s}s"
+    if spec.restart:
+        definition["restart"] = "unless-stopped"
     if spec.container_data:
         definition["volumes"] = [*definition.get("volumes", []), f"{volume(spec)}:{spec.container_data}"]
     return definition

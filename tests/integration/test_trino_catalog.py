@@ -5,6 +5,8 @@ takes one used to fail with GENERIC_INTERNAL_ERROR "Cannot check and eventually 
 
 import pytest
 
+from lakectl.polling import Observation, poll_until
+
 pytestmark = pytest.mark.integration
 
 TABLE = "iceberg.catalog_restart.t"
@@ -26,3 +28,11 @@ def test_a_query_right_after_a_postgres_restart_succeeds(stack):
     assert stack.ok("query", f"SELECT sum(a) FROM {TABLE}", "-o", "json").json()["rows"] == [[3]]
     stack.ok("query", f"DROP TABLE {TABLE}")
     stack.ok("query", "DROP SCHEMA iceberg.catalog_restart")
+
+    # Airflow's scheduler and dag-processor end when their database goes away; the native supervisor
+    # starts them again, so the whole stack is healthy again without anyone running `lakectl up`
+    def healthy() -> Observation[bool]:
+        result = stack.lakectl("status", "-o", "json")
+        return Observation(result.code == 0, True, result.err.strip())
+
+    poll_until(healthy, timeout=180, what="every service healthy after the PostgreSQL restart", interval=5)

@@ -46,7 +46,12 @@ class NativeRuntime(Runtime):
         self.check_ports(spec)
         recipe = spec.native(self.stack)
         recipe.prepare()
-        manager.start(spec.name, recipe.launch())
+        launch = recipe.launch()
+        if spec.restart:
+            from lakectl.runtime.native.supervise import wrap
+
+            launch = wrap(launch, spec.name)
+        manager.start(spec.name, launch)
         return True
 
     def exited(self, specs: Sequence[ServiceSpec]) -> dict[str, str]:

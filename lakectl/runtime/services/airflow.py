@@ -235,6 +235,9 @@ def _process(name: str, summary: str, recipe: type[AirflowRecipe], probe, ports=
         version=VERSION,
         group="airflow",
         remote_url=remote_url,
+        # each process ends when the metadata database goes away (a PostgreSQL restart) and is meant to be
+        # started again, as its Kubernetes Deployment or a systemd unit would
+        restart=True,
     )
     return spec
 
