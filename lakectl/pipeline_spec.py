@@ -42,7 +42,7 @@ class PipelineSpec:
     partitions: int = 3
     formats: tuple[str, ...] = FORMATS
     partition_by: str = "day"  # Bronze: by day of event_time ("none": unpartitioned)
-    checkpoint_interval_s: float = 10.0
+    checkpoint_interval_s: float = 2.0
     dlq: bool = True
     parallelism: int | None = None  # the Bronze job's (None: the stack's default); one TaskManager slot each
     silver: str | None = None  # the Silver table, when written by hand (the trades' is trades_clean)
@@ -182,7 +182,7 @@ def from_mapping(name: str, data: dict[str, Any], path: Path) -> PipelineSpec:
     partitions = typed("partitions", int, 3)
     if not 1 <= partitions <= 1000:
         raise UsageError(f"{where}: partitions = {partitions}: expected 1..1000")
-    interval = float(typed("checkpoint_interval_s", (int, float), 10.0))
+    interval = float(typed("checkpoint_interval_s", (int, float), 2.0))
     if not 1 <= interval <= 3600:
         raise UsageError(f"{where}: checkpoint_interval_s = {interval}: expected 1..3600 seconds")
     spec = PipelineSpec(name=name, schema=schema, topic=topic, key=typed("key", str, ""),

@@ -37,14 +37,14 @@ def test_the_trade_pipeline_is_one_spec():
     assert (spec.topic, spec.key, spec.event_time, spec.formats, spec.job_name, spec.silver_table) == (
         "trades", "trade_id", "event_time", ("iceberg", "delta"), "bronze_trades", "trades_clean")
     assert job_args(spec) == ["--topic", "trades", "--table", "trades", "--formats", "iceberg,delta",
-                              "--partition-by", "day", "--checkpoint-interval", "10", "--event-time", "event_time"]
+                              "--partition-by", "day", "--checkpoint-interval", "2", "--event-time", "event_time"]
 
 
 def test_defaults(schemas):
     write_spec(schemas, "orders", 'schema = "orders.avsc"\nkey = "order_id"\nevent_time = "placed_at"\n')
     spec = pipeline_spec.load("orders", schemas)
     assert (spec.topic, spec.partitions, spec.formats, spec.partition_by, spec.checkpoint_interval_s, spec.dlq) == (
-        "orders", 3, ("iceberg", "delta"), "day", 10.0, True)
+        "orders", 3, ("iceberg", "delta"), "day", 2.0, True)
 
 
 @pytest.mark.parametrize(("text", "message"), [
