@@ -60,6 +60,16 @@ def test_plugins_include_the_file_source_and_debeziums_postgres_connector(stack)
     assert "io.debezium.connector.postgresql.PostgresConnector" in plugins
 
 
+def test_prometheus_scrapes_the_workers_jmx_exporter(stack):
+    def scraped() -> bool:
+        data = stack.ok("metrics", "--query", 'up{job="connect"}', "-o", "json").json()["result"]
+        return bool(data) and float(data[0]["value"]) == 1
+
+    _wait(scraped, 60, "Prometheus scraping connect")
+    workers = stack.ok("metrics", "--query", "kafka_connect_worker_connector_count", "-o", "json").json()["result"]
+    assert workers and workers[0]["metric"]["job"] == "connect"
+
+
 def test_a_file_source_puts_every_line_on_the_topic_once(stack, tmp_path):
     topic = "connect-file-lines"
     stack.ok("topic", "create", topic, "--if-not-exists")
