@@ -1,7 +1,7 @@
 """Pipelines with ``source = "postgres-cdc"``: a PostgreSQL table's changes, captured by Debezium through Kafka
 Connect, kept append-only in Bronze and folded into Silver (the table's current state).
 
-``pipeline apply`` runs ``ensure``: PostgreSQL's side first (``wal_level`` must be logical, a replication user
+``pipeline apply`` runs ``prepare`` and ``deploy_connector``: PostgreSQL's side first (``wal_level`` must be logical, a replication user
 whose generated password lives only in the stack's 0600 secrets, a publication of the table, full replica
 identity so updates and deletes carry every column in ``before``), then the Debezium connector from
 ``deploy/connect/postgres-cdc.json`` through the connect ops. The table's columns, read from
@@ -205,15 +205,18 @@ class CdcStack:
 
 
 @dataclass
-class Ensured:
+class Prepared:
     columns: list[TableColumn]
     changes: list[str]
+    access: PgAccess
+    password: str
 
 
-def ensure(stack: CdcStack, spec: PipelineSpec, connector_file: Path = CONNECTOR_FILE) -> Ensured:
-    """PostgreSQL ready for logical replication of the table, and the connector deployed; idempotent."""
+def prepare(stack: CdcStack, spec: PipelineSpec) -> Prepared:
+    """PostgreSQL ready for logical replication of the table (idempotent), and the table's columns. Checked
+    before anything else is made: no such table or no primary key is exit 2, a database that refuses
+    replication (wal_level, a user who may not set it up) exit 1."""
     from lakectl.components.postgres import Postgres
-    from lakectl.ops import connect
 
     cdc = spec.cdc
     assert cdc is not None
@@ -227,11 +230,17 @@ def ensure(stack: CdcStack, spec: PipelineSpec, connector_file: Path = CONNECTOR
         changes += pg.ensure_replication_user(spec.cdc_user, password, cdc.schema, [cdc.table])
         changes += pg.ensure_replica_identity_full(cdc.schema, cdc.table)
         changes += pg.ensure_publication(spec.publication, cdc.schema, [cdc.table])
-    values = connect.overlay(stack.placeholders(), connector_values(spec, access, password))
+    return Prepared(columns, changes, access, password)
+
+
+def deploy_connector(stack: CdcStack, spec: PipelineSpec, prepared: Prepared,
+                     connector_file: Path = CONNECTOR_FILE) -> list[str]:
+    """The Debezium connector, created or updated only when its config differs."""
+    from lakectl.ops import connect
+
+    values = connect.overlay(stack.placeholders(), connector_values(spec, prepared.access, prepared.password))
     deployed = connect.deploy(stack.connect(), connect.load(connector_file, values))
-    if deployed.action != "unchanged":
-        changes.append(f"{deployed.action} connector {deployed.name}")
-    return Ensured(columns, changes)
+    return [] if deployed.action == "unchanged" else [f"{deployed.action} connector {deployed.name}"]
 
 
 def connector_values(spec: PipelineSpec, access: PgAccess, password: str) -> dict[str, str]:

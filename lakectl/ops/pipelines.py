@@ -224,12 +224,14 @@ def _apply_cdc_source(stack: PipelineStack, spec: PipelineSpec, result: ApplyRes
 
     if stack.cdc is None:
         raise UsageError(f"pipeline {spec.name}: postgres-cdc needs PostgreSQL and Kafka Connect, not given here")
+    cdc = stack.cdc()
+    prepared = pipeline_cdc.prepare(cdc, spec)  # first: a missing table or a refusal leaves nothing behind
+    result.changes += prepared.changes
     if stack.kafka().ensure_topic(spec.topic, spec.partitions):  # before Debezium writes to it
         result.changes.append(f"created topic {spec.topic} ({spec.partitions} partitions)")
-    ensured = pipeline_cdc.ensure(stack.cdc(), spec)
-    result.changes += ensured.changes
-    result.changes += [f"wrote {path}" for path in pipeline_cdc.write_dbt_files(spec, ensured.columns)]
-    return [*job_args(spec), "--cdc-columns", pipeline_cdc.job_columns(ensured.columns)]
+    result.changes += pipeline_cdc.deploy_connector(cdc, spec, prepared)
+    result.changes += [f"wrote {path}" for path in pipeline_cdc.write_dbt_files(spec, prepared.columns)]
+    return [*job_args(spec), "--cdc-columns", pipeline_cdc.job_columns(prepared.columns)]
 
 
 def _ensure_job(stack: PipelineStack, spec: PipelineSpec, result: ApplyResult, args: list[str],
