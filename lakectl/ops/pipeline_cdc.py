@@ -1,9 +1,10 @@
 """Pipelines with ``source = "postgres-cdc"``: a PostgreSQL table's changes, captured by Debezium through Kafka
 Connect, kept append-only in Bronze and folded into Silver (the table's current state).
 
-``pipeline apply`` runs ``prepare`` and ``deploy_connector``: PostgreSQL's side first (``wal_level`` must be logical, a replication user
-whose generated password lives only in the stack's 0600 secrets, a publication of the table, full replica
-identity so updates and deletes carry every column in ``before``), then the Debezium connector from
+``pipeline apply`` runs ``prepare`` and ``deploy_connector``: PostgreSQL's side first (``wal_level`` must be
+logical, a replication user whose generated password lives only in the stack's 0600 secrets, a publication of
+the table, full replica identity so updates and deletes carry every column in ``before``), then the Debezium
+connector from
 ``deploy/connect/postgres-cdc.json`` through the connect ops. The table's columns, read from
 ``information_schema``, give the Bronze job its row type and the generated Silver model its columns; a column
 added in PostgreSQL reaches both at the next ``apply`` (the job is resubmitted from a savepoint, the tables
