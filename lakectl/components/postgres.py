@@ -172,7 +172,8 @@ class Postgres:
                               f"{schema}.{table}") from None
         return [f"replica identity of {schema}.{table} set to FULL"]
 
-    def drop_replication(self, publication: str, slot: str) -> list[str]:
+    def drop_replication(self, publication: str, slot: str, user: str) -> list[str]:
+        """The slot (once no sender holds it), the publication and the replication user."""
         gone = []
         if self.rows("SELECT 1 FROM pg_replication_slots WHERE slot_name = %s AND NOT active", (slot,)):
             self.rows("SELECT pg_drop_replication_slot(%s)", (slot,))
@@ -180,4 +181,11 @@ class Postgres:
         if self.rows("SELECT 1 FROM pg_publication WHERE pubname = %s", (publication,)):
             self.rows(f"DROP PUBLICATION {_ident(publication)}")
             gone.append(f"publication {publication}")
+        if self.rows("SELECT 1 FROM pg_roles WHERE rolname = %s", (user,)):
+            self.rows(f"DROP OWNED BY {_ident(user)}")  # its grants here and on the database
+            try:
+                self.rows(f"DROP ROLE {_ident(user)}")
+                gone.append(f"replication user {user}")
+            except ComponentError:
+                pass  # it still has privileges in another database: left as it is
         return gone

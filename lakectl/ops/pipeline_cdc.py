@@ -279,5 +279,5 @@ def remove(stack: CdcStack, spec: PipelineSpec) -> list[str]:
             if time.monotonic() > deadline:
                 break
             time.sleep(0.5)
-        gone += pg.drop_replication(spec.publication, spec.slot)
+        gone += pg.drop_replication(spec.publication, spec.slot, spec.cdc_user)
     return gone
