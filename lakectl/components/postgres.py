@@ -92,7 +92,8 @@ class Postgres:
     def columns(self, schema: str, table: str) -> list[TableColumn]:
         """The table's columns in order, with its primary key; UsageError when there is no such table."""
         found = self.rows(
-            "SELECT column_name, data_type, numeric_precision, numeric_scale, is_nullable = 'YES' "
+            "SELECT column_name, data_type, coalesce(numeric_precision, datetime_precision), numeric_scale, "
+            "is_nullable = 'YES' "
             "FROM information_schema.columns WHERE table_schema = %s AND table_name = %s ORDER BY ordinal_position",
             (schema, table))
         if not found:

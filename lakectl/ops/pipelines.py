@@ -299,7 +299,8 @@ def list_pipelines(jobs: Callable[[], JobCluster] | None = None) -> list[dict[st
         except LakectlError:
             states = {}
     return [{"name": s.name, "topic": s.topic, "key": s.key, "formats": list(s.formats),
-             "schema": s.schema.name, "job": s.job_name, "state": states.get(s.job_name, "not running")}
+             "schema": s.schema.name if s.schema else f"{s.cdc.database}.{s.cdc.qualified} ({s.source})"
+             if s.cdc else None, "job": s.job_name, "state": states.get(s.job_name, "not running")}
             for s in specs]
 
 

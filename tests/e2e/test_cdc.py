@@ -170,7 +170,7 @@ def _digest(rows: list[tuple]) -> str:
 def _bronze_counts(stack) -> dict[str, list]:
     out = {}
     for catalog in ("iceberg", "delta"):
-        out[catalog] = stack.ok("query", f"SELECT count(*), count(DISTINCT (source_lsn, id)), "
+        out[catalog] = stack.ok("query", f"SELECT count(*), count(DISTINCT format('%d:%d', source_lsn, id)), "
                                           f"count_if(op = 'r'), count_if(op <> 'r') FROM {catalog}.bronze.{NAME}",
                                 "-o", "json").json()["rows"][0]
     return out
