@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import statistics
 import time
 from pathlib import Path
@@ -32,11 +33,17 @@ from common import REPO, lakectl, save_result
 DATABASE = "bench_shop"
 
 
+def state() -> Path:
+    """The stack's state dir: beside its lakectl.toml (LAKECTL_CONFIG, else the checkout's)."""
+    config = os.environ.get("LAKECTL_CONFIG")
+    return (Path(config).parent if config else REPO) / ".lakectl"
+
+
 def connect(database: str = "postgres"):
     import psycopg2
 
     url = urlparse(lakectl("open", "postgres")["url"])
-    state_dir = Path(lakectl("config", "show")["state_dir"])
+    state_dir = state()
     password = json.loads((state_dir / "secrets.json").read_text())["postgres_password"]
     connection = psycopg2.connect(host=url.hostname, port=url.port, user=url.username, dbname=database,
                                   password=password)
@@ -140,8 +147,16 @@ def latency(db, name: str, seconds: float) -> dict:
 def connect_rss() -> dict:
     services = lakectl("status", check=False).get("services", [])
     for service in services:
-        if service.get("name") == "connect":
-            return {"rss_mb": service.get("rss_mb") or service.get("rss"), "state": service.get("state")}
+        if service.get("name") == "connect" and service.get("rss_mb"):
+            return {"rss_mb": service["rss_mb"], "state": service.get("state")}
+    # a worker this checkout's service table does not know (connect.url set): its recorded process
+    import psutil
+
+    record = state() / "run" / "connect.json"
+    if record.exists():
+        pid = json.loads(record.read_text())["pid"]
+        rss = sum(p.memory_info().rss for p in [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)])
+        return {"rss_mb": round(rss / 2**20), "pid": pid}
     return {"rss_mb": None}
 
 
