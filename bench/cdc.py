@@ -83,7 +83,7 @@ def throughput(db, name: str, changes: int) -> dict:
     start = time.monotonic()
     for first in range(1, inserts + 1, 500):
         last = min(first + 499, inserts)
-        run(db, "INSERT INTO items SELECT i, 'item-' || i, i % 97, (i * 1.25)::numeric(12, 2), clock_timestamp() "
+        run(db, "INSERT INTO items SELECT i, 'item-' || i, mod(i, 97), (i * 1.25)::numeric(12, 2), clock_timestamp() "
                 "FROM generate_series(%s, %s) AS i", (first, last))
     written = time.monotonic()
     for first in range(1, changes - inserts + 1, 500):

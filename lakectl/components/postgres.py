@@ -4,6 +4,7 @@ key. Through psycopg2 (a lakectl dependency); every statement's error becomes on
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +30,19 @@ class TableColumn:
     scale: int | None = None
     nullable: bool = True
     primary_key: bool = False
+
+
+def parse_type(formatted: str) -> tuple[str, int | None, int | None]:
+    """``format_type``'s text as information_schema names it, with its precision and scale:
+    ``numeric(12,2)`` -> (numeric, 12, 2), ``timestamp(3) without time zone`` -> (timestamp without time zone, 3,
+    None), ``integer`` -> (integer, None, None), ``character varying(20)`` -> (character varying, 20, None)."""
+    match = re.search(r"\(([0-9]+)(?:,([0-9]+))?\)", formatted)
+    base = " ".join(re.sub(r"\([^)]*\)", "", formatted).split())
+    if base.endswith("[]"):
+        return "ARRAY", None, None
+    if not match:
+        return base, None, None
+    return base, int(match.group(1)), int(match.group(2)) if match.group(2) is not None else None
 
 
 def _ident(name: str) -> str:
@@ -91,13 +105,14 @@ class Postgres:
 
     def columns(self, schema: str, table: str) -> list[TableColumn]:
         """The table's columns in order, with its primary key; UsageError when there is no such table."""
-        found = self.rows(
-            "SELECT column_name, data_type, coalesce(numeric_precision, datetime_precision), numeric_scale, "
-            "is_nullable = 'YES' "
-            "FROM information_schema.columns WHERE table_schema = %s AND table_name = %s ORDER BY ordinal_position",
-            (schema, table))
-        if not found:
+        # pg_catalog, not information_schema: the latter hides the columns of a table the user may not read,
+        # and a user who may not set up replication must hear that, not "no such table"
+        if self.rows("SELECT to_regclass(%s)", (f"{_ident(schema)}.{_ident(table)}",))[0][0] is None:
             raise UsageError(f"{self.access.where(self.database)}: no table {schema}.{table}")
+        found = [(name, *parse_type(kind), nullable) for name, kind, nullable in self.rows(
+            "SELECT attname, format_type(atttypid, atttypmod), NOT attnotnull FROM pg_attribute "
+            "WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
+            (f"{_ident(schema)}.{_ident(table)}",))]
         key = {r[0] for r in self.rows(
             "SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid "
             "AND a.attnum = ANY(i.indkey) WHERE i.indrelid = %s::regclass AND i.indisprimary",

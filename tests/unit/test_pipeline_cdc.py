@@ -166,3 +166,18 @@ def test_the_connector_file_is_filled_without_a_password_in_it(tmp_path):
     assert config["transforms.route.regex"] == r"accounts\.public\.accounts"
     assert config["transforms.route.replacement"] == "accounts"
     assert config["value.converter.schemas.enable"] == "false" and config["tombstones.on.delete"] == "false"
+
+
+@pytest.mark.parametrize(("formatted", "parsed"), [
+    ("integer", ("integer", None, None)),
+    ("numeric(12,2)", ("numeric", 12, 2)),
+    ("numeric", ("numeric", None, None)),
+    ("timestamp(3) without time zone", ("timestamp without time zone", 3, None)),
+    ("timestamp without time zone", ("timestamp without time zone", None, None)),
+    ("character varying(20)", ("character varying", 20, None)),
+    ("text[]", ("ARRAY", None, None)),
+])
+def test_column_types_from_the_catalog(formatted, parsed):
+    from lakectl.components.postgres import parse_type
+
+    assert parse_type(formatted) == parsed
