@@ -139,14 +139,7 @@ class LakeContext:
 
     # Kafka Connect
     def connect_url(self) -> str:
-        url = self.settings.connect.url
-        if url:
-            return url
-        if "connect" not in self.runtime.services:
-            from lakectl.errors import ServiceUnavailable
-
-            raise ServiceUnavailable("no Kafka Connect worker: this stack has no connect service",
-                                     hint="set connect.url (LAKECTL_CONNECT__URL)")
+        """connect.url when set, else the local stack's worker (``lakectl up connect``)."""
         return self.runtime.endpoint("connect")
 
     def connect_worker(self) -> ConnectWorker:

@@ -130,6 +130,18 @@ class AirflowSettings(_Section):
 class ConnectSettings(_Section):
     # None means "the Connect worker of the local stack" (`lakectl up connect`); e.g. http://connect:8083
     url: str | None = None
+    # connector plugins the local worker loads besides Debezium's PostgreSQL connector: Maven coordinates
+    # (group:artifact:version), each fetched with its dependencies into its own folder under plugin.path
+    plugins: list[str] = []
+
+    @field_validator("plugins")
+    @classmethod
+    def _are_coordinates(cls, value: list[str]) -> list[str]:
+        for coords in value:
+            parts = coords.split(":")
+            if len(parts) != 3 or not all(p and re.fullmatch(r"[A-Za-z0-9_.-]+", p) for p in parts):
+                raise ValueError(f"{coords!r} is not Maven coordinates group:artifact:version")
+        return value
 
 
 class KubernetesSettings(_Section):

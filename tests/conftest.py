@@ -29,6 +29,13 @@ def native_ports() -> dict[str, int]:
             for spec in for_runtime("native").values() for port, number in spec.ports.items()}
 
 
+def native_services() -> list[str]:
+    """Every service the native runtime runs, in start order: what the session stack starts."""
+    from lakectl.runtime.service_table import for_runtime
+
+    return list(for_runtime("native"))
+
+
 def private_ports(base: dict[str, int], offset: int) -> dict[str, int]:
     """``base`` moved down by ``offset``; every port distinct and below the ephemeral range, where a
     port can be the local end of any outgoing connection (and then the port check rightly refuses it)."""
@@ -132,7 +139,8 @@ def stack(tmp_path_factory) -> Stack:
         f'[profiles.local]\nruntime = "native"\ntimeout = 300\n\n[profiles.local.ports]\n{ports}\n'
     )
     stack = Stack(project)
-    started = stack.lakectl("up", "-o", "json", timeout=3600)
+    # every native service, the optional ones too (a plain `up` leaves out the Connect worker)
+    started = stack.lakectl("up", *native_services(), "-o", "json", timeout=3600)
     if started.code != 0:
         logs = "\n".join(f"== {p.name}\n{p.read_text()[-3000:]}" for p in (stack.state_dir / "logs").glob("*.log"))
         stack.lakectl("down", "--purge")

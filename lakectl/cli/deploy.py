@@ -42,14 +42,19 @@ def render(
     target: Annotated[str, typer.Option("--target", help="Where the stack runs: kubernetes.")] = "kubernetes",
     pipeline: Annotated[list[str] | None, typer.Option("--pipeline", help="Only this pipeline (repeatable; "
                                                        "default: every declared one).")] = None,
+    connector: Annotated[list[Path] | None, typer.Option("--connector", help="A KafkaConnector from this connector "
+                                                         "file (deploy/connect/*.json; repeatable).")] = None,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="A connector placeholder's value: key=value.")] = None,
     output: OutputOpt = OutputFormat.table,
 ) -> None:
     """Write the manifests of the stack and its pipelines (one YAML file per component, a kustomization.yaml,
-    and a README.md with the operators to install and the Secrets to create). Secrets are referenced, never
-    written."""
-    from lakectl.ops.deploy import render_to
+    and a README.md with the operators to install and the Secrets to create), and a KafkaConnector per
+    --connector file. Secrets are referenced, never written."""
+    from lakectl.ops.deploy import cluster_connectors, render_to
 
-    result = render_to(lake_context(ctx).loaded, out, pipeline or None, target=target)
+    loaded = lake_context(ctx).loaded
+    connectors = cluster_connectors(loaded, connector or [], set_ or [])
+    result = render_to(loaded, out, pipeline or None, target=target, connectors=connectors)
 
     def table(data: dict) -> str:
         kinds = ", ".join(f"{count} {kind}" for kind, count in data["kinds"].items())

@@ -8,6 +8,7 @@ then an unchanged config is left alone and a new or changed one is PUT.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -113,8 +114,9 @@ def deploy(worker: ConnectWorker, connector: ConnectorFile) -> Deployed:
     try:
         validation = worker.validate(cls, connector.config)
     except ConnectError as exc:  # e.g. an unknown connector class: the worker's own words
-        raise ComponentError(f"kafka connect refused {connector.name}: {exc.message.removeprefix('kafka connect: ')}"
-                             ) from None
+        words = _worker_words(exc.message)
+        raise ComponentError(f"kafka connect refused {connector.name}: {words}",
+                             hint="lakectl connect plugins" if "Failed to find any class" in words else None) from None
     if validation.error_count:
         raise CheckFailed(f"kafka connect refused {connector.name}: " + "; ".join(validation.messages()))
     current = worker.config(connector.name)
@@ -122,6 +124,14 @@ def deploy(worker: ConnectWorker, connector: ConnectorFile) -> Deployed:
         return Deployed(connector.name, "unchanged")
     worker.put_config(connector.name, connector.config)
     return Deployed(connector.name, "created" if current is None else "updated")
+
+
+def _worker_words(message: str) -> str:
+    """The worker's message without its Java exception class, and without the dump of every installed plugin it
+    appends to "Failed to find any class" (``connect plugins`` lists them)."""
+    text = message.removeprefix("kafka connect: ")
+    text = re.sub(r"^(?:(?:[a-z][\w$]*\.)+[A-Z][\w$]*(?:Exception|Error): )+", "", text)
+    return text.split(", available connectors are:")[0]
 
 
 def status(worker: ConnectWorker, name: str) -> dict[str, Any]:

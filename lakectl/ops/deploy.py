@@ -39,16 +39,37 @@ def check_target(target: str) -> str:
     return target
 
 
+def cluster_connectors(loaded: LoadedSettings, files: Sequence[Path], sets: Sequence[str] = ()) -> list:
+    """Connector files (deploy/connect/*.json) as the cluster's KafkaConnectors: their ``${...}`` filled with the
+    cluster's addresses (``bootstrap_servers``: the rendered Kafka; ``registry_url``: the rendered registry) and
+    ``sets`` (``key=value``, which win). A secret belongs in a Secret the worker reads (``${env:NAME}``)."""
+    from lakectl.ops import connect
+    from lakectl.ops.placeholders import Lazy
+    from lakectl.runtime.kubernetes.render import connect as kube_connect
+    from lakectl.runtime.kubernetes.render import kafka, registry
+
+    values = connect.with_args(Lazy({"bootstrap_servers": lambda: kafka.bootstrap(loaded),
+                                     "registry_url": lambda: registry.url(loaded)}), list(sets))
+    loaded_files = [connect.load(path, values) for path in files]
+    names = [item.name for item in loaded_files]
+    duplicated = sorted({name for name in names if names.count(name) > 1})
+    if duplicated:
+        raise UsageError(f"--connector: two files name the connector {duplicated[0]!r}")
+    return [kube_connect.Connector(item.name, item.config) for item in loaded_files]
+
+
 def render_to(loaded: LoadedSettings, out_dir: Path, pipelines: Sequence[str] | None = None, *,
-              target: str = "kubernetes", directory: Path | None = None) -> RenderResult:
-    """Render the manifests for ``target`` (the stack, and the named pipelines or every declared one) into
-    ``out_dir``; an unknown pipeline is a UsageError before anything is written."""
+              target: str = "kubernetes", directory: Path | None = None, connectors: Sequence = ()) -> RenderResult:
+    """Render the manifests for ``target`` (the stack, and the named pipelines or every declared one, and the
+    ``connectors``: ``cluster_connectors``) into ``out_dir``; an unknown pipeline is a UsageError before anything
+    is written."""
     check_target(target)
     from lakectl.runtime.kubernetes import render
 
     if out_dir.exists() and not out_dir.is_dir():
         raise UsageError(f"--out {out_dir} is a file: the manifests go into a directory")
-    objects = render.render(loaded, list(pipelines) if pipelines else None, directory=directory)
+    objects = render.render(loaded, list(pipelines) if pipelines else None, directory=directory,
+                            connectors=connectors)
     try:
         files = render.write(objects, out_dir, image_prefix=loaded.settings.kubernetes.image_prefix)
     except OSError as exc:  # a parent that is a file, no permission, a read-only file system

@@ -164,6 +164,10 @@ class ServiceSpec:
     # dependency goes away (Airflow's scheduler on a lost database). Natively a supervisor process does
     # it (lakectl.runtime.native.supervise); compose gets ``restart: unless-stopped``
     restart: bool = False
+    # not started by a plain ``lakectl up`` (in either runtime; ``lakectl up NAME`` starts it): a service few
+    # stacks need and that costs a JVM, e.g. the Kafka Connect worker. Its compose service is under a profile of
+    # its own name, so ``docker compose up`` by hand leaves it off too
+    optional: bool = False
     # a service lakectl builds no image for (``native`` None): its compose service as it stands
     # (image, environment, volumes; lakectl.runtime.compose_file adds the rest)
     compose: Callable[[], dict[str, Any]] | None = None
@@ -311,8 +315,8 @@ class Runtime(ABC):
                 )
 
     def default_services(self) -> list[str]:
-        """What ``up`` with no names starts: every service this runtime runs."""
-        return list(self.services)
+        """What ``up`` with no names starts: every service this runtime runs but the optional ones."""
+        return [name for name, spec in self.services.items() if not spec.optional]
 
     def url(self, name: str) -> str:
         """Where this stack's ``name`` answers."""

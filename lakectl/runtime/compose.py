@@ -248,7 +248,8 @@ class ComposeRuntime(Runtime):
 
     def default_services(self) -> list[str]:
         """Every service but those under a compose profile (Grafana: its official image comes from a
-        registry, which not every engine reaches); ``lakectl up grafana`` starts it."""
+        registry, which not every engine reaches; the optional ones, e.g. connect); ``lakectl up grafana``
+        starts it."""
         return [name for name, spec in self.services.items() if not profiles([spec])]
 
     # what the readiness loop needs from this runtime

@@ -86,8 +86,15 @@ def image_families(specs: Iterable[ServiceSpec]) -> list[str]:
 
 
 def profiles(specs: Iterable[ServiceSpec]) -> list[str]:
-    """The compose profiles ``specs`` name (a service under a profile is off for `docker compose up` by hand)."""
-    return sorted({profile for spec in specs if spec.compose for profile in spec.compose().get("profiles", [])})
+    """The compose profiles ``specs`` name (a service under a profile is off for `docker compose up` by hand):
+    those of the services that bring their own compose service, and an optional service's own name."""
+    return sorted({profile for spec in specs for profile in _profiles(spec)})
+
+
+def _profiles(spec: ServiceSpec) -> list[str]:
+    if spec.compose:
+        return list(spec.compose().get("profiles", []))
+    return [spec.name] if spec.optional else []
 
 
 def user() -> str:
@@ -136,6 +143,8 @@ def _lakectl_service(spec: ServiceSpec) -> dict[str, Any]:
 def service(spec: ServiceSpec) -> dict[str, Any]:
     """The compose service of ``spec`` (its name is ``spec.name``)."""
     definition = _lakectl_service(spec) if builds_image(spec) else {**spec.compose(), "network_mode": "host"}
+    if builds_image(spec) and spec.optional:
+        definition["profiles"] = [spec.name]
     if spec.start_dependencies:
         definition["depends_on"] = {name: {"condition": "service_healthy"} for name in spec.start_dependencies}
     definition["stop_grace_period"] = f"{spec.stop_grace_s}s"

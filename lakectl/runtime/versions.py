@@ -16,6 +16,8 @@ FLINK_AVRO_CONFLUENT = "1.20.0"
 FLINK_KAFKA_CONNECTOR = "3.4.0-1.20"
 ICEBERG = "1.10.1"
 HADOOP = "3.4.3"
+# Debezium's connectors for the Kafka Connect worker (which runs KAFKA): the 3.6 line is built against Kafka 4.3
+DEBEZIUM = "3.6.1.Final"
 # the Prometheus JMX exporter's java agent that serves Kafka's MBeans (natively and in compose)
 JMX_EXPORTER = "1.0.1"
 TRINO = "476"

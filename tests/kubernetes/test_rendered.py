@@ -83,6 +83,27 @@ def test_a_nested_pipeline_passes_a_server_side_dry_run(client, tmp_path, monkey
     assert [f["spec"]["job"]["parallelism"] for f in flink] == [3]
 
 
+def test_kafka_connect_and_a_connector_file_pass_a_server_side_dry_run(client, run, tmp_path):
+    """The KafkaConnect (its plugin build, SCRAM login, metrics) and a KafkaConnector rendered from a connector file
+    (deploy/connect/file-source.json, placeholders from --set) against Strimzi's CRDs."""
+    out = tmp_path / "with-connector"
+    rendered = run("deploy", "render", "--out", str(out), "--connector", str(REPO / "deploy" / "connect" /
+                   "file-source.json"), "--set", "file=/data/lines.txt", "--set", "topic=trades", "-o", "json")
+    assert rendered.returncode == 0, rendered.stderr
+    assert json.loads(rendered.stdout)["kinds"]["KafkaConnector"] == 1
+    assert json.loads(rendered.stdout)["kinds"]["KafkaConnect"] == 1
+    client.apply([{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}}])
+    checked = run("deploy", "apply", "--dry-run", "-f", str(out), "-o", "json")
+    assert checked.returncode == 0, checked.stderr
+    kinds = [o["kind"] for o in json.loads(checked.stdout)["objects"]]
+    assert "KafkaConnect" in kinds and "KafkaConnector" in kinds
+    assert client.get("kafka.strimzi.io/v1", "KafkaConnector", "file-source", NAMESPACE) is None
+    unfilled = run("deploy", "render", "--out", str(tmp_path / "u"), "--connector",
+                   str(REPO / "deploy" / "connect" / "file-source.json"))
+    assert unfilled.returncode == 2 and "${file}" in unfilled.stderr
+    assert len(unfilled.stderr.strip().splitlines()) == 1
+
+
 def test_bad_input_is_one_line(run, tmp_path):
     missing = run("deploy", "render", "--out", str(tmp_path / "m"), "--pipeline", "nope")
     assert missing.returncode == 2 and "nope" in missing.stderr

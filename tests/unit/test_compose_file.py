@@ -16,8 +16,8 @@ def test_rendering_is_deterministic():
 
 
 def test_one_image_per_component():
-    assert image_families(SERVICES) == ["postgres", "kafka", "schema-registry", "object-store", "flink", "trino",
-                                        "prometheus", "airflow", "superset"]
+    assert image_families(SERVICES) == ["postgres", "kafka", "schema-registry", "connect", "object-store", "flink",
+                                        "trino", "prometheus", "airflow", "superset"]
     assert [spec.name for spec in SERVICES if not builds_image(spec)] == ["grafana"]
 
 

@@ -130,6 +130,19 @@ def test_deploy_unknown_class(tmp_path):
     assert info.value.one_line().startswith("kafka connect refused x: Failed to find any class that implements")
 
 
+def test_unknown_class_drops_the_java_exception_and_the_plugin_dump(tmp_path):
+    loaded = connect.load(connector_file(tmp_path, {"name": "x", "config": {"connector.class": "org.example.No"}}), {})
+    body = json.dumps({"error_code": 500, "message": (
+        "org.apache.kafka.connect.runtime.rest.errors.BadRequestException: org.apache.kafka.connect.errors."
+        "ConnectException: Failed to find any class that implements Connector and which name matches org.example.No,"
+        " available connectors are: PluginDesc{klass=class a.B, name='a.B'}")}).encode()
+    w, _ = worker({("PUT", "/connector-plugins/org.example.No/config/validate"): (500, body)})
+    with pytest.raises(ComponentError) as info:
+        connect.deploy(w, loaded)
+    assert info.value.one_line() == ("kafka connect refused x: Failed to find any class that implements Connector and "
+                                     "which name matches org.example.No (lakectl connect plugins)")
+
+
 def test_status_failed_task_and_unknown_connector():
     w, _ = worker({("GET", "/connectors/trades-file/status"): (200, payload("status_failed.json"))})
     data = connect.status(w, "trades-file")

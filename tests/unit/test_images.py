@@ -15,8 +15,8 @@ from lakectl.settings import load_settings
 
 def test_every_service_with_a_recipe_has_one_family_image(isolated):
     table = images.families(all_services().values())
-    assert set(table) == {"postgres", "kafka", "schema-registry", "object-store", "flink", "trino", "prometheus",
-                          "airflow", "superset"}
+    assert set(table) == {"postgres", "kafka", "schema-registry", "connect", "object-store", "flink", "trino",
+                          "prometheus", "airflow", "superset"}
     assert {s.name for s in table["flink"]} == {"flink-jobmanager", "flink-taskmanager", "flink-sql-gateway"}
     assert "grafana" not in {s.name for members in table.values() for s in members}  # the official image
 

@@ -32,7 +32,7 @@ FAKE_SECRETS = {
     "LAKECTL_AIRFLOW__PASSWORD": "fake-airflow-password-0j1k2l",
     "LAKECTL_FLINK__TOKEN": "fake-flink-token-3m4n5o",
 }
-STRIMZI_KINDS = {"Kafka", "KafkaNodePool", "KafkaTopic", "KafkaUser"}
+STRIMZI_KINDS = {"Kafka", "KafkaNodePool", "KafkaTopic", "KafkaUser", "KafkaConnect", "KafkaConnector"}
 ORDERS = schemas_dir() / "examples" / "orders.avsc"
 
 
@@ -105,7 +105,7 @@ def test_api_versions_are_strimzi_v1_and_flink_v1beta1(loaded):
     assert pool["spec"]["roles"] == ["controller", "broker"]
     assert pool["metadata"]["labels"]["strimzi.io/cluster"] == cluster["metadata"]["name"]
     users = {u["metadata"]["name"]: u for u in kinds(objects, "KafkaUser")}
-    assert set(users) == {kafka.FLINK_USER, kafka.REGISTRY_USER, kafka.LAKECTL_USER}
+    assert set(users) == {kafka.FLINK_USER, kafka.REGISTRY_USER, kafka.LAKECTL_USER, "lakectl-connect"}
     assert {u["spec"]["authentication"]["type"] for u in users.values()} == {"scram-sha-512"}
 
 
@@ -244,7 +244,7 @@ def test_dashboards_are_labelled_for_the_grafana_sidecar(loaded):
     assert len(boards) == len(list((Path(kube.__file__).parents[4] / "deploy" / "grafana" / "dashboards")
                                    .glob("*.json")))
     monitors = {m["metadata"]["name"]: m for m in kinds(objects, "PodMonitor")}
-    assert {"kafka", "flink-jobs", "trino"} <= set(monitors)
+    assert {"kafka", "connect", "flink-jobs", "trino"} <= set(monitors)
     assert "basicAuth" in monitors["trino"]["spec"]["podMetricsEndpoints"][0]
 
 
@@ -457,3 +457,45 @@ def test_the_rendered_manifests_pass_kubeconform_strict(loaded, nested):
     broken = [o for o in kube.render(loaded) if o["kind"] == "FlinkDeployment"][:1]
     broken[0]["spec"]["job"]["upgradeMod"] = broken[0]["spec"]["job"].pop("upgradeMode")
     assert [p.kind for p in validate(broken, loaded.cache_dir)] == ["FlinkDeployment"]
+
+
+def test_kafka_connect_builds_the_local_workers_plugins_and_logs_in_like_the_other_clients(loaded):
+    from lakectl.runtime.kubernetes.render import connect
+    from lakectl.runtime.services import connect as worker
+
+    file_source = connect.Connector("trades-file", {
+        "connector.class": "org.apache.kafka.connect.file.FileStreamSourceConnector", "tasks.max": "1",
+        "file": "/data/trades.txt", "topic": "trades-lines", "name": "trades-file"})
+    cdc = connect.Connector("orders_cdc", {"connector.class": "io.debezium.connector.postgresql.PostgresConnector",
+                                           "topic.prefix": "cdc", "database.password": "${env:PG_PASSWORD}"})
+    objects = kube.render(loaded, ["trades"], connectors=[file_source, cdc])
+    (cluster,) = kinds(objects, "KafkaConnect")
+    spec = cluster["spec"]
+    assert spec["version"] == versions.KAFKA and spec["bootstrapServers"] == kafka.bootstrap(loaded)
+    assert (spec["groupId"], spec["configStorageTopic"], spec["offsetStorageTopic"], spec["statusStorageTopic"]) == (
+        worker.GROUP_ID, worker.CONFIG_TOPIC, worker.OFFSET_TOPIC, worker.STATUS_TOPIC)
+    assert spec["authentication"] == {"type": "scram-sha-512", "username": connect.CONNECT_USER,
+                                      "passwordSecret": {"secretName": connect.CONNECT_USER, "password": "password"}}
+    (plugin,) = spec["build"]["plugins"]
+    assert plugin["artifacts"] == [{"type": "maven", "group": "io.debezium", "artifact": "debezium-connector-postgres",
+                                    "version": versions.DEBEZIUM, "includeScope": "runtime"}]
+    metrics = spec["metricsConfig"]["valueFrom"]["configMapKeyRef"]
+    assert any(o["metadata"]["name"] == metrics["name"] and metrics["key"] in o["data"]
+               for o in kinds(objects, "ConfigMap"))
+    connectors = {c["metadata"]["name"]: c for c in kinds(objects, "KafkaConnector")}
+    assert set(connectors) == {"trades-file", "orders-cdc"}
+    assert connectors["trades-file"]["metadata"]["labels"]["strimzi.io/cluster"] == cluster["metadata"]["name"]
+    assert connectors["trades-file"]["spec"]["tasksMax"] == 1
+    assert connectors["trades-file"]["spec"]["config"] == {"file": "/data/trades.txt", "topic": "trades-lines"}
+    user = next(u for u in kinds(objects, "KafkaUser") if u["metadata"]["name"] == connect.CONNECT_USER)
+    acls = {(a["resource"].get("name"), a["resource"].get("patternType")): a["operations"]
+            for a in user["spec"]["authorization"]["acls"]}
+    assert "Write" in acls[("trades", "literal")] and "Write" in acls[("trades-lines", "literal")]
+    assert "Create" in acls[("cdc", "prefix")] and acls[(worker.OFFSET_TOPIC, "literal")] == ["All"]
+    # Strimzi builds the worker's image in the cluster: it is not one of the images lakectl builds
+    from lakectl.runtime.kubernetes.render.operators import images
+
+    assert spec["build"]["output"]["image"] not in images(objects)
+    from lakectl.runtime.kubernetes.validate import validate
+
+    assert [p.one_line() for p in validate(objects, loaded.cache_dir)] == []

@@ -29,7 +29,8 @@ def test_native_config_scrapes_every_target_on_loopback_at_the_stack_ports(monke
     targets = {name: job["static_configs"][0]["targets"] for name, job in jobs.items()}
     assert targets == {"prometheus": ["127.0.0.1:39090"], "flink-jobmanager": ["127.0.0.1:9249"],
                        "flink-taskmanager": ["127.0.0.1:39250"], "kafka": ["127.0.0.1:39308"],
-                       "trino": ["127.0.0.1:38080"], "schema-registry": ["127.0.0.1:9085"]}
+                       "trino": ["127.0.0.1:38080"], "schema-registry": ["127.0.0.1:9085"],
+                       "connect": ["127.0.0.1:9309"]}
     # Trino refuses /metrics without a user: a password-less basic credential names one
     assert jobs["trino"]["basic_auth"] == {"username": "prometheus"}
     assert jobs["trino"]["metrics_path"] == "/metrics"

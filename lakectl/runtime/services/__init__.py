@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from lakectl.runtime.services import (
     airflow,
+    connect,
     flink,
     grafana,
     kafka,
@@ -24,6 +25,7 @@ SERVICES = (
     postgres.SPEC,
     kafka.SPEC,
     schema_registry.SPEC,
+    connect.SPEC,
     object_store.SPEC,
     *flink.SPECS,
     trino.SPEC,

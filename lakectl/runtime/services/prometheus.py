@@ -1,4 +1,4 @@
-"""Prometheus: scrapes the stack (Flink's reporters, Kafka's JMX exporter, Trino, the registry).
+"""Prometheus: scrapes the stack (Flink's reporters, Kafka's and Connect's JMX exporters, Trino, the registry).
 
 Native: the ``prometheus`` binary of Debian's package (installed through apt when missing, without
 its recommended node exporter). lakectl never uses the package's system service: it starts the
@@ -49,7 +49,8 @@ def native_targets(stack: StackContext) -> dict[str, str]:
 
     return {"prometheus": at("prometheus"), "flink_jobmanager": at("flink-jobmanager", "metrics"),
             "flink_taskmanager": at("flink-taskmanager", "metrics"), "kafka": at("kafka", "metrics"),
-            "trino": at("trino"), "schema_registry": at("schema-registry", "management")}
+            "trino": at("trino"), "schema_registry": at("schema-registry", "management"),
+            "connect": at("connect", "metrics")}
 
 
 def render_config(targets: dict[str, str], scrape_interval_s: int = SCRAPE_INTERVAL_S) -> str:

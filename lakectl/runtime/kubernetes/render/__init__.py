@@ -4,8 +4,9 @@ pipeline specs (``lakectl deploy render --target kubernetes``).
 ``render`` returns plain dicts in apply order (the Namespace, service accounts and ConfigMaps, the operators'
 resources, the workloads, the monitors); ``write`` dumps them as one multi-document YAML file per component plus a
 ``kustomization.yaml`` and a README.md (operators to install, Secrets to create), byte-identical for the same
-input. One module per component: kafka (Strimzi), registry (Apicurio), flink (FlinkDeployments), trino, airflow,
-superset, monitoring (PodMonitors, Grafana dashboards). No Secret carries data: every secret is referenced by name.
+input. One module per component: kafka (Strimzi), connect (Strimzi's KafkaConnect), registry (Apicurio), flink
+(FlinkDeployments), trino, airflow, superset, monitoring (PodMonitors, Grafana dashboards). No Secret carries
+data: every secret is referenced by name.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from lakectl.pipeline_spec import PipelineSpec, load, load_all
 from lakectl.runtime.kubernetes.render import (
     airflow,
     common,
+    connect,
     flink,
     kafka,
     monitoring,
@@ -32,6 +34,7 @@ from lakectl.settings import KubernetesSettings, LoadedSettings
 FILES: dict[str, tuple[str, ...]] = {
     "00-namespace.yaml": ("namespace",),
     "10-kafka.yaml": (kafka.COMPONENT,),
+    "15-connect.yaml": (connect.COMPONENT,),
     "20-schema-registry.yaml": (registry.COMPONENT,),
     "30-flink.yaml": (flink.COMPONENT,),
     "40-trino.yaml": (trino.COMPONENT,),
@@ -41,7 +44,8 @@ FILES: dict[str, tuple[str, ...]] = {
 }
 # apply order across files: what others refer to first, the operators' resources before the workloads
 KIND_ORDER = ("Namespace", "ServiceAccount", "Role", "RoleBinding", "ConfigMap", "KafkaNodePool", "Kafka",
-              "KafkaTopic", "KafkaUser", "Service", "Deployment", "FlinkDeployment", "PodMonitor")
+              "KafkaTopic", "KafkaUser", "KafkaConnect", "KafkaConnector", "Service", "Deployment", "FlinkDeployment",
+              "PodMonitor")
 
 
 def namespace_object(loaded: LoadedSettings) -> dict[str, Any]:
@@ -58,14 +62,17 @@ def pipelines(pipeline_names: Sequence[str] | None, directory: Path | None = Non
 
 
 def render(loaded: LoadedSettings, pipeline_names: Sequence[str] | None = None, *,
-           directory: Path | None = None) -> list[dict[str, Any]]:
+           directory: Path | None = None, connectors: Sequence[connect.Connector] = ()) -> list[dict[str, Any]]:
     """Every object of the stack and of the named pipelines (None: all declared in ``directory``, by default
-    schemas/), in apply order. The Flink jobs' KafkaUser may read every declared pipeline's topic."""
+    schemas/), and a KafkaConnector per connector, in apply order. The Flink jobs' KafkaUser may read every declared
+    pipeline's topic, the Connect worker's write it."""
     specs = pipelines(pipeline_names, directory)
     declared = load_all(directory) if pipeline_names is not None else specs
     objects = [namespace_object(loaded)]
     objects += kafka.render(loaded, specs)
     objects = [o for o in objects if o["kind"] != "KafkaUser"] + kafka.users(loaded, declared)
+    objects.append(connect.user(loaded, [spec.topic for spec in declared], connectors))
+    objects += connect.render(loaded, connectors)
     objects += registry.render(loaded)
     objects += flink.render(loaded, specs)
     objects += trino.render(loaded)

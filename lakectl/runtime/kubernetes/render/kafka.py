@@ -119,7 +119,7 @@ def pipeline_topics(loaded: LoadedSettings, spec: PipelineSpec) -> list[dict[str
     return topics
 
 
-def _acl(resource_type: str, name: str, operations: Sequence[str], pattern: str = "literal") -> dict[str, Any]:
+def acl(resource_type: str, name: str, operations: Sequence[str], pattern: str = "literal") -> dict[str, Any]:
     resource: dict[str, Any] = {"type": resource_type}
     if resource_type != "cluster":
         resource.update({"name": name, "patternType": pattern})
@@ -133,14 +133,14 @@ def user(loaded: LoadedSettings, name: str, acls: list[dict[str, Any]]) -> dict[
 
 
 def users(loaded: LoadedSettings, specs: Sequence[PipelineSpec]) -> list[dict[str, Any]]:
-    flink = [_acl("topic", spec.topic, ["Describe", "Read"]) for spec in specs]
+    flink = [acl("topic", spec.topic, ["Describe", "Read"]) for spec in specs]
     # a Bronze job's consumer group is its job name (bronze_<pipeline>)
-    flink.append(_acl("group", "bronze_", ["Describe", "Read"], pattern="prefix"))
-    registry = [_acl("topic", "registry-", ["All"], pattern="prefix"),
-                _acl("group", "registry-", ["All"], pattern="prefix")]
-    ops = [_acl("topic", "*", ["All"]), _acl("group", "*", ["All"]),
-           _acl("transactionalId", "*", ["All"]),
-           _acl("cluster", "", ["Describe", "DescribeConfigs", "Create", "IdempotentWrite"])]
+    flink.append(acl("group", "bronze_", ["Describe", "Read"], pattern="prefix"))
+    registry = [acl("topic", "registry-", ["All"], pattern="prefix"),
+                acl("group", "registry-", ["All"], pattern="prefix")]
+    ops = [acl("topic", "*", ["All"]), acl("group", "*", ["All"]),
+           acl("transactionalId", "*", ["All"]),
+           acl("cluster", "", ["Describe", "DescribeConfigs", "Create", "IdempotentWrite"])]
     return [user(loaded, FLINK_USER, flink), user(loaded, REGISTRY_USER, registry), user(loaded, LAKECTL_USER, ops)]
 
 

@@ -1,6 +1,6 @@
 """Monitoring on Kubernetes for kube-prometheus-stack (``monitoring.coreos.com/v1``): PodMonitors for Kafka
-(Strimzi's JMX exporter), the Flink jobs (Flink's Prometheus reporter), Trino and the schema registry, and the
-Grafana dashboards of deploy/grafana as ConfigMaps its Grafana sidecar loads (label ``grafana_dashboard: "1"``).
+and Kafka Connect (Strimzi's JMX exporter), the Flink jobs (Flink's Prometheus reporter), Trino and the schema registry,
+and the Grafana dashboards of deploy/grafana as ConfigMaps its Grafana sidecar loads (label ``grafana_dashboard: "1"``).
 
 Trino's ``/metrics`` wants a user (``X-Trino-User``). A PodMonitor cannot set arbitrary request headers, but it
 can send HTTP basic auth, and Trino without authentication configured takes the basic credential's user name as
@@ -17,7 +17,7 @@ import json
 from typing import Any
 
 from lakectl.paths import deploy_dir
-from lakectl.runtime.kubernetes.render import flink, kafka, registry, trino
+from lakectl.runtime.kubernetes.render import connect, flink, kafka, registry, trino
 from lakectl.runtime.kubernetes.render.common import (
     PART_OF,
     TRINO_METRICS_SECRET,
@@ -46,6 +46,10 @@ def pod_monitors(loaded: LoadedSettings) -> list[dict[str, Any]]:
     return [
         # Strimzi labels the broker pods with their kind and cluster; its exporter's port is tcp-prometheus
         pod_monitor(loaded, "kafka", {"matchLabels": {"strimzi.io/kind": "Kafka", "strimzi.io/cluster": kafka.CLUSTER}},
+                    {"port": "tcp-prometheus", "path": "/metrics"}),
+        # the Connect workers: Strimzi labels them likewise (their cluster is the KafkaConnect's name)
+        pod_monitor(loaded, "connect", {"matchLabels": {"strimzi.io/kind": "KafkaConnect",
+                                                        "strimzi.io/cluster": connect.NAME}},
                     {"port": "tcp-prometheus", "path": "/metrics"}),
         # every JobManager and TaskManager of every FlinkDeployment lakectl renders (their pod template's labels)
         pod_monitor(loaded, "flink-jobs", {"matchLabels": {"app.kubernetes.io/component": flink.COMPONENT,

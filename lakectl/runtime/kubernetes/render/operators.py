@@ -67,7 +67,8 @@ def secret_references(objects: Iterable[dict[str, Any]]) -> dict[str, set[str]]:
 
 
 def images(objects: Iterable[dict[str, Any]]) -> list[str]:
-    """Every image the objects run: containers, init containers, FlinkDeployments' ``spec.image``."""
+    """Every image the objects run: containers, init containers, FlinkDeployments' ``spec.image``. Not the image
+    Strimzi builds for a KafkaConnect (``spec.build.output.image``): the operator makes that one in the cluster."""
     found: list[str] = []
 
     def visit(node: Any, key: str = "") -> None:
@@ -81,6 +82,8 @@ def images(objects: Iterable[dict[str, Any]]) -> list[str]:
             found.append(node)
 
     for obj in objects:
+        if obj.get("kind") == "KafkaConnect":
+            obj = {**obj, "spec": {k: v for k, v in obj.get("spec", {}).items() if k != "build"}}
         visit(obj)
     return list(dict.fromkeys(found))
 
@@ -121,6 +124,12 @@ def readme(objects: list[dict[str, Any]], image_prefix: str) -> str:
     if generated:
         lines += [f"Strimzi's user operator creates the Secrets of the KafkaUsers ({', '.join(sorted(generated))}): "
                   "key `password`.", ""]
+    connect_builds = [o["spec"]["build"]["output"]["image"] for o in objects
+                      if o["kind"] == "KafkaConnect" and "build" in o.get("spec", {})]
+    if connect_builds:
+        lines += [f"Strimzi builds the Kafka Connect image with its plugins and pushes it to "
+                  f"{', '.join(connect_builds)}: the cluster must be able to push there (add `pushSecret` to the "
+                  "KafkaConnect's `build.output` for a registry that needs credentials).", ""]
     built = lakectl_images(objects, image_prefix)
     names = [ref.rsplit("/", 1)[1].split(":", 1)[0] for ref in built]
     lines += ["## 3. Images", "",
