@@ -207,7 +207,7 @@ def test_bad_input_is_one_line(stack, shop):
         secrets_file.write_text(json.dumps(secrets, indent=2))
         spec.write_text(f'source = "postgres-cdc"\n[postgres]\ndatabase = "{DATABASE}"\ntables = ["accounts"]\n'
                         'admin_user = "e2e_plain"\nadmin_password_secret = "e2e_plain_password"\n')
-        one_line_error(stack.lakectl("pipeline", "apply", "e2e_cdc_refused"), 1, "permission denied",
+        one_line_error(stack.lakectl("pipeline", "apply", "e2e_cdc_refused"), 1, "cannot set up replication user",
                        "lakectl_cdc_e2e_cdc_refused")
         topics = stack.ok("topic", "list", "-o", "json").json()
         assert "e2e_cdc_refused" not in json.dumps(topics)
