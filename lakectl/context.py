@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from lakectl.ops.dbt import DbtTarget
     from lakectl.ops.jobs import JobCluster
     from lakectl.ops.jobs_kubernetes import KubernetesJobs
+    from lakectl.ops.pipeline_cdc import CdcStack
     from lakectl.runtime.base import Runtime
     from lakectl.runtime.endpoints import LocalEndpoints
     from lakectl.settings import LoadedSettings
@@ -160,6 +161,23 @@ class LakeContext:
             "catalog.user": lambda: self.catalog()["user"],
             "catalog.password": lambda: self.catalog()["password"],
         })
+
+    def cdc_stack(self) -> CdcStack:
+        """What a postgres-cdc pipeline's apply drives: its database as a user allowed to set up replication
+        (the local stack's superuser unless the spec names another), the Connect worker, generated passwords."""
+        from lakectl.components.postgres import PgAccess
+        from lakectl.ops.pipeline_cdc import CdcStack
+
+        def admin(spec) -> PgAccess:
+            cdc = spec.cdc
+            if cdc.admin_user is None:
+                host, port, user, password = self.local.postgres_admin()
+                return PgAccess(host, port, user, password)
+            host, port = (cdc.host, cdc.port) if cdc.host else self.local.postgres_admin()[:2]
+            return PgAccess(host, port, cdc.admin_user, self.runtime.stack.secret(cdc.admin_password_secret))
+
+        return CdcStack(admin=admin, password=self.runtime.stack.generated_secret, connect=self.connect_worker,
+                        placeholders=self.connect_placeholders)
 
     def flink(self) -> FlinkClient:
         from lakectl.components.flink import FlinkClient

@@ -13,7 +13,7 @@ from __future__ import annotations
 import difflib
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -29,13 +29,36 @@ TOPIC = re.compile(r"^[A-Za-z0-9._-]{1,200}$")
 FORMATS = ("iceberg", "delta")
 PARTITION_BY = ("day", "none")
 KEY_TYPES = ("STRING", "INT", "BIGINT")
+SOURCES = ("kafka", "postgres-cdc")  # kafka: records produced to the topic (lakectl produce, any producer)
+IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,62}$")  # a PostgreSQL identifier lakectl will quote
+CDC_ALLOWED = {"database", "schema", "tables", "host", "port", "admin_user", "admin_password_secret"}
 EVENT_TIME_TYPES = ("TIMESTAMP(3)", "DATE")
+
+
+@dataclass(frozen=True)
+class CdcSource:
+    """``[postgres]`` of a ``source = "postgres-cdc"`` pipeline: which table Debezium captures, and where.
+    No host: the stack's own PostgreSQL, as its superuser. Otherwise ``admin_user`` (and the secrets-file key of
+    its password) must be allowed to create a replication user and a publication."""
+
+    database: str
+    schema: str
+    table: str
+    host: str | None = None
+    port: int = 5432
+    admin_user: str | None = None
+    admin_password_secret: str | None = None
+
+    @property
+    def qualified(self) -> str:
+        return f"{self.schema}.{self.table}"
 
 
 @dataclass(frozen=True)
 class PipelineSpec:
     name: str
-    schema: Path  # absolute; the file says it relative to itself
+    schema: Path | None  # absolute; the file says it relative to itself (None: a CDC pipeline's rows come from
+    # its table's columns)
     topic: str
     key: str
     event_time: str | None = None
@@ -47,6 +70,28 @@ class PipelineSpec:
     parallelism: int | None = None  # the Bronze job's (None: the stack's default); one TaskManager slot each
     silver: str | None = None  # the Silver table, when written by hand (the trades' is trades_clean)
     path: Path | None = field(default=None, compare=False)  # the spec file
+    source: str = "kafka"
+    cdc: CdcSource | None = None  # source = "postgres-cdc"
+
+    @property
+    def is_cdc(self) -> bool:
+        return self.cdc is not None
+
+    @property
+    def connector_name(self) -> str:
+        return f"cdc_{self.name}"
+
+    @property
+    def cdc_user(self) -> str:
+        return f"lakectl_cdc_{self.name}"
+
+    @property
+    def publication(self) -> str:
+        return f"lakectl_{self.name}"
+
+    @property
+    def slot(self) -> str:
+        return f"lakectl_{self.name}"
 
     @property
     def job_name(self) -> str:
@@ -70,6 +115,8 @@ class PipelineSpec:
 
     @cached_property
     def schema_text(self) -> str:
+        if self.schema is None:
+            raise UsageError(f"pipeline {self.name}: a {self.source} pipeline has no Avro schema")
         return load_schema_file(self.schema)
 
     @cached_property
@@ -77,7 +124,8 @@ class PipelineSpec:
         return columns(self.schema_text)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "schema": str(self.schema), "topic": self.topic, "key": self.key,
+        return {"name": self.name, "source": self.source, "schema": str(self.schema) if self.schema else None,
+                "cdc": dict(vars(self.cdc)) if self.cdc else None, "topic": self.topic, "key": self.key,
                 "event_time": self.event_time, "partitions": self.partitions, "formats": list(self.formats),
                 "partition_by": self.partition_by, "checkpoint_interval_s": self.checkpoint_interval_s,
                 "dlq": self.dlq, "parallelism": self.parallelism, "silver": self.silver_table,
@@ -98,8 +146,11 @@ class PipelineSpec:
 
 
 ALLOWED = {"schema", "topic", "key", "event_time", "partitions", "formats", "partition_by",
-           "checkpoint_interval_s", "dlq", "silver", "parallelism"}
+           "checkpoint_interval_s", "dlq", "silver", "parallelism", "source", "postgres"}
 REQUIRED = {"schema", "key"}
+# a CDC pipeline's rows are its table's change events: no schema file, the key is the table's primary key,
+# Bronze is unpartitioned and a DLQ has nothing to catch (Debezium writes what PostgreSQL committed)
+CDC_REFUSED = {"schema", "key", "event_time", "dlq", "silver"}
 
 
 def spec_path(name: str, directory: Path | None = None) -> Path:
@@ -151,13 +202,22 @@ def parse(path: Path) -> PipelineSpec:
     return from_mapping(check_name(name), data, path)
 
 
-def from_mapping(name: str, data: dict[str, Any], path: Path) -> PipelineSpec:
+def from_mapping(name: str, data: dict[str, Any], path: Path, *, check_schema: bool = True) -> PipelineSpec:
     where = str(path)
     for key in data:
         if key not in ALLOWED:
             close = difflib.get_close_matches(key, sorted(ALLOWED), n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else f" (known: {', '.join(sorted(ALLOWED))})"
             raise UsageError(f"{where}: unknown key {key!r}{hint}")
+    source = data.get("source", "kafka")
+    if source not in SOURCES:
+        close = difflib.get_close_matches(str(source), SOURCES, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise UsageError(f"{where}: source = {source!r}: choose from {list(SOURCES)}{hint}")
+    if source == "postgres-cdc":
+        return _cdc_from_mapping(name, data, path)
+    if "postgres" in data:
+        raise UsageError(f"{where}: [postgres] is for source = \"postgres-cdc\"")
     missing = sorted(REQUIRED - set(data))
     if missing:
         raise UsageError(f"{where}: missing {', '.join(missing)}")
@@ -193,8 +253,66 @@ def from_mapping(name: str, data: dict[str, Any], path: Path) -> PipelineSpec:
                         parallelism=(_parallelism(typed("parallelism", int, 1), where) if "parallelism" in data
                                      else None),
                         path=path)
-    check_against_schema(spec, where)
+    if check_schema:
+        check_against_schema(spec, where)
     return spec
+
+
+def _cdc_from_mapping(name: str, data: dict[str, Any], path: Path) -> PipelineSpec:
+    where = str(path)
+    refused = sorted(CDC_REFUSED & set(data))
+    if refused:
+        raise UsageError(f"{where}: {', '.join(refused)}: not for source = \"postgres-cdc\" (the table's columns "
+                         "and primary key are read from PostgreSQL)")
+    pg = data.get("postgres")
+    if not isinstance(pg, dict):
+        raise UsageError(f"{where}: source = \"postgres-cdc\" needs a [postgres] table with database and tables")
+    for key in pg:
+        if key not in CDC_ALLOWED:
+            close = difflib.get_close_matches(key, sorted(CDC_ALLOWED), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else f" (known: {', '.join(sorted(CDC_ALLOWED))})"
+            raise UsageError(f"{where}: unknown key 'postgres.{key}'{hint}")
+    if "database" not in pg or "tables" not in pg:
+        raise UsageError(f"{where}: [postgres] needs {' and '.join(k for k in ('database', 'tables') if k not in pg)}")
+
+    def text(key: str, default: str | None = None) -> str | None:
+        value = pg.get(key, default)
+        if value is not None and (not isinstance(value, str) or not value):
+            raise UsageError(f"{where}: postgres.{key} = {value!r}: expected a non-empty string")
+        return value
+
+    database, schema = text("database"), text("schema", "public")
+    tables = pg["tables"]
+    if isinstance(tables, str):
+        tables = [tables]
+    if not isinstance(tables, list) or not tables or not all(isinstance(t, str) and t for t in tables):
+        raise UsageError(f"{where}: postgres.tables = {tables!r}: expected a list of table names")
+    if len(tables) != 1:
+        raise UsageError(f"{where}: postgres.tables = {tables!r}: one table per pipeline (its topic, Bronze table "
+                         "and Silver model); declare a pipeline per table")
+    for label, ident in (("database", database), ("schema", schema), ("tables", tables[0])):
+        if not IDENT.match(str(ident)):
+            raise UsageError(f"{where}: postgres.{label} = {ident!r}: expected a plain identifier")
+    port = pg.get("port", 5432)
+    if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+        raise UsageError(f"{where}: postgres.port = {port!r}: expected 1..65535")
+    host, admin_user, secret = text("host"), text("admin_user"), text("admin_password_secret")
+    if (admin_user is None) != (secret is None):
+        raise UsageError(f"{where}: postgres.admin_user and postgres.admin_password_secret go together")
+    if host is not None and admin_user is None:
+        raise UsageError(f"{where}: postgres.host needs admin_user and admin_password_secret (a user allowed to "
+                         "create a replication user and a publication)")
+    cdc = CdcSource(database=str(database), schema=str(schema), table=tables[0], host=host, port=port,
+                    admin_user=admin_user, admin_password_secret=secret)
+    rest = {k: v for k, v in data.items() if k not in ("source", "postgres")}
+    rest.setdefault("partition_by", "none")
+    if rest["partition_by"] != "none":
+        raise UsageError(f"{where}: partition_by = {rest['partition_by']!r}: a CDC pipeline's Bronze is "
+                         "unpartitioned")
+    # the shared keys are checked as for any pipeline, against a stand-in schema (the real columns are read
+    # from PostgreSQL by apply)
+    base = from_mapping(name, {**rest, "schema": "-", "key": "-", "dlq": False}, path, check_schema=False)
+    return replace(base, schema=None, key="", source="postgres-cdc", cdc=cdc, dlq=False)
 
 
 def _parallelism(value: int, where: str) -> int:
@@ -252,3 +370,26 @@ def render(spec: PipelineSpec, schema_ref: str) -> str:
         f"{spec.dlq_topic}",
     ]
     return "\n".join(lines) + "\n"
+
+
+def render_cdc(spec: PipelineSpec) -> str:
+    """A postgres-cdc spec file's text, as ``pipeline add --source postgres-cdc`` writes it."""
+    cdc = spec.cdc
+    assert cdc is not None
+    return "\n".join([
+        f"# Pipeline {spec.name}: changes of PostgreSQL {cdc.database}.{cdc.qualified} (Debezium, Kafka Connect) ->",
+        f"# Kafka topic {spec.topic} -> Bronze (bronze.{spec.table}: every change, append-only) -> dbt Silver",
+        f"# (silver.{spec.name}: the table as it is now). Written by `lakectl pipeline add {spec.name}`; edit, then",
+        f"# `lakectl pipeline apply {spec.name}` (it also writes the Silver model from the table's columns).",
+        'source = "postgres-cdc"',
+        f'topic = "{spec.topic}"',
+        f"partitions = {spec.partitions}               # a key's changes stay in order within its partition",
+        f"formats = [{', '.join(repr(f).replace(chr(39), chr(34)) for f in spec.formats)}]",
+        f"checkpoint_interval_s = {spec.checkpoint_interval_s:g}   # each checkpoint commits Bronze",
+        f"parallelism = {spec.parallelism or 1}",
+        "",
+        "[postgres]                   # no host: the stack's PostgreSQL (see the README for another database)",
+        f'database = "{cdc.database}"',
+        f'schema = "{cdc.schema}"',
+        f'tables = ["{cdc.table}"]',
+    ]) + "\n"

@@ -69,6 +69,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--partition-by", choices=("day", "none"), default="none")
     parser.add_argument("--event-time", default=None, help="the field whose day partitions Bronze")
     parser.add_argument("--checkpoint-interval", type=float, default=None, help="seconds (default: the stack's)")
+    parser.add_argument("--cdc-columns", default=None,
+                        help="a Debezium change-event topic (JSON, schemas off) of a table with these columns: a JSON "
+                             "list of [name, Flink type, is key] (lakectl/ops/pipeline_cdc.py)")
     parser.add_argument("--no-chaining", action="store_true",
                         help="one task per operator: slower, but Flink then reports each one's busy time "
                              "(bench/p2_profile.py)")
@@ -86,6 +89,8 @@ def parse_args() -> argparse.Namespace:
 def main() -> None:
     args = parse_args()
     ctx = json.loads(Path(args.context).read_text())
+    if args.cdc_columns:
+        return bronze(args, ctx, *cdc_source(args, ctx))
     schema_text = latest_schema(ctx["registry_url"], f"{args.topic}-value", ctx.get("registry_user_info"))
     try:
         cols = columns(schema_text)
@@ -95,17 +100,7 @@ def main() -> None:
     if args.event_time and args.event_time not in by_name:
         raise SystemExit(f"--event-time {args.event_time}: not a field of {args.topic}-value")
 
-    interval_s = args.checkpoint_interval or ctx["checkpoint_interval_s"]
-    # object reuse: chained operators hand a row on instead of deep-copying it first; safe here, since the
-    # Kafka decoder makes a new row per record and both writers encode a row before taking the next
-    env = StreamExecutionEnvironment.get_execution_environment(
-        Configuration().set_string("pipeline.object-reuse", "true"))
-    env.enable_checkpointing(int(interval_s * 1000), CheckpointingMode.EXACTLY_ONCE)
-    if args.no_chaining:
-        env.disable_operator_chaining()
-    t_env = StreamTableEnvironment.create(env)
-    t_env.get_config().set("pipeline.name", args.name)
-    t_env.get_config().set("table.exec.source.idle-timeout", "5 s")
+    env, t_env = environment(args, ctx)
 
     kafka = {
         "connector": "kafka",
@@ -136,10 +131,75 @@ def main() -> None:
     if args.partition_by == "day":
         metadata.append(Column("event_date", "DATE", True))
         select.append(f"CAST(`{args.event_time}` AS DATE) AS event_date")
-    source = t_env.sql_query(f"SELECT {', '.join(select)} FROM kafka_source")
+    bronze(args, ctx, t_env, env, f"SELECT {', '.join(select)} FROM kafka_source", [*cols, *metadata])
+
+
+def environment(args: argparse.Namespace, ctx: dict):
+    interval_s = args.checkpoint_interval or ctx["checkpoint_interval_s"]
+    # object reuse: chained operators hand a row on instead of deep-copying it first; safe here, since the
+    # Kafka decoder makes a new row per record and both writers encode a row before taking the next
+    env = StreamExecutionEnvironment.get_execution_environment(
+        Configuration().set_string("pipeline.object-reuse", "true"))
+    env.enable_checkpointing(int(interval_s * 1000), CheckpointingMode.EXACTLY_ONCE)
+    if args.no_chaining:
+        env.disable_operator_chaining()
+    t_env = StreamTableEnvironment.create(env)
+    t_env.get_config().set("pipeline.name", args.name)
+    t_env.get_config().set("table.exec.source.idle-timeout", "5 s")
+    return env, t_env
+
+
+def cdc_source(args: argparse.Namespace, ctx: dict):
+    """Debezium's change events of one table (JsonConverter, schemas off: the envelope itself), kept as they
+    are: operation, before and after images, the source position (LSN), transaction and commit time, and the
+    primary key at the top level (from after, or before for a delete). Append-only: no event is folded."""
+    env, t_env = environment(args, ctx)
+    table_cols = json.loads(args.cdc_columns)
+    image = "ROW<" + ", ".join(f"`{name}` {kind}" for name, kind, _key in table_cols) + ">"
+    keys = [(name, kind) for name, kind, key in table_cols if key]
+    kafka = {
+        "connector": "kafka",
+        "topic": args.topic,
+        "properties.bootstrap.servers": ctx["bootstrap_servers"],
+        "properties.group.id": args.name,
+        "scan.startup.mode": "group-offsets",
+        "properties.auto.offset.reset": "earliest",
+        "properties.isolation.level": "read_committed",
+        "value.format": "json",
+        # a column added in PostgreSQL appears in the events before the job knows it: ignored until
+        # `pipeline apply` resubmits the job with it (then both tables gain it)
+        "value.json.fail-on-missing-field": "false",
+        "value.json.ignore-parse-errors": "false",
+        **{f"properties.{k}": v for k, v in ctx.get("kafka", {}).items()},
+    }
+    t_env.execute_sql(f"""CREATE TEMPORARY TABLE kafka_source (
+  `before` {image},
+  `after` {image},
+  `source` ROW<`lsn` BIGINT, `txId` BIGINT, `ts_ms` BIGINT, `snapshot` STRING>,
+  `op` STRING,
+  `kafka_partition` INT METADATA FROM 'partition' VIRTUAL,
+  `kafka_offset` BIGINT METADATA FROM 'offset' VIRTUAL
+) WITH (
+  {options(kafka)}
+)""")
+    cols = [Column(name, kind, True) for name, kind in keys]
+    cols += [Column("op", "STRING", True), Column("before", image, True), Column("after", image, True),
+             Column("source_lsn", "BIGINT", True), Column("tx_id", "BIGINT", True),
+             Column("source_ts_ms", "BIGINT", True), Column("committed_at", "TIMESTAMP_LTZ(3)", True),
+             Column("ingested_at", "TIMESTAMP_LTZ(3)", False), Column("kafka_partition", "INT", False),
+             Column("kafka_offset", "BIGINT", False)]
+    select = [f"COALESCE(`after`.`{name}`, `before`.`{name}`) AS `{name}`" for name, _kind in keys]
+    select += ["`op`", "`before`", "`after`", "`source`.`lsn` AS source_lsn", "`source`.`txId` AS tx_id",
+               "`source`.`ts_ms` AS source_ts_ms", "TO_TIMESTAMP_LTZ(`source`.`ts_ms`, 3) AS committed_at",
+               "CAST(NOW() AS TIMESTAMP_LTZ(3)) AS ingested_at", "kafka_partition", "kafka_offset"]
+    return t_env, env, f"SELECT {', '.join(select)} FROM kafka_source", cols
+
+
+def bronze(args: argparse.Namespace, ctx: dict, t_env, env, query: str, all_cols: list[Column]) -> None:
+    """The rows of ``query`` into both formats, read once."""
+    source = t_env.sql_query(query)
     shared = one_stream(t_env, source)
     t_env.create_temporary_view("bronze_rows", shared)
-    all_cols = [*cols, *metadata]
     partition_columns = ["event_date"] if args.partition_by == "day" else []
 
     if "iceberg" in args.formats:

@@ -20,14 +20,20 @@ def _stack(ctx: typer.Context):
 
     lake = lake_context(ctx)
     return PipelineStack(registry=lake.registry, kafka=lake.kafka, jobs=lake.job_cluster, trino=lake.trino,
-                         s3=lake.s3, lakehouse=lake.lakehouse, dbt=lake.dbt_target, state_dir=lake.state_dir)
+                         s3=lake.s3, lakehouse=lake.lakehouse, dbt=lake.dbt_target, state_dir=lake.state_dir,
+                         cdc=lake.cdc_stack)
 
 
 @app.command()
 def add(
     name: Annotated[str, typer.Argument(help="The pipeline's name (its table, job, DAG and models).")],
-    schema: Annotated[Path, typer.Option("--schema", help="The feed's Avro schema (.avsc); copied to schemas/ "
-                                         "when it is elsewhere.")],
+    schema: Annotated[Path | None, typer.Option("--schema", help="The feed's Avro schema (.avsc); copied to "
+                                                "schemas/ when it is elsewhere.")] = None,
+    source: Annotated[str, typer.Option("--source", help="kafka (records produced to the topic) or postgres-cdc "
+                                        "(a PostgreSQL table's changes).")] = "kafka",
+    database: Annotated[str | None, typer.Option("--database", help="postgres-cdc: the database.")] = None,
+    table: Annotated[str | None, typer.Option("--table", help="postgres-cdc: [schema.]table (schema: public).")
+                     ] = None,
     key: Annotated[str | None, typer.Option("--key", help="Top-level field identifying a record (default: id or "
                                             "the one *_id field).")] = None,
     event_time: Annotated[str | None, typer.Option("--event-time", help="Top-level timestamp-millis field; "
@@ -39,11 +45,25 @@ def add(
     output: OutputOpt = OutputFormat.table,
 ) -> None:
     """Write the spec, the dbt source and the Silver model; `pipeline apply NAME` then runs it."""
+    from lakectl.errors import UsageError
     from lakectl.ops.pipelines import add as run
+    from lakectl.ops.pipelines import add_cdc
 
     out = Output(output)
-    result = run(name, schema, key=key, event_time=event_time, topic=topic, partitions=partitions,
-                 formats=[f.strip() for f in formats.split(",") if f.strip()], force=force)
+    chosen = [f.strip() for f in formats.split(",") if f.strip()]
+    if source == "postgres-cdc":
+        if not database or not table or schema is not None or key or event_time:
+            raise UsageError("pipeline add --source postgres-cdc takes --database and --table (not --schema, --key "
+                             "or --event-time: they come from the table)")
+        result = add_cdc(name, database=database, table=table, topic=topic, partitions=partitions, formats=chosen,
+                         force=force)
+    elif source != "kafka":
+        raise UsageError(f"--source {source!r}: choose from kafka, postgres-cdc")
+    elif schema is None:
+        raise UsageError("pipeline add: --schema is required (or --source postgres-cdc)")
+    else:
+        result = run(name, schema, key=key, event_time=event_time, topic=topic, partitions=partitions,
+                     formats=chosen, force=force)
     out.emit(result.to_dict(), table=lambda d: "\n".join(["wrote:", *(f"  {f}" for f in d["files"])]))
     out.info(f"next: lakectl pipeline apply {name}")
 

@@ -76,6 +76,11 @@ def with_args(values: Mapping[str, str], args: list[str]) -> dict[str, str] | Ma
     return _Overlay(values, extra)
 
 
+def overlay(values: Mapping[str, str], extra: Mapping[str, str]) -> Mapping[str, str]:
+    """``values`` with ``extra`` on top (a use case's own placeholders, e.g. a CDC pipeline's)."""
+    return _Overlay(values, dict(extra))
+
+
 class _Overlay(Mapping[str, str]):
     def __init__(self, base: Mapping[str, str], top: dict[str, str]) -> None:
         self.base, self.top = base, top

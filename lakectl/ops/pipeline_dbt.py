@@ -37,6 +37,12 @@ def selector(spec: PipelineSpec) -> str:
     return f"tag:pipeline_{spec.name}"
 
 
+def paths(spec: PipelineSpec, dbt_dir: Path | None = None) -> list[Path]:
+    """The generated files (a postgres-cdc pipeline's are written by apply: lakectl/ops/pipeline_cdc.py)."""
+    base = folder(spec, dbt_dir)
+    return [base / f"{spec.name}.yml", base / f"{model_name(spec)}.sql"]
+
+
 def files(spec: PipelineSpec, dbt_dir: Path | None = None) -> dict[Path, str]:
     base = folder(spec, dbt_dir)
     return {base / f"{spec.name}.yml": properties(spec), base / f"{model_name(spec)}.sql": model(spec)}

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from lakectl.components.trino import TrinoClient
     from lakectl.ops.dbt import DbtTarget
     from lakectl.ops.jobs import JobCluster
+    from lakectl.ops.pipeline_cdc import CdcStack
     from lakectl.pipeline_spec import PipelineSpec
 
 BRONZE_JOB = flink_jobs_dir() / "bronze" / "job.py"
@@ -98,6 +99,24 @@ def add(name: str, schema: Path, *, key: str | None, event_time: str | None, top
     return AddResult(name, written)
 
 
+def add_cdc(name: str, *, database: str, table: str, topic: str | None, partitions: int, formats: list[str],
+            force: bool, directory: Path | None = None) -> AddResult:
+    """Write ``schemas/<name>.pipeline.toml`` for a PostgreSQL table (``schema.table`` or ``table`` in public);
+    its Silver model needs the table's columns, so ``apply`` writes it."""
+    pipeline_spec.check_name(name)
+    directory = directory or schemas_dir()
+    path = pipeline_spec.spec_path(name, directory)
+    if path.exists() and not force:
+        raise UsageError(f"pipeline {name} exists ({path})", hint="pipeline add --force rewrites it")
+    schema, _, bare = table.rpartition(".")
+    data: dict[str, Any] = {"source": "postgres-cdc", "topic": topic or name, "partitions": partitions,
+                            "formats": formats,
+                            "postgres": {"database": database, "schema": schema or "public", "tables": [bare]}}
+    spec = pipeline_spec.from_mapping(name, data, path)
+    path.write_text(pipeline_spec.render_cdc(spec))
+    return AddResult(name, [str(path)])
+
+
 def _guess_key(schema_text: str, schema: Path) -> str:
     """The key when ``--key`` is not given: a required field named id, <name>_id or key, else refused."""
     from lakectl.avro_sql import columns
@@ -130,6 +149,7 @@ class PipelineStack:
     lakehouse: Callable[[], Lakehouse]
     dbt: Callable[[], DbtTarget]
     state_dir: Path
+    cdc: Callable[[], CdcStack] | None = None  # PostgreSQL and the Connect worker, for postgres-cdc pipelines
 
 
 @dataclass
@@ -160,7 +180,6 @@ def apply(stack: PipelineStack, specs: list[PipelineSpec], *, build_models: bool
 
 
 def _apply_stream(stack: PipelineStack, spec: PipelineSpec, result: ApplyResult) -> None:
-    from lakectl.ops.jobs import ensure, submit
 
     record = _applied_path(stack, spec)
     applied = json.loads(record.read_text()) if record.exists() else {}
@@ -172,38 +191,66 @@ def _apply_stream(stack: PipelineStack, spec: PipelineSpec, result: ApplyResult)
                          f"({applied['layout']} -> {layout}); Bronze cannot change its layout in place",
                          hint=f"keep them, or start over: lakectl job stop {spec.job_name}; lakectl pipeline "
                               f"remove {spec.name} --purge (its topic and tables too); add and apply it again")
-    registry, kafka = stack.registry(), stack.kafka()
-    known = set(registry.subjects())
-    latest = registry.get(spec.subject).id if spec.subject in known else None
-    result.schema_id = registry.register(spec.subject, spec.schema_text)  # the registry's reason when incompatible
-    if result.schema_id != latest:
-        result.changes.append(f"registered {spec.subject} (schema id {result.schema_id})")
-    if kafka.ensure_topic(spec.topic, spec.partitions):
-        result.changes.append(f"created topic {spec.topic} ({spec.partitions} partitions)")
-    if spec.dlq and kafka.ensure_topic(spec.dlq_topic):
-        result.changes.append(f"created topic {spec.dlq_topic}")
-    cluster = stack.jobs()
-    wanted = {"schema_id": result.schema_id, "job_args": job_args(spec), "parallelism": spec.parallelism,
-              "layout": layout}
-    ensured = ensure(cluster, BRONZE_JOB, name=spec.job_name, parallelism=spec.parallelism,
-                     job_args=job_args(spec))
-    if ensured.action == "none" and applied and applied != wanted:
-        # a new schema version or other options: stop with a savepoint and resume from it, so Bronze
-        # gains the new columns and nothing is read twice
-        replaced = submit(cluster, BRONZE_JOB, name=spec.job_name, parallelism=spec.parallelism, savepoint=None,
-                          replace=True, job_args=job_args(spec))
-        result.job = replaced.to_dict()
-        result.changes.append(f"resubmitted {spec.job_name} from a savepoint ({replaced.job_id})")
+    if spec.is_cdc:
+        args = _apply_cdc_source(stack, spec, result)
+        wanted: dict[str, Any] = {"job_args": args, "parallelism": spec.parallelism, "layout": layout}
     else:
-        result.job = ensured.to_dict()
-        if ensured.action != "none":
-            result.changes.append(f"{ensured.action} {spec.job_name} ({ensured.job_id})")
+        registry, kafka = stack.registry(), stack.kafka()
+        known = set(registry.subjects())
+        latest = registry.get(spec.subject).id if spec.subject in known else None
+        result.schema_id = registry.register(spec.subject, spec.schema_text)  # the registry's reason when refused
+        if result.schema_id != latest:
+            result.changes.append(f"registered {spec.subject} (schema id {result.schema_id})")
+        if kafka.ensure_topic(spec.topic, spec.partitions):
+            result.changes.append(f"created topic {spec.topic} ({spec.partitions} partitions)")
+        if spec.dlq and kafka.ensure_topic(spec.dlq_topic):
+            result.changes.append(f"created topic {spec.dlq_topic}")
+        args = job_args(spec)
+        wanted = {"schema_id": result.schema_id, "job_args": args, "parallelism": spec.parallelism,
+                  "layout": layout}
+    _ensure_job(stack, spec, result, args, applied, wanted)
     record.parent.mkdir(parents=True, exist_ok=True)
     record.write_text(json.dumps(wanted))
     if "delta" in spec.formats:
         registered = _register_delta(stack, spec)
         if registered:
             result.changes.append(f"registered {registered} in Trino")
+
+
+def _apply_cdc_source(stack: PipelineStack, spec: PipelineSpec, result: ApplyResult) -> list[str]:
+    """PostgreSQL's side, the topic, the connector and the generated dbt files of a postgres-cdc pipeline; the
+    Bronze job's arguments (the table's row type included, so a column added in PostgreSQL resubmits it)."""
+    from lakectl.ops import pipeline_cdc
+
+    if stack.cdc is None:
+        raise UsageError(f"pipeline {spec.name}: postgres-cdc needs PostgreSQL and Kafka Connect, not given here")
+    cdc = stack.cdc()
+    prepared = pipeline_cdc.prepare(cdc, spec)  # first: a missing table or a refusal leaves nothing behind
+    result.changes += prepared.changes
+    if stack.kafka().ensure_topic(spec.topic, spec.partitions):  # before Debezium writes to it
+        result.changes.append(f"created topic {spec.topic} ({spec.partitions} partitions)")
+    result.changes += pipeline_cdc.deploy_connector(cdc, spec, prepared)
+    result.changes += [f"wrote {path}" for path in pipeline_cdc.write_dbt_files(spec, prepared.columns)]
+    return [*job_args(spec), "--cdc-columns", pipeline_cdc.job_columns(prepared.columns)]
+
+
+def _ensure_job(stack: PipelineStack, spec: PipelineSpec, result: ApplyResult, args: list[str],
+                applied: dict[str, Any], wanted: dict[str, Any]) -> None:
+    from lakectl.ops.jobs import ensure, submit
+
+    cluster = stack.jobs()
+    ensured = ensure(cluster, BRONZE_JOB, name=spec.job_name, parallelism=spec.parallelism, job_args=args)
+    if ensured.action == "none" and applied and applied != wanted:
+        # a new schema version or other options: stop with a savepoint and resume from it, so Bronze
+        # gains the new columns and nothing is read twice
+        replaced = submit(cluster, BRONZE_JOB, name=spec.job_name, parallelism=spec.parallelism, savepoint=None,
+                          replace=True, job_args=args)
+        result.job = replaced.to_dict()
+        result.changes.append(f"resubmitted {spec.job_name} from a savepoint ({replaced.job_id})")
+    else:
+        result.job = ensured.to_dict()
+        if ensured.action != "none":
+            result.changes.append(f"{ensured.action} {spec.job_name} ({ensured.job_id})")
 
 
 def _applied_path(stack: PipelineStack, spec: PipelineSpec) -> Path:
@@ -252,7 +299,8 @@ def list_pipelines(jobs: Callable[[], JobCluster] | None = None) -> list[dict[st
         except LakectlError:
             states = {}
     return [{"name": s.name, "topic": s.topic, "key": s.key, "formats": list(s.formats),
-             "schema": s.schema.name, "job": s.job_name, "state": states.get(s.job_name, "not running")}
+             "schema": s.schema.name if s.schema else f"{s.cdc.database}.{s.cdc.qualified} ({s.source})"
+             if s.cdc else None, "job": s.job_name, "state": states.get(s.job_name, "not running")}
             for s in specs]
 
 
@@ -323,7 +371,7 @@ def remove(stack: PipelineStack | None, spec: PipelineSpec, *, purge: bool, dbt_
     if purge:
         assert stack is not None
         removed += _purge(stack, spec)
-    for file in [*pipeline_dbt.files(spec, dbt_dir), spec.path]:
+    for file in [*pipeline_dbt.paths(spec, dbt_dir), spec.path]:
         if file is not None and file.exists():
             file.unlink()
             removed.append(str(file))
@@ -338,6 +386,10 @@ def _purge(stack: PipelineStack, spec: PipelineSpec) -> list[str]:
 
     kafka, registry = stack.kafka(), stack.registry()
     gone = []
+    if spec.is_cdc and stack.cdc is not None:
+        from lakectl.ops import pipeline_cdc
+
+        gone += pipeline_cdc.remove(stack.cdc(), spec)  # the connector first: it holds the replication slot
     for topic in (spec.topic, spec.dlq_topic):
         if kafka.topic_exists(topic):
             kafka.delete_topic(topic)

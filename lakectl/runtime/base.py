@@ -81,6 +81,16 @@ class StackContext:
         generated it (it was never started here)."""
         return self.secrets(name)[name]
 
+    def generated_secret(self, name: str) -> str:
+        """A secret lakectl makes for something it sets up (e.g. a CDC pipeline's replication user): read from
+        the 0600 secrets file, generated into it the first time."""
+        current = self._read_secrets()
+        if name not in current:
+            current[name] = token_urlsafe(24)
+            self.state_dir.mkdir(parents=True, exist_ok=True)
+            write_private(self.secrets_file, json.dumps(current, indent=2))
+        return current[name]
+
     def secrets(self, *names: str) -> dict[str, str]:
         """The named generated secrets (read only; see ``secret``)."""
         current = self._read_secrets()

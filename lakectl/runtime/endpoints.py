@@ -42,6 +42,14 @@ class LocalEndpoints:
         stack = self.runtime.stack
         return JdbcCatalogAccess(flink.catalog_jdbc_url(stack), postgres.SUPERUSER, stack.secret("postgres_password"))
 
+    def postgres_admin(self) -> tuple[str, int, str, str]:
+        """The local PostgreSQL's host, port, superuser and its password."""
+        from lakectl.runtime.base import LOCALHOST
+        from lakectl.runtime.services import postgres
+
+        stack = self.runtime.stack
+        return LOCALHOST, stack.port(postgres.SPEC), postgres.SUPERUSER, stack.secret("postgres_password")
+
     def sql_gateway_url(self) -> str:
         return self.runtime.url("flink-sql-gateway")
 

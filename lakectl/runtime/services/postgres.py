@@ -1,4 +1,4 @@
-"""PostgreSQL: metadata for the registry (and later the Iceberg catalog, Airflow).
+"""PostgreSQL: metadata for the registry, the Iceberg catalog and Airflow; a source of change data capture.
 
 Native: the Debian ``postgresql`` package's server binaries, run as a non-root user (PostgreSQL
 refuses root), listening on 127.0.0.1 only, password auth with a generated password.
@@ -24,6 +24,8 @@ SUPERUSER = "lakectl"
 # as root, where the cluster goes when the state dir is out of the server user's reach
 ROOT_CLUSTERS = Path("/var/lib/lakectl")
 RUN_AS = "postgres"  # the account Debian's package creates; used only when lakectl runs as root
+# a slot and a WAL sender per CDC pipeline (Debezium's connector holds one of each)
+LOGICAL_REPLICATION = ("wal_level=logical", "max_replication_slots=20", "max_wal_senders=20")
 
 
 def server_bindir() -> Path | None:
@@ -121,7 +123,10 @@ class PostgresRecipe(NativeRecipe):
             argv=[str(bindir / "postgres"), "-D", str(self.cluster_dir),
                   "-c", f"listen_addresses={LOCALHOST}", "-p", str(self.port()),
                   "-c", "unix_socket_directories=", "-c", "shared_buffers=128MB",
-                  "-c", "max_connections=200", "-c", "logging_collector=off"],
+                  "-c", "max_connections=200", "-c", "logging_collector=off",
+                  # change data capture (pipelines with source = "postgres-cdc"): logical decoding with
+                  # pgoutput; on the command line, so an existing cluster picks it up at its next start
+                  *(arg for setting in LOGICAL_REPLICATION for arg in ("-c", setting))],
             user=self.run_as,
         )
 

@@ -1,0 +1,214 @@
+"""Change data capture from PostgreSQL (issue 16's benchmarks), on this machine, in one run:
+
+throughput   N changes (N/2 inserts, then N/2 updates of those rows) committed to a table of the stack's
+             PostgreSQL as fast as it takes them (transactions of 500), while the pipeline runs: changes/s from
+             the first commit until Bronze holds every change in both Iceberg and Delta (Debezium, Kafka, the
+             Bronze job).
+baseline     the same number of records through `lakectl produce --synthetic` into a normal pipeline (the
+             clicks example, flat): records/s from the start of produce until Bronze holds them all, so that
+             a shared machine's load shows in both figures of the run.
+latency      one update every 100 ms for --trickle-s seconds: from its source commit (Debezium's source.ts_ms)
+             to the change being queryable in Bronze through Trino (polled every 0.5 s); p50/p99. Silver through
+             Trino adds one `dbt build` of the model (its duration is reported): Silver is a table rebuilt per
+             run, so "Silver queryable" is Bronze's latency plus that build.
+rss          the Connect worker's RSS (`lakectl status`), after the run.
+
+Both pipelines checkpoint (and so commit Bronze) every --checkpoint-s seconds (2 by default).
+Usage: python bench/cdc.py [--changes N]  (`lakectl up` and `lakectl up connect` first).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import statistics
+import time
+from pathlib import Path
+from urllib.parse import urlparse
+
+from common import REPO, lakectl, save_result
+
+DATABASE = "bench_shop"
+
+
+def state() -> Path:
+    """The stack's state dir: beside its lakectl.toml (LAKECTL_CONFIG, else the checkout's)."""
+    config = os.environ.get("LAKECTL_CONFIG")
+    return (Path(config).parent if config else REPO) / ".lakectl"
+
+
+def connect(database: str = "postgres"):
+    import psycopg2
+
+    url = urlparse(lakectl("open", "postgres")["url"])
+    state_dir = state()
+    password = json.loads((state_dir / "secrets.json").read_text())["postgres_password"]
+    connection = psycopg2.connect(host=url.hostname, port=url.port, user=url.username, dbname=database,
+                                  password=password)
+    connection.autocommit = True
+    return connection
+
+
+def run(connection, sql: str, params=None) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall() if cursor.description else []
+
+
+def bronze_counts(table: str) -> list[int]:
+    return [lakectl("query", f"SELECT count(*) FROM {catalog}.bronze.{table}")["rows"][0][0]
+            for catalog in ("iceberg", "delta")]
+
+
+def wait_for(table: str, expected: int, timeout: float = 1200) -> float:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if min(bronze_counts(table)) >= expected:
+            return time.monotonic()
+        time.sleep(0.5)
+    raise SystemExit(f"bronze.{table} did not reach {expected} rows in {timeout} s: {bronze_counts(table)}")
+
+
+def set_checkpoint(name: str, seconds: float) -> None:
+    spec = REPO / "schemas" / f"{name}.pipeline.toml"
+    lines = [f"checkpoint_interval_s = {seconds:g}" if line.startswith("checkpoint_interval_s") else line
+             for line in spec.read_text().splitlines()]
+    spec.write_text("\n".join(lines) + "\n")
+
+
+def throughput(db, name: str, changes: int) -> dict:
+    inserts = changes // 2
+    start = time.monotonic()
+    for first in range(1, inserts + 1, 500):
+        last = min(first + 499, inserts)
+        run(db, "INSERT INTO items SELECT i, 'item-' || i, mod(i, 97), (i * 1.25)::numeric(12, 2), clock_timestamp() "
+                "FROM generate_series(%s, %s) AS i", (first, last))
+    written = time.monotonic()
+    for first in range(1, changes - inserts + 1, 500):
+        last = min(first + 499, changes - inserts)
+        run(db, "UPDATE items SET qty = qty + 1, updated_at = clock_timestamp() WHERE id BETWEEN %s AND %s",
+            (first, last))
+    committed = time.monotonic()
+    done = wait_for(name, changes)
+    return {"changes": changes, "postgres_commit_s": round(committed - start, 1),
+            "inserts_committed_s": round(written - start, 1), "seconds": round(done - start, 1),
+            "changes_per_s": round(changes / (done - start))}
+
+
+def baseline(name: str, records: int) -> dict:
+    start = time.monotonic()
+    lakectl("produce", name, "--synthetic", str(records), "--seed", "1")
+    produced = time.monotonic()
+    done = wait_for(name, records)
+    return {"records": records, "produce_s": round(produced - start, 1), "seconds": round(done - start, 1),
+            "records_per_s": round(records / (done - start))}
+
+
+def latency(db, name: str, seconds: float) -> dict:
+    """Updates every 100 ms (a thread of their own); each one's delay from its commit to Bronze (Iceberg, through
+    Trino, polled as fast as `lakectl query` answers, at most every 0.5 s)."""
+    import threading
+
+    newest = lakectl("query", f"SELECT max(source_lsn) FROM iceberg.bronze.{name}")["rows"][0][0]
+    seen: dict[int, float] = {}  # lsn -> when Trino first returned it (epoch s)
+    commits: dict[int, float] = {}  # lsn -> source commit (epoch s)
+    sent = [0]
+
+    def write() -> None:
+        end = time.monotonic() + seconds
+        next_write = time.monotonic()
+        while time.monotonic() < end:
+            run(db, "UPDATE items SET qty = qty + 1, updated_at = clock_timestamp() WHERE id = %s",
+                (sent[0] % 100 + 1,))
+            sent[0] += 1
+            next_write += 0.1
+            time.sleep(max(0.0, next_write - time.monotonic()))
+
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    deadline = time.monotonic() + seconds + 60
+    while time.monotonic() < deadline:
+        polled = time.monotonic()
+        rows = lakectl("query", f"SELECT source_lsn, source_ts_ms FROM iceberg.bronze.{name} "
+                                f"WHERE source_lsn > {newest}")["rows"]
+        at = time.time()
+        for lsn, ts_ms in rows:
+            if lsn not in seen:
+                seen[lsn], commits[lsn] = at, ts_ms / 1000
+        if not writer.is_alive() and len(seen) >= sent[0]:
+            break
+        time.sleep(max(0.0, 0.5 - (time.monotonic() - polled)))
+    sent = sent[0]
+    delays = sorted(seen[lsn] - commits[lsn] for lsn in seen)
+    if not delays:
+        raise SystemExit("latency: no change reached Bronze")
+    p99 = delays[min(len(delays) - 1, max(0, math.ceil(0.99 * len(delays)) - 1))]
+    started = time.monotonic()
+    lakectl("dbt", "build", "--select", f"tag:pipeline_{name}")
+    build = time.monotonic() - started
+    return {"changes": sent, "reached_bronze": len(delays), "p50_s": round(statistics.median(delays), 2),
+            "p99_s": round(p99, 2), "max_s": round(delays[-1], 2), "silver_dbt_build_s": round(build, 1),
+            "silver_p99_s": round(p99 + build, 1), "measured_to": "Bronze (Iceberg) through Trino; Silver = + build"}
+
+
+def connect_rss() -> dict:
+    services = lakectl("status", check=False).get("services", [])
+    for service in services:
+        if service.get("name") == "connect" and service.get("rss_mb"):
+            return {"rss_mb": service["rss_mb"], "state": service.get("state")}
+    # a worker this checkout's service table does not know (connect.url set): its recorded process
+    import psutil
+
+    record = state() / "run" / "connect.json"
+    if record.exists():
+        pid = json.loads(record.read_text())["pid"]
+        rss = sum(p.memory_info().rss for p in [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)])
+        return {"rss_mb": round(rss / 2**20), "pid": pid}
+    return {"rss_mb": None}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--changes", type=int, default=20_000)
+    parser.add_argument("--trickle-s", type=float, default=60)
+    parser.add_argument("--checkpoint-s", type=float, default=2)
+    args = parser.parse_args()
+    stamp = int(time.time()) % 100_000
+    cdc, base = f"bench_cdc_{stamp}", f"bench_clicks_{stamp}"
+    admin = connect()
+    run(admin, f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
+    run(admin, f"CREATE DATABASE {DATABASE}")
+    db = connect(DATABASE)
+    run(db, "CREATE TABLE items (id bigint PRIMARY KEY, name text, qty integer, price numeric(12, 2), "
+            "updated_at timestamp(6))")
+    result: dict = {"checkpoint_s": args.checkpoint_s}
+    try:
+        lakectl("pipeline", "add", cdc, "--source", "postgres-cdc", "--database", DATABASE, "--table", "items",
+                "--partitions", "3")
+        set_checkpoint(cdc, args.checkpoint_s)
+        lakectl("pipeline", "apply", cdc)
+        result["throughput"] = throughput(db, cdc, args.changes)
+        result["latency"] = latency(db, cdc, args.trickle_s)
+        result["connect"] = connect_rss()
+        lakectl("job", "cancel", f"bronze_{cdc}")
+        lakectl("pipeline", "add", base, "--schema", str(REPO / "schemas" / "examples" / "clicks.avsc"), "--force")
+        set_checkpoint(base, args.checkpoint_s)
+        lakectl("pipeline", "apply", base, "--no-models")
+        result["baseline_produce"] = baseline(base, args.changes)
+        result["ratio_cdc_to_baseline"] = round(result["throughput"]["changes_per_s"]
+                                                / result["baseline_produce"]["records_per_s"], 2)
+    finally:
+        for name in (cdc, base):
+            lakectl("job", "cancel", f"bronze_{name}", check=False)
+            if (REPO / "schemas" / f"{name}.pipeline.toml").exists():
+                lakectl("pipeline", "remove", name, "--purge", check=False)
+            (REPO / "schemas" / f"{name}.avsc").unlink(missing_ok=True)
+        db.close()
+        run(admin, f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
+    save_result("cdc", result)
+
+
+if __name__ == "__main__":
+    main()
