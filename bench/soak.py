@@ -261,8 +261,11 @@ class Soak:
         tables = self.cli.json("tables", "--layer", "bronze", "--wait-for-topic", self.topic, "--timeout", "600",
                                timeout=900)
         counts = {t["format"]: t["rows"] for t in tables["tables"] if t["name"] == self.topic}
+        # verify reads the whole topic back: a 30-minute run at 10,000/s is 22M records, which took more than
+        # 300 s on a loaded 2-core machine; allow a floor of 20,000 records/s
+        read_s = max(300, sent / 20_000)
         verify = self.cli.run("verify", "--topic", self.topic, "--table", f"bronze.{self.topic}", "--key",
-                              "trade_id", "-o", "json", timeout=900)
+                              "trade_id", "--timeout", f"{read_s:.0f}", "-o", "json", timeout=read_s + 600)
         report = json.loads(verify.stdout) if verify.stdout.strip() else {"error": verify.stderr.strip()}
         self.cli.run("job", "cancel", self.job_name, timeout=300)
         recoveries = [f.recovered_after_s for f in self.faults if f.recovered_after_s is not None]
