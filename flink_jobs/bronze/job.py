@@ -102,24 +102,13 @@ def main() -> None:
 
     env, t_env = environment(args, ctx)
 
-    kafka = {
-        "connector": "kafka",
-        "topic": args.topic,
-        "properties.bootstrap.servers": ctx["bootstrap_servers"],
-        "properties.group.id": args.name,
-        # a fresh job starts at the group's committed offsets (earliest if none); a restore from a
-        # checkpoint or savepoint uses the offsets in its state, so nothing is read twice
-        "scan.startup.mode": "group-offsets",
-        "properties.auto.offset.reset": "earliest",
-        "properties.isolation.level": "read_committed",
+    kafka = kafka_options(args, ctx, {
         "value.format": "avro-confluent",
         "value.avro-confluent.url": ctx["registry_url"],
         # the reader schema: the registry's own (Flink's derived one loses enums and names), with the logical
         # types Flink cannot decode taken off (lakectl/avro_sql.py)
         "value.avro-confluent.schema": reader_schema(schema_text),
-        # SASL/TLS for a secured cluster (Strimzi's SCRAM listener, a managed Kafka): none on the local stack
-        **{f"properties.{k}": v for k, v in ctx.get("kafka", {}).items()},
-    }
+    })
     if ctx.get("registry_user_info"):
         kafka["value.avro-confluent.basic-auth.credentials-source"] = "USER_INFO"
         kafka["value.avro-confluent.basic-auth.user-info"] = ctx["registry_user_info"]
@@ -132,6 +121,24 @@ def main() -> None:
         metadata.append(Column("event_date", "DATE", True))
         select.append(f"CAST(`{args.event_time}` AS DATE) AS event_date")
     bronze(args, ctx, t_env, env, f"SELECT {', '.join(select)} FROM kafka_source", [*cols, *metadata])
+
+
+def kafka_options(args: argparse.Namespace, ctx: dict, value_format: dict[str, str]) -> dict[str, str]:
+    """The Kafka source's options for the job's topic, with ``value_format``'s (how a value is decoded)."""
+    return {
+        "connector": "kafka",
+        "topic": args.topic,
+        "properties.bootstrap.servers": ctx["bootstrap_servers"],
+        "properties.group.id": args.name,
+        # a fresh job starts at the group's committed offsets (earliest if none); a restore from a
+        # checkpoint or savepoint uses the offsets in its state, so nothing is read twice
+        "scan.startup.mode": "group-offsets",
+        "properties.auto.offset.reset": "earliest",
+        "properties.isolation.level": "read_committed",
+        **value_format,
+        # SASL/TLS for a secured cluster (Strimzi's SCRAM listener, a managed Kafka): none on the local stack
+        **{f"properties.{k}": v for k, v in ctx.get("kafka", {}).items()},
+    }
 
 
 def environment(args: argparse.Namespace, ctx: dict):
@@ -157,21 +164,13 @@ def cdc_source(args: argparse.Namespace, ctx: dict):
     table_cols = json.loads(args.cdc_columns)
     image = "ROW<" + ", ".join(f"`{name}` {kind}" for name, kind, _key in table_cols) + ">"
     keys = [(name, kind) for name, kind, key in table_cols if key]
-    kafka = {
-        "connector": "kafka",
-        "topic": args.topic,
-        "properties.bootstrap.servers": ctx["bootstrap_servers"],
-        "properties.group.id": args.name,
-        "scan.startup.mode": "group-offsets",
-        "properties.auto.offset.reset": "earliest",
-        "properties.isolation.level": "read_committed",
+    kafka = kafka_options(args, ctx, {
         "value.format": "json",
         # a column added in PostgreSQL appears in the events before the job knows it: ignored until
         # `pipeline apply` resubmits the job with it (then both tables gain it)
         "value.json.fail-on-missing-field": "false",
         "value.json.ignore-parse-errors": "false",
-        **{f"properties.{k}": v for k, v in ctx.get("kafka", {}).items()},
-    }
+    })
     t_env.execute_sql(f"""CREATE TEMPORARY TABLE kafka_source (
   `before` {image},
   `after` {image},
