@@ -10,7 +10,7 @@ from lakectl.components import trino as trino_module
 from lakectl.components.trino import QueryFailed
 from lakectl.errors import ServiceUnavailable, UsageError
 from lakectl.ops.produce.trades import generate
-from lakectl.ops.verify import summarise_keys, verify
+from lakectl.ops.verify import summarise_keys, table_summary, verify
 
 SCHEMA = load_schema_file(Path(__file__).resolve().parents[2] / "schemas" / "trade.avsc")
 TRADES = [trade for _, trade in generate(5, prefix="v")]
@@ -104,3 +104,35 @@ def test_reading_kafka_is_bounded_by_the_timeout():
 def test_table_must_be_schema_dot_table():
     with pytest.raises(UsageError, match="--table wants"):
         verify(FakeKafka([]), None, FakeTrino({}), None, "trades", "trades", "trade_id")
+
+
+class PassesTrino:
+    """Answers a big table's row count, then one (rows, distinct, digest) per pass: the passes' SQL is kept."""
+
+    def __init__(self, total: int, per_pass: list[tuple[int, int, int]]) -> None:
+        self.total, self.per_pass, self.sql = total, list(per_pass), []
+
+    def execute(self, sql: str):
+        self.sql.append(sql)
+        if sql.startswith("SELECT count(*) FROM"):
+            return SimpleNamespace(rows=[(self.total,)])
+        return SimpleNamespace(rows=[self.per_pass.pop(0)])
+
+
+def test_a_big_table_is_summarised_in_passes_over_disjoint_keys_that_add_up(monkeypatch):
+    from lakectl.ops import verify as verify_module
+
+    monkeypatch.setattr(verify_module, "ROWS_PER_PASS", 10)
+    trino = PassesTrino(25, [(9, 9, 0b0011), (8, 7, 0b0101), (8, 8, 0b1000)])
+    summary = verify_module.table_summary(trino, "iceberg", "bronze.trades", "trade_id")
+    assert (summary.rows, summary.distinct_keys, summary.digest) == (25, 24, 0b0011 ^ 0b0101 ^ 0b1000)
+    passes = trino.sql[1:]
+    assert len(passes) == 3 and not trino.per_pass
+    assert [p.rsplit(" = ", 1)[1] for p in passes] == ["0", "1", "2"]
+    assert all("xxhash64(to_utf8(CAST(trade_id AS varchar)))" in p and "9223372036854775807), 3)" in p for p in passes)
+
+
+def test_a_small_table_is_one_query():
+    trino = PassesTrino(3, [(3, 3, 7)])
+    summary = table_summary(trino, "delta", "bronze.trades", "trade_id")
+    assert (summary.rows, summary.distinct_keys, summary.digest, len(trino.sql)) == (3, 3, 7, 2)
