@@ -36,6 +36,9 @@ def verify(
     formats: tuple[str, ...] = ("iceberg", "delta")
     if pipeline is not None:
         spec = pipeline_spec.load(pipeline)
+        if spec.is_cdc:
+            raise UsageError(f"pipeline {pipeline} is postgres-cdc: verify compares a topic's Avro records with "
+                             "Bronze, and its change events are JSON (Silver against the table: see README)")
         topic, table, key, formats = spec.topic, f"bronze.{spec.table}", spec.key, spec.formats
     elif topic is None:
         raise UsageError("say what to verify: --pipeline NAME, or --topic T [--key F]")

@@ -499,3 +499,15 @@ def test_kafka_connect_builds_the_local_workers_plugins_and_logs_in_like_the_oth
     from lakectl.runtime.kubernetes.validate import validate
 
     assert [p.one_line() for p in validate(objects, loaded.cache_dir)] == []
+
+
+def test_a_postgres_cdc_pipeline_is_left_out_of_a_render_of_all_and_refused_by_name(loaded, nested):
+    from lakectl.errors import UsageError
+
+    (nested / "accounts.pipeline.toml").write_text(
+        'source = "postgres-cdc"\n\n[postgres]\ndatabase = "shop"\ntables = ["accounts"]\n')
+    deployments = kinds(kube.render(loaded, None, directory=nested), "FlinkDeployment")
+    assert [d["metadata"]["name"] for d in deployments] == [
+        d["metadata"]["name"] for d in kinds(kube.render(loaded, ["orders"], directory=nested), "FlinkDeployment")]
+    with pytest.raises(UsageError, match="accounts: postgres-cdc pipelines are not rendered for Kubernetes yet"):
+        kube.render(loaded, ["orders", "accounts"], directory=nested)
