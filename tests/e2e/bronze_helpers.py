@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -126,3 +127,12 @@ def kill_taskmanager(stack) -> None:
     os.kill(pid, signal.SIGKILL)
     time.sleep(1)  # let the process disappear before a new one is started (an immediate restart is fine too)
     stack.ok("up", "flink-taskmanager")
+
+
+def remove_paths(paths: list[Path]) -> None:
+    """What a test's pipeline left in the checkout: its spec, its schema, its generated dbt model folder."""
+    for path in paths:
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)

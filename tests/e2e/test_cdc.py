@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.bronze_helpers import REPO, kill_taskmanager, restarts, wait_until_recovered
+from tests.e2e.bronze_helpers import REPO, kill_taskmanager, remove_paths, restarts, wait_until_recovered
 from tests.e2e.conftest import cancel_active_jobs, report_artifact
 
 pytestmark = pytest.mark.e2e
@@ -35,16 +35,6 @@ def _spec(name: str) -> Path:
 
 def _generated(name: str) -> list[Path]:
     return [_spec(name), REPO / "dbt_project" / "models" / "pipelines" / name]
-
-
-def _remove_files(name: str) -> None:
-    for path in _generated(name):
-        if path.is_dir():
-            for child in path.iterdir():
-                child.unlink()
-            path.rmdir()
-        else:
-            path.unlink(missing_ok=True)
 
 
 def _connect(stack, database: str = "postgres", user: str = "lakectl", password: str | None = None):
@@ -83,7 +73,7 @@ def shop(stack):
     for name in (NAME, "e2e_cdc_refused"):
         if _spec(name).exists():
             stack.lakectl("pipeline", "remove", name, "--purge", "-o", "json")
-        _remove_files(name)
+        remove_paths(_generated(name))
     db.close()
     for _ in range(10):  # the slot lets go of the database a moment after the connector is deleted
         try:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.bronze_helpers import REPO, kill_taskmanager, restarts, wait_until_recovered
+from tests.e2e.bronze_helpers import REPO, kill_taskmanager, remove_paths, restarts, wait_until_recovered
 from tests.e2e.conftest import cancel_active_jobs, report_artifact
 
 pytestmark = pytest.mark.e2e
@@ -39,13 +39,7 @@ def _pipelines_removed(stack):
     for name in (ORDERS, *OTHERS, "e2e_typo"):
         if (REPO / "schemas" / f"{name}.pipeline.toml").exists():
             stack.lakectl("pipeline", "remove", name, "--purge", "-o", "json")
-        for path in _files(name):
-            if path.is_dir():
-                for child in path.iterdir():
-                    child.unlink()
-                path.rmdir()
-            else:
-                path.unlink(missing_ok=True)
+        remove_paths(_files(name))
 
 
 def one_line_error(result, code: int, *needles: str) -> None:
