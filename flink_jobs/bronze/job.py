@@ -159,21 +159,24 @@ def environment(args: argparse.Namespace, ctx: dict):
 def cdc_source(args: argparse.Namespace, ctx: dict):
     """Debezium's change events of one table (JsonConverter, schemas off: the envelope itself), kept as they
     are: operation, before and after images, the source position (LSN), transaction and commit time, and the
-    primary key at the top level (from after, or before for a delete). Append-only: no event is folded."""
+    primary key at the top level (from after, or before for a delete). Append-only: no event is folded.
+
+    The images are read as their JSON text (Flink's json format gives an object's text to a STRING field) and
+    typed here, field by field; the after image's text is kept too (``after_json``): a column added in
+    PostgreSQL is in the events before this job knows it, and so it reaches Bronze at once, before the next
+    ``pipeline apply`` resubmits the job with a typed field for it."""
     env, t_env = environment(args, ctx)
     table_cols = json.loads(args.cdc_columns)
     image = "ROW<" + ", ".join(f"`{name}` {kind}" for name, kind, _key in table_cols) + ">"
     keys = [(name, kind) for name, kind, key in table_cols if key]
     kafka = kafka_options(args, ctx, {
         "value.format": "json",
-        # a column added in PostgreSQL appears in the events before the job knows it: ignored until
-        # `pipeline apply` resubmits the job with it (then both tables gain it)
         "value.json.fail-on-missing-field": "false",
         "value.json.ignore-parse-errors": "false",
     })
     t_env.execute_sql(f"""CREATE TEMPORARY TABLE kafka_source (
-  `before` {image},
-  `after` {image},
+  `before` STRING,
+  `after` STRING,
   `source` ROW<`lsn` BIGINT, `txId` BIGINT, `ts_ms` BIGINT, `snapshot` STRING>,
   `op` STRING,
   `kafka_partition` INT METADATA FROM 'partition' VIRTUAL,
@@ -181,17 +184,34 @@ def cdc_source(args: argparse.Namespace, ctx: dict):
 ) WITH (
   {options(kafka)}
 )""")
+
+    def field(text: str, name: str, kind: str) -> str:
+        path = "$[" + json.dumps(name).replace("'", "''") + "]"
+        if kind == "STRING":  # text as itself; an array or object (PostgreSQL arrays) as its JSON text
+            return f"COALESCE(JSON_VALUE({text}, '{path}'), JSON_QUERY({text}, '{path}'))"
+        return f"CAST(JSON_VALUE({text}, '{path}') AS {kind})"
+
+    def typed(text: str) -> str:
+        fields = ", ".join(field(f"`{text}`", name, kind) for name, kind, _key in table_cols)
+        return f"CAST(ROW({fields}) AS {image}) AS `{text}_row`"
+
     cols = [Column(name, kind, True) for name, kind in keys]
     cols += [Column("op", "STRING", True), Column("before", image, True), Column("after", image, True),
+             Column("after_json", "STRING", True),
              Column("source_lsn", "BIGINT", True), Column("tx_id", "BIGINT", True),
              Column("source_ts_ms", "BIGINT", True), Column("committed_at", "TIMESTAMP_LTZ(3)", True),
              Column("ingested_at", "TIMESTAMP_LTZ(3)", False), Column("kafka_partition", "INT", False),
              Column("kafka_offset", "BIGINT", False)]
-    select = [f"COALESCE(`after`.`{name}`, `before`.`{name}`) AS `{name}`" for name, _kind in keys]
-    select += ["`op`", "`before`", "`after`", "`source`.`lsn` AS source_lsn", "`source`.`txId` AS tx_id",
+    # two steps: Flink's validator refuses a ROW constructor inside a CASE, and a ROW of nulls is not a null image
+    typed_rows = f"SELECT *, {typed('before')}, {typed('after')} FROM kafka_source"
+    select = [f"CAST(COALESCE({field('`after`', name, kind)}, {field('`before`', name, kind)}) AS {kind}) "
+              f"AS `{name}`" for name, kind in keys]
+    select += ["`op`"] + [f"CASE WHEN `{image_name}` IS NULL THEN CAST(NULL AS {image}) ELSE `{image_name}_row` END "
+                          f"AS `{image_name}`" for image_name in ("before", "after")]
+    select += ["`after` AS after_json", "`source`.`lsn` AS source_lsn", "`source`.`txId` AS tx_id",
                "`source`.`ts_ms` AS source_ts_ms", "TO_TIMESTAMP_LTZ(`source`.`ts_ms`, 3) AS committed_at",
                "CAST(NOW() AS TIMESTAMP_LTZ(3)) AS ingested_at", "kafka_partition", "kafka_offset"]
-    return t_env, env, f"SELECT {', '.join(select)} FROM kafka_source", cols
+    return t_env, env, f"SELECT {', '.join(select)} FROM ({typed_rows})", cols
 
 
 def bronze(args: argparse.Namespace, ctx: dict, t_env, env, query: str, all_cols: list[Column]) -> None:

@@ -6,9 +6,11 @@ logical, a replication user whose generated password lives only in the stack's 0
 the table, full replica identity so updates and deletes carry every column in ``before``), then the Debezium
 connector from
 ``deploy/connect/postgres-cdc.json`` through the connect ops. The table's columns, read from
-``information_schema``, give the Bronze job its row type and the generated Silver model its columns; a column
-added in PostgreSQL reaches both at the next ``apply`` (the job is resubmitted from a savepoint, the tables
-gain it, the model is rewritten).
+``information_schema``, give the Bronze job its row type and the generated Silver model its columns. Bronze also
+keeps each event's after image as the JSON text Debezium wrote (``after_json``), so a column added in PostgreSQL is
+in Bronze from its first event on; the next ``apply`` gives it its own typed field (the job is resubmitted from a
+savepoint, the tables gain it, the model is rewritten) and Silver takes the values written before that from the
+text.
 
 Schema contract: Connect's JsonConverter with schemas off (the change-event envelope as JSON), read by the
 Bronze job with a row type declared from the table; see docs/design.md, "Change data capture".
@@ -34,7 +36,7 @@ if TYPE_CHECKING:
 
 CONNECTOR_FILE = deploy_dir() / "connect" / "postgres-cdc.json"
 # Bronze's own columns beside the key: a key column of the same name would be ambiguous
-METADATA = ("op", "before", "after", "source_lsn", "tx_id", "source_ts_ms", "committed_at", "ingested_at",
+METADATA = ("op", "before", "after", "after_json", "source_lsn", "tx_id", "source_ts_ms", "committed_at", "ingested_at",
             "kafka_partition", "kafka_offset")
 
 
@@ -66,9 +68,26 @@ def bronze_type(column: TableColumn) -> str:
     # bytea (base64), interval (ISO), arrays (JSON text) and anything else Debezium writes as text
 
 
-def silver_expr(column: TableColumn, image: str = '"after"') -> str:
-    """Trino SQL turning a column of an image back into the table's type (the inverse of ``bronze_type``)."""
-    ref = f'{image}."{column.name}"'
+def silver_expr(column: TableColumn, image: str = '"after"', text: str = "after_json") -> str:
+    """Trino SQL turning a column of an image back into the table's type (the inverse of ``bronze_type``): from
+    the typed image, or, where that has no value, from the event's JSON text (``after_json``), which holds the
+    columns the running job did not know yet (added in PostgreSQL before the next ``apply``)."""
+    path = "$[" + json.dumps(column.name).replace("'", "''") + "]"
+    raw = f"json_extract_scalar({text}, '{path}')"
+    typed, scalar = f'{image}."{column.name}"', {
+        "smallint": "integer", "integer": "integer", "bigint": "bigint", "boolean": "boolean", "real": "real",
+        "double precision": "double", "date": "integer", "timestamp without time zone": "bigint",
+        "time without time zone": "bigint"}.get(column.data_type)
+    if column.data_type == "numeric" and column.precision and column.precision <= 38:
+        scalar = f"decimal({column.precision}, {column.scale or 0})"
+    if scalar:
+        from_text = f"CAST({raw} AS {scalar})"
+    else:  # text, or a JSON array or object (PostgreSQL arrays) as its JSON text; JSON null stays NULL
+        from_text = f"COALESCE({raw}, NULLIF(json_format(json_extract({text}, '{path}')), 'null'))"
+    return _from_image(column, f"COALESCE({typed}, {from_text})")
+
+
+def _from_image(column: TableColumn, ref: str) -> str:
     kind, precision = column.data_type, column.precision
     if kind == "date":
         return f"date_add('day', {ref}, DATE '1970-01-01')"
@@ -142,6 +161,8 @@ def silver_properties(spec: PipelineSpec, columns: list[TableColumn]) -> str:
          "data_tests": [{"accepted_values": {"arguments": {"values": ["c", "u", "d", "r"]}}}]},
         {"name": "before", "description": "The row before the change (null for c and r)."},
         {"name": "after", "description": "The row after the change (null for d)."},
+        {"name": "after_json", "description": "The after image as Debezium wrote it (JSON text): every column, "
+                                              "also one added since the job last started."},
         {"name": "source_lsn", "description": "The change's position in PostgreSQL's WAL."},
         {"name": "tx_id", "description": "PostgreSQL's transaction id."},
         {"name": "source_ts_ms", "description": "When the transaction committed (epoch ms)."},

@@ -252,13 +252,21 @@ def test_a_table_becomes_bronze_and_silver_through_restarts(stack, shop, request
     status = stack.ok("connect", "status", f"cdc_{NAME}", "-o", "json").json()
     assert status["state"] == "RUNNING", status
 
-    # a column added in PostgreSQL: apply resubmits the job with it and rewrites the Silver model
+    # a column added in PostgreSQL: its values are in Bronze (after_json) before apply knows it; apply then
+    # resubmits the job with a typed field for it and rewrites the Silver model, which takes the earlier values
+    # from the text
     _run(db, "ALTER TABLE accounts ADD COLUMN tier text")
+    early = len(_run(db, "UPDATE accounts SET tier = 'silver' WHERE id % 10 = 5 RETURNING id"))
+    assert early > 0
+    _wait_for_bronze(stack, INITIAL + writer.changes + early)
+    for catalog in ("iceberg", "delta"):
+        in_text = stack.ok("query", f"SELECT count(*) FROM {catalog}.bronze.{NAME} WHERE json_extract_scalar("
+                                    "after_json, '$.tier') = 'silver'", "-o", "json").json()["rows"][0][0]
+        assert in_text == early, (catalog, in_text, early)
     evolved = stack.ok("pipeline", "apply", NAME, "--no-models", "-o", "json", timeout=600).json()[0]
     assert any("resubmitted" in c for c in evolved["changes"]), evolved
-    _run(db, "UPDATE accounts SET tier = 'gold' WHERE id % 10 = 0")
-    tiered = _run(db, "SELECT count(*) FROM accounts WHERE id % 10 = 0")[0][0]
-    expected = INITIAL + writer.changes + tiered
+    tiered = len(_run(db, "UPDATE accounts SET tier = 'gold' WHERE id % 10 = 0 RETURNING id"))
+    expected = INITIAL + writer.changes + early + tiered
 
     counts = _wait_for_bronze(stack, expected)
     for catalog, (total, distinct, snapshot, streamed) in counts.items():

@@ -119,13 +119,24 @@ def test_the_silver_model_is_the_latest_change_per_key_without_deletes(tmp_path)
             in sql)
     assert "WHERE change_rank = 1 AND op <> 'd'" in sql
     assert "{{ source('pipeline_accounts', 'bronze') }}" in sql
-    assert '"after"."name" AS "name"' in sql
-    assert 'CAST(from_unixtime_nanos("after"."updated_at" * 1000) AS timestamp(6)) AS "updated_at"' in sql
-    assert "date_add('day', \"after\".\"born\", DATE '1970-01-01') AS \"born\"" in sql
-    assert 'from_iso8601_timestamp_nanos("after"."seen_at") AS "seen_at"' in sql
-    assert 'from_base64("after"."blob") AS "blob"' in sql
+    # each column from the typed image, else from the event's JSON text (a column the job did not know yet)
+    def text(name: str) -> str:
+        return f"json_extract_scalar(after_json, '$[\"{name}\"]')"
+
+    assert (f'COALESCE("after"."name", COALESCE({text("name")}, '
+            f"NULLIF(json_format(json_extract(after_json, '$[\"name\"]')), 'null'))) AS \"name\"") in sql
+    assert (f'CAST(from_unixtime_nanos(COALESCE("after"."updated_at", CAST({text("updated_at")} AS bigint)) '
+            f'* 1000) AS timestamp(6)) AS "updated_at"') in sql
+    assert (f"date_add('day', COALESCE(\"after\".\"born\", CAST({text('born')} AS integer)), "
+            f"DATE '1970-01-01') AS \"born\"") in sql
+    assert f'from_iso8601_timestamp_nanos(COALESCE("after"."seen_at", COALESCE({text("seen_at")}, ' in sql
+    assert f'from_base64(COALESCE("after"."blob", COALESCE({text("blob")}, ' in sql
+    assert f'COALESCE("after"."price", CAST({text("price")} AS decimal(12, 2)))' in sql
     millis = TableColumn("at", "timestamp without time zone", 3)
-    assert pipeline_cdc.silver_expr(millis) == 'CAST(from_unixtime_nanos("after"."at" * 1000000) AS timestamp(3))'
+    assert pipeline_cdc.silver_expr(millis) == (
+        f'CAST(from_unixtime_nanos(COALESCE("after"."at", CAST({text("at")} AS bigint)) * 1000000) AS timestamp(3))')
+    quoted = TableColumn("it's", "text")  # a quote in a column name stays inside the SQL string literal
+    assert """'$["it''s"]'""" in pipeline_cdc.silver_expr(quoted)
     composite = [TableColumn("a", "integer", primary_key=True), TableColumn("b", "text", primary_key=True)]
     assert 'PARTITION BY "a", "b"' in pipeline_cdc.silver_model(spec, composite)
 
