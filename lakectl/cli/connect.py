@@ -66,8 +66,8 @@ def status(ctx: typer.Context, name: ConnectorName, output: OutputOpt = OutputFo
     data = connect.status(lake_context(ctx).connect_worker(), name)
 
     def table(d: dict) -> str:
-        lines = [f"connector {d['name']} {d['state']}"]
-        lines += [f"  task {t['id']} {t['state']}" + (f": {t['trace'].splitlines()[0]}" if t.get("trace") else "")
+        lines = [f"connector {d['name']} {d['state']}" + (f": {d['reason']}" if d.get("reason") else "")]
+        lines += [f"  task {t['id']} {t['state']}" + (f": {t['reason']}" if t.get("reason") else "")
                   for t in d["tasks"]]
         return "\n".join(lines)
 

@@ -103,10 +103,30 @@ def list_connectors(worker: ConnectWorker) -> list[dict[str, Any]]:
     return [_status_row(status) for _, status in sorted(worker.connectors().items())]
 
 
+def failure_reason(trace: str | None) -> str | None:
+    """One line for a FAILED connector or task: the trace's first line and, when the trace goes deeper, its root
+    cause (the last "Caused by:"). Connect's first line is often only "Tolerance exceeded in error handler",
+    while the cause says what to fix, e.g. the registry refusing an incompatible schema."""
+    if not trace:
+        return None
+    lines = trace.strip().splitlines()
+    causes = [line.strip().removeprefix("Caused by: ") for line in lines if line.strip().startswith("Caused by: ")]
+    first = lines[0].strip()
+    return f"{first}; caused by {causes[-1]}" if causes and causes[-1] not in first else first
+
+
 def _status_row(status: ConnectorStatus) -> dict[str, Any]:
-    return {"name": status.name, "type": status.type, "state": status.connector.state,
-            "tasks": [t.model_dump(exclude_none=True) for t in status.tasks],
-            "worker_id": status.connector.worker_id}
+    tasks = []
+    for task in status.tasks:
+        row = task.model_dump(exclude_none=True)
+        if task.trace:
+            row["reason"] = failure_reason(task.trace)
+        tasks.append(row)
+    row = {"name": status.name, "type": status.type, "state": status.connector.state, "tasks": tasks,
+           "worker_id": status.connector.worker_id}
+    if status.connector.trace:
+        row["reason"] = failure_reason(status.connector.trace)
+    return row
 
 
 def deploy(worker: ConnectWorker, connector: ConnectorFile) -> Deployed:

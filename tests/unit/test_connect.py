@@ -148,6 +148,20 @@ def test_status_failed_task_and_unknown_connector():
     data = connect.status(w, "trades-file")
     assert data["tasks"][0]["state"] == "FAILED"
     assert "NoSuchFileException" in data["tasks"][0]["trace"]
+    assert "NoSuchFileException" in data["tasks"][0]["reason"] and "\n" not in data["tasks"][0]["reason"]
+
+
+def test_a_failed_tasks_reason_is_its_first_line_and_root_cause():
+    trace = ("org.apache.kafka.connect.errors.ConnectException: Tolerance exceeded in error handler\n"
+             "\tat org.apache.kafka.connect.runtime.errors.RetryWithToleranceOperator.execAndHandleError(X.java:1)\n"
+             "Caused by: org.apache.kafka.connect.errors.DataException: Failed to serialize\n\tat a.B(C.java:2)\n"
+             "Caused by: io.apicurio.registry.rest.client.exception.RuleViolationException: Incompatible artifact\n")
+    assert connect.failure_reason(trace) == (
+        "org.apache.kafka.connect.errors.ConnectException: Tolerance exceeded in error handler; caused by "
+        "io.apicurio.registry.rest.client.exception.RuleViolationException: Incompatible artifact")
+    assert connect.failure_reason("java.lang.IllegalStateException: boom\n\tat a.B(C.java:1)") == (
+        "java.lang.IllegalStateException: boom")
+    assert connect.failure_reason(None) is None
     w, _ = worker({})
     with pytest.raises(UsageError, match="no connector 'gone'"):
         connect.status(w, "gone")
