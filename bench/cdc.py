@@ -40,21 +40,12 @@ def state() -> Path:
 
 
 def connect(database: str = "postgres"):
-    import psycopg2
+    """The stack's PostgreSQL through lakectl's own client (autocommit; ``rows`` runs one statement)."""
+    from lakectl.components.postgres import PgAccess, Postgres
 
     url = urlparse(lakectl("open", "postgres")["url"])
-    state_dir = state()
-    password = json.loads((state_dir / "secrets.json").read_text())["postgres_password"]
-    connection = psycopg2.connect(host=url.hostname, port=url.port, user=url.username, dbname=database,
-                                  password=password)
-    connection.autocommit = True
-    return connection
-
-
-def run(connection, sql: str, params=None) -> list[tuple]:
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall() if cursor.description else []
+    password = json.loads((state() / "secrets.json").read_text())["postgres_password"]
+    return Postgres(PgAccess(url.hostname, url.port, url.username, password), database)
 
 
 def bronze_counts(table: str) -> list[int]:
@@ -84,12 +75,12 @@ def throughput(db, name: str, changes: int) -> dict:
     start = time.monotonic()
     for first in range(1, inserts + 1, 500):
         last = min(first + 499, inserts)
-        run(db, "INSERT INTO items SELECT i, 'item-' || i, mod(i, 97), (i * 1.25)::numeric(12, 2), clock_timestamp() "
+        db.rows("INSERT INTO items SELECT i, 'item-' || i, mod(i, 97), (i * 1.25)::numeric(12, 2), clock_timestamp() "
                 "FROM generate_series(%s, %s) AS i", (first, last))
     written = time.monotonic()
     for first in range(1, changes - inserts + 1, 500):
         last = min(first + 499, changes - inserts)
-        run(db, "UPDATE items SET qty = qty + 1, updated_at = clock_timestamp() WHERE id BETWEEN %s AND %s",
+        db.rows("UPDATE items SET qty = qty + 1, updated_at = clock_timestamp() WHERE id BETWEEN %s AND %s",
             (first, last))
     committed = time.monotonic()
     done = wait_for(name, changes)
@@ -130,7 +121,7 @@ def latency(db, name: str, seconds: float) -> dict:
         end = time.monotonic() + seconds
         next_write = time.monotonic()
         while time.monotonic() < end:
-            run(db, "UPDATE items SET qty = qty + 1, updated_at = clock_timestamp() WHERE id = %s",
+            db.rows("UPDATE items SET qty = qty + 1, updated_at = clock_timestamp() WHERE id = %s",
                 (sent[0] % 100 + 1,))
             sent[0] += 1
             next_write += 0.1
@@ -206,10 +197,10 @@ def main() -> None:
     stamp = int(time.time()) % 100_000
     cdc, base = f"bench_cdc_{stamp}", f"bench_clicks_{stamp}"
     admin = connect()
-    run(admin, f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
-    run(admin, f"CREATE DATABASE {DATABASE}")
+    admin.rows(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
+    admin.rows(f"CREATE DATABASE {DATABASE}")
     db = connect(DATABASE)
-    run(db, "CREATE TABLE items (id bigint PRIMARY KEY, name text, qty integer, price numeric(12, 2), "
+    db.rows("CREATE TABLE items (id bigint PRIMARY KEY, name text, qty integer, price numeric(12, 2), "
             "updated_at timestamp(6))")
     result: dict = {"checkpoint_s": args.checkpoint_s}
     try:
@@ -234,7 +225,7 @@ def main() -> None:
                 lakectl("pipeline", "remove", name, "--purge", check=False)
             (REPO / "schemas" / f"{name}.avsc").unlink(missing_ok=True)
         db.close()
-        run(admin, f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
+        admin.rows(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
     save_result("cdc", result)
 
 

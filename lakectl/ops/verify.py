@@ -5,6 +5,10 @@ bytes of SHA-256 of every key, read as a signed big-endian 64-bit integer: order
 Kafka (read here, in Python) and each table (aggregated in Trino, where the data lives, with
 ``bitwise_xor_agg``) compute the same number without shipping the keys anywhere. A missing or an
 extra key changes the digest; a duplicate changes the row count.
+
+A pipeline whose records carry no key of their own (a CDC pipeline's change events: a key changes many times)
+is verified by position: each record's ``partition:offset`` in Kafka against Bronze's ``kafka_partition`` and
+``kafka_offset``, so every event is in each table exactly once.
 """
 
 from __future__ import annotations
@@ -31,6 +35,9 @@ MEASURES = ("rows", "distinct_keys", "digest")
 KEY_BUCKET_SQL = ("mod(bitwise_and(from_big_endian_64(xxhash64(to_utf8(CAST({key} AS varchar)))), "
                   "9223372036854775807), {buckets})")
 ROWS_PER_PASS = 4_000_000
+# the key of a record verified by its place in Kafka (``--key`` of this name), and its SQL in Bronze
+BY_POSITION = "kafka_position"
+POSITION_SQL = "format('%d:%d', kafka_partition, kafka_offset)"
 
 
 @dataclass
@@ -86,7 +93,8 @@ def kafka_keys(kafka: KafkaClient, registry: SchemaRegistry, topic: str, key_fie
     pending = {p: high for p, (low, high) in ends.items() if high > low}
     if not pending:
         return
-    decoder = WireDecoder(registry.schema_by_id)
+    by_position = key_field == BY_POSITION
+    decoder = None if by_position else WireDecoder(registry.schema_by_id)
     deadline = Deadline(timeout)
     with closing(kafka.read(topic, {p: ends[p][0] for p in pending}, group="lakectl-verify")) as batches:
         for batch in batches:
@@ -96,12 +104,15 @@ def kafka_keys(kafka: KafkaClient, registry: SchemaRegistry, topic: str, key_fie
                 partition, offset = message.partition(), message.offset()
                 if partition not in pending or offset >= pending[partition]:
                     continue
+                if offset + 1 >= pending[partition]:
+                    del pending[partition]
+                if by_position:
+                    yield f"{partition}:{offset}"
+                    continue
                 record = decoder.decode(message.value() or b"")
                 if not isinstance(record, dict) or key_field not in record:
                     raise UsageError(f"{topic}: records have no field {key_field!r}")
                 yield record[key_field]
-                if offset + 1 >= pending[partition]:
-                    del pending[partition]
             if not pending:
                 return
 
@@ -113,7 +124,8 @@ def table_summary(client: TrinoClient, catalog: str, table: str, key_field: str)
     768 MB. Rows and distinct keys add up over the passes, and the digest XORs."""
     _check_identifier(key_field)
     qualified = f"{catalog}.{table}"
-    select = f"SELECT count(*), count(DISTINCT {key_field}), {KEY_DIGEST_SQL.format(key=key_field)} FROM {qualified}"
+    key_sql = POSITION_SQL if key_field == BY_POSITION else key_field
+    select = f"SELECT count(*), count(DISTINCT {key_sql}), {KEY_DIGEST_SQL.format(key=key_sql)} FROM {qualified}"
     passes = math.ceil(int(client.execute(f"SELECT count(*) FROM {qualified}").rows[0][0]) / ROWS_PER_PASS)
     if passes <= 1:
         rows, distinct, digest = client.execute(select).rows[0]
@@ -121,7 +133,7 @@ def table_summary(client: TrinoClient, catalog: str, table: str, key_field: str)
     total = Summary(catalog, 0, 0, 0)
     for bucket in range(passes):
         rows, distinct, digest = client.execute(
-            f"{select} WHERE {KEY_BUCKET_SQL.format(key=key_field, buckets=passes)} = {bucket}").rows[0]
+            f"{select} WHERE {KEY_BUCKET_SQL.format(key=key_sql, buckets=passes)} = {bucket}").rows[0]
         total = Summary(catalog, total.rows + int(rows), total.distinct_keys + int(distinct),
                         total.digest ^ int(digest or 0))
     return total

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from lakectl.components.postgres import PgAccess, Postgres
 from tests.e2e.bronze_helpers import REPO, kill_taskmanager, remove_paths, restarts, wait_until_recovered
 from tests.e2e.conftest import cancel_active_jobs, report_artifact
 
@@ -37,22 +38,13 @@ def _generated(name: str) -> list[Path]:
     return [_spec(name), REPO / "dbt_project" / "models" / "pipelines" / name]
 
 
-def _connect(stack, database: str = "postgres", user: str = "lakectl", password: str | None = None):
-    import psycopg2
-
+def _connect(stack, database: str = "postgres", user: str = "lakectl", password: str | None = None) -> Postgres:
+    """The stack's PostgreSQL through lakectl's own client (autocommit; ``rows`` runs one statement)."""
     from tests.conftest import TEST_PORTS
 
     secrets = json.loads((stack.state_dir / "secrets.json").read_text())
-    connection = psycopg2.connect(host="127.0.0.1", port=TEST_PORTS["postgres"], user=user, dbname=database,
-                                  password=password or secrets["postgres_password"], connect_timeout=5)
-    connection.autocommit = True
-    return connection
-
-
-def _run(connection, sql: str, params=None) -> list[tuple]:
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall() if cursor.description else []
+    access = PgAccess("127.0.0.1", TEST_PORTS["postgres"], user, password or secrets["postgres_password"])
+    return Postgres(access, database)
 
 
 @pytest.fixture(scope="module")
@@ -60,12 +52,12 @@ def shop(stack):
     """The database and its table, the Connect worker up; everything removed afterwards."""
     stack.ok("up", "connect", timeout=600)
     admin = _connect(stack)
-    _run(admin, f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
-    _run(admin, f"CREATE DATABASE {DATABASE}")
+    admin.rows(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
+    admin.rows(f"CREATE DATABASE {DATABASE}")
     db = _connect(stack, DATABASE)
-    _run(db, "CREATE TABLE accounts (id bigint PRIMARY KEY, name text NOT NULL, qty integer, "
+    db.rows("CREATE TABLE accounts (id bigint PRIMARY KEY, name text NOT NULL, qty integer, "
              "price numeric(12, 2), active boolean, updated_at timestamp(6), note text)")
-    _run(db, "INSERT INTO accounts SELECT i, 'name-' || i, i % 97, (i * 1.25)::numeric(12,2), i % 2 = 0, "
+    db.rows("INSERT INTO accounts SELECT i, 'name-' || i, i % 97, (i * 1.25)::numeric(12,2), i % 2 = 0, "
              "timestamp '2026-01-01 00:00:00' + i * interval '1.000001 second', NULL "
              f"FROM generate_series(1, {INITIAL}) AS i")
     yield db
@@ -77,11 +69,11 @@ def shop(stack):
     db.close()
     for _ in range(10):  # the slot lets go of the database a moment after the connector is deleted
         try:
-            _run(admin, f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
+            admin.rows(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
             break
         except Exception:
             time.sleep(1)
-    _run(admin, "DROP ROLE IF EXISTS e2e_plain")
+    admin.rows("DROP ROLE IF EXISTS e2e_plain")
     admin.close()
 
 
@@ -91,7 +83,8 @@ class Writer(threading.Thread):
 
     def __init__(self, stack) -> None:
         super().__init__(daemon=True)
-        self.connection = _connect(stack, DATABASE)
+        self.db = _connect(stack, DATABASE)
+        self.connection = self.db.connection  # psycopg2's: transactions of several statements here
         self.connection.autocommit = False
         self.stop = threading.Event()
         self.changes = 0
@@ -136,7 +129,7 @@ class Writer(threading.Thread):
 
 def _table_rows(db, columns: str) -> list[tuple]:
     text = ", ".join(_pg_text(c.strip()) for c in columns.split(","))
-    return [tuple(r) for r in _run(db, f"SELECT {text} FROM accounts")]
+    return [tuple(r) for r in db.rows(f"SELECT {text} FROM accounts")]
 
 
 def _pg_text(column: str) -> str:
@@ -192,8 +185,8 @@ def test_bad_input_is_one_line(stack, shop):
         one_line_error(stack.lakectl("pipeline", "apply", "e2e_cdc_refused"), 2, "no table public.acounts")
         # a user who may not set up replication (no REPLICATION, no CREATEROLE): refused, exit 1
         admin = _connect(stack)
-        _run(admin, "DROP ROLE IF EXISTS e2e_plain")
-        _run(admin, "CREATE ROLE e2e_plain LOGIN PASSWORD 'plain-pw'")
+        admin.rows("DROP ROLE IF EXISTS e2e_plain")
+        admin.rows("CREATE ROLE e2e_plain LOGIN PASSWORD 'plain-pw'")
         admin.close()
         secrets_file = stack.state_dir / "secrets.json"
         secrets = json.loads(secrets_file.read_text())
@@ -255,8 +248,8 @@ def test_a_table_becomes_bronze_and_silver_through_restarts(stack, shop, request
     # a column added in PostgreSQL: its values are in Bronze (after_json) before apply knows it; apply then
     # resubmits the job with a typed field for it and rewrites the Silver model, which takes the earlier values
     # from the text
-    _run(db, "ALTER TABLE accounts ADD COLUMN tier text")
-    early = len(_run(db, "UPDATE accounts SET tier = 'silver' WHERE id % 10 = 5 RETURNING id"))
+    db.rows("ALTER TABLE accounts ADD COLUMN tier text")
+    early = len(db.rows("UPDATE accounts SET tier = 'silver' WHERE id % 10 = 5 RETURNING id"))
     assert early > 0
     _wait_for_bronze(stack, INITIAL + writer.changes + early)
     for catalog in ("iceberg", "delta"):
@@ -265,13 +258,16 @@ def test_a_table_becomes_bronze_and_silver_through_restarts(stack, shop, request
         assert in_text == early, (catalog, in_text, early)
     evolved = stack.ok("pipeline", "apply", NAME, "--no-models", "-o", "json", timeout=600).json()[0]
     assert any("resubmitted" in c for c in evolved["changes"]), evolved
-    tiered = len(_run(db, "UPDATE accounts SET tier = 'gold' WHERE id % 10 = 0 RETURNING id"))
+    tiered = len(db.rows("UPDATE accounts SET tier = 'gold' WHERE id % 10 = 0 RETURNING id"))
     expected = INITIAL + writer.changes + early + tiered
 
     counts = _wait_for_bronze(stack, expected)
     for catalog, (total, distinct, snapshot, streamed) in counts.items():
         assert (total, distinct) == (expected, expected), (catalog, counts, expected)
         assert (snapshot, streamed) == (INITIAL, expected - INITIAL), (catalog, counts)
+    verified = stack.ok("verify", "--pipeline", NAME, "-o", "json", timeout=300).json()
+    assert verified["ok"] and verified["key"] == "kafka_position", verified
+    assert [s["rows"] for s in verified["sources"]] == [expected] * 3, verified
     kinds = dict(stack.ok("query", f"SELECT op, count(*) FROM iceberg.bronze.{NAME} GROUP BY 1", "-o",
                           "json").json()["rows"])
     assert set(kinds) == {"r", "c", "u", "d"}, kinds

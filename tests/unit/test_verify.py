@@ -10,7 +10,7 @@ from lakectl.components import trino as trino_module
 from lakectl.components.trino import QueryFailed
 from lakectl.errors import ServiceUnavailable, UsageError
 from lakectl.ops.produce.trades import generate
-from lakectl.ops.verify import summarise_keys, table_summary, verify
+from lakectl.ops.verify import BY_POSITION, summarise_keys, table_summary, verify
 
 SCHEMA = load_schema_file(Path(__file__).resolve().parents[2] / "schemas" / "trade.avsc")
 TRADES = [trade for _, trade in generate(5, prefix="v")]
@@ -93,6 +93,29 @@ def test_a_missing_table_and_a_duplicate_are_differences():
     assert not report.ok
     assert report.differences[0] == "iceberg: rows 6 != kafka's 5"
     assert "delta: rows 0 != kafka's 5" in report.differences
+
+
+class SqlTrino(FakeTrino):
+    """FakeTrino that also keeps the SQL it was asked."""
+
+    def __init__(self, tables: dict) -> None:
+        super().__init__(tables)
+        self.sql: list[str] = []
+
+    def execute(self, sql: str):
+        self.sql.append(sql)
+        return super().execute(sql)
+
+
+def test_by_position_each_kafka_record_is_its_partition_and_offset_and_nothing_is_decoded():
+    expected = summarise_keys("kafka", [f"0:{2 + i}" for i in range(len(TRADES))])
+    same = (expected.rows, expected.distinct_keys, expected.digest)
+    trino = SqlTrino({"iceberg": same, "delta": same})
+    undecodable = [Message(2 + i, b"{not avro}") for i in range(len(TRADES))]
+    report = verify(FakeKafka([undecodable]), None, trino, None, "cdc", "bronze.cdc", BY_POSITION)
+    assert report.ok, report.differences
+    assert report.sources[0].digest == expected.digest
+    assert "count(DISTINCT format('%d:%d', kafka_partition, kafka_offset))" in trino.sql[-1]
 
 
 def test_reading_kafka_is_bounded_by_the_timeout():
