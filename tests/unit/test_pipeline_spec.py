@@ -183,11 +183,3 @@ def test_pipeline_list_json(run):
     result = run("pipeline", "list", "-o", "json")
     assert result.code == 0
     assert any(p["name"] == "trades" and p["key"] == "trade_id" for p in json.loads(result.out))
-
-
-def test_verify_of_a_postgres_cdc_pipeline_is_one_line_and_exit_2(run, schemas, monkeypatch):
-    write_spec(schemas, "accounts", 'source = "postgres-cdc"\n\n[postgres]\ndatabase = "shop"\ntables = ["accounts"]\n')
-    monkeypatch.setattr(pipeline_spec, "schemas_dir", lambda: schemas)
-    result = run("verify", "--pipeline", "accounts")
-    lines = result.err.strip().splitlines()
-    assert result.code == 2 and len(lines) == 1 and "pipeline accounts is postgres-cdc" in lines[0]
