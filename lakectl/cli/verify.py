@@ -39,6 +39,9 @@ def verify(
         if spec.is_cdc:
             raise UsageError(f"pipeline {pipeline} is postgres-cdc: verify compares a topic's Avro records with "
                              "Bronze, and its change events are JSON (Silver against the table: see README)")
+        if spec.is_file:
+            raise UsageError(f"pipeline {pipeline} reads a file: verify compares a topic's Avro records with Bronze, "
+                             "and its topic holds JSON lines (pipeline status shows Bronze's rows and the DLQ's)")
         topic, table, key, formats = spec.topic, f"bronze.{spec.table}", spec.key, spec.formats
     elif topic is None:
         raise UsageError("say what to verify: --pipeline NAME, or --topic T [--key F]")
