@@ -41,6 +41,10 @@ from dataclasses import dataclass
 from lakectl.avro_sql import Column, _Mapper, _namespace, _non_null, columns
 
 INTEGRAL = {"INT": "INT", "BIGINT": "BIGINT"}
+# what Flink's DATE and TIMESTAMP hold (years 1..9999), as days and milliseconds since 1970-01-01: a number
+# outside makes its date arithmetic lose the row without an error, so such a value is refused first
+MIN_DAY, MAX_DAY = -719162, 2932896
+MIN_MS, MAX_MS = -62135596800000, 253402300799999
 DECIMAL_FIELD = "DECIMAL("
 
 
@@ -102,9 +106,9 @@ def _checked(column: Column, line: str, symbols: list[str] | None) -> Checked:
         expected = f"decimal {flink[len('DECIMAL'):].replace(' ', '')}"
     elif flink == "DATE":
         value = (f"CASE WHEN {is_string} AND REGEXP({text}, '^[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}$') "
-                 f"THEN TRY_CAST({text} AS DATE) "
-                 f"WHEN {is_integral} THEN CAST(TIMESTAMPADD(DAY, TRY_CAST({text} AS INT), DATE '1970-01-01') AS DATE) "
-                 "END")
+                 f"AND CAST(TRY_CAST({text} AS DATE) AS STRING) = {text} THEN TRY_CAST({text} AS DATE) "
+                 f"WHEN {is_integral} AND TRY_CAST({text} AS INT) BETWEEN {MIN_DAY} AND {MAX_DAY} "
+                 f"THEN CAST(TIMESTAMPADD(DAY, TRY_CAST({text} AS INT), DATE '1970-01-01') AS DATE) END")
         expected = "date (YYYY-MM-DD or days since 1970-01-01)"
     elif flink == "TIMESTAMP(3)":
         value = _timestamp(text, is_string, is_integral)
@@ -137,14 +141,21 @@ def _timestamp(text: str, is_string: str, is_integral: str) -> str:
     clock = f"SUBSTRING({text} FROM 12 FOR 5)"
     seconds = f"COALESCE(REGEXP_EXTRACT({text}, '^.{{16}}(:[0-9]{{2}})', 1), ':00')"
     fraction = f"COALESCE(REPLACE(REGEXP_EXTRACT({text}, '^.{{19}}([.,][0-9]{{1,9}})', 1), ',', '.'), '')"
-    wall = f"TRY_CAST(CONCAT({date_part}, ' ', {clock}, {seconds}, {fraction}) AS TIMESTAMP(3))"
+    parsed = f"TRY_CAST(CONCAT({date_part}, ' ', {clock}, {seconds}, {fraction}) AS TIMESTAMP(3))"
+    # a day or hour that does not exist (02-30, 25:00) is moved by the cast, not refused: refused here
+    wall = (f"CASE WHEN SUBSTRING(CAST({parsed} AS STRING) FROM 1 FOR 16) = CONCAT({date_part}, ' ', {clock}) "
+            f"THEN {parsed} END")
     sign = f"REGEXP_EXTRACT({text}, '([+-])([0-9]{{2}}):?([0-9]{{2}})$', 1)"
     hours = f"CAST(REGEXP_EXTRACT({text}, '([+-])([0-9]{{2}}):?([0-9]{{2}})$', 2) AS INT)"
     minutes = f"CAST(REGEXP_EXTRACT({text}, '([+-])([0-9]{{2}}):?([0-9]{{2}})$', 3) AS INT)"
     offset = f"CASE WHEN {sign} = '-' THEN 1 ELSE -1 END * ({hours} * 60 + {minutes})"
+    # out of Flink's range (years 1..9999) date arithmetic does not fail, it loses the row: kept inside it
+    inside = f"{wall} BETWEEN TIMESTAMP '0001-01-02 00:00:00' AND TIMESTAMP '9999-12-30 23:59:59.999'"
     return (f"CASE WHEN {is_string} AND REGEXP({text}, {sql_string(ISO)}) THEN "
-            f"CASE WHEN {sign} IS NULL OR {sign} = '' THEN {wall} ELSE TIMESTAMPADD(MINUTE, {offset}, {wall}) END "
-            f"WHEN {is_integral} THEN CAST(TO_TIMESTAMP_LTZ(TRY_CAST({text} AS BIGINT), 3) AS TIMESTAMP(3)) END")
+            f"CASE WHEN {sign} IS NULL OR {sign} = '' THEN {wall} "
+            f"WHEN {inside} THEN TIMESTAMPADD(MINUTE, {offset}, {wall}) END "
+            f"WHEN {is_integral} AND TRY_CAST({text} AS BIGINT) BETWEEN {MIN_MS} AND {MAX_MS} "
+            f"THEN CAST(TO_TIMESTAMP_LTZ(TRY_CAST({text} AS BIGINT), 3) AS TIMESTAMP(3)) END")
 
 
 def checking_query(schema_text: str, source: str, *, line: str = "line",
