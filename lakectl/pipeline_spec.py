@@ -11,6 +11,7 @@ key and event-time fields must exist in the schema with a type Bronze can use.
 from __future__ import annotations
 
 import difflib
+import json
 import re
 import tomllib
 from dataclasses import dataclass, field, replace
@@ -29,7 +30,7 @@ TOPIC = re.compile(r"^[A-Za-z0-9._-]{1,200}$")
 FORMATS = ("iceberg", "delta")
 PARTITION_BY = ("day", "none")
 KEY_TYPES = ("STRING", "INT", "BIGINT")
-SOURCES = ("kafka", "postgres-cdc")  # kafka: records produced to the topic (lakectl produce, any producer)
+SOURCES = ("kafka", "postgres-cdc", "file")  # kafka: records produced to the topic (lakectl produce, any producer)
 IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,62}$")  # a PostgreSQL identifier lakectl will quote
 CDC_ALLOWED = {"database", "schema", "tables", "host", "port", "admin_user", "admin_password_secret"}
 EVENT_TIME_TYPES = ("TIMESTAMP(3)", "DATE")
@@ -55,6 +56,15 @@ class CdcSource:
 
 
 @dataclass(frozen=True)
+class FileSource:
+    """``[file]`` of a ``source = "file"`` pipeline: the JSON-lines file Kafka Connect's FileStreamSource tails
+    (one JSON object per line, the schema's fields). ``path`` is absolute: the spec says it relative to the
+    project root (the checkout) or absolute; the Connect worker reads it, so it must be on the worker's machine."""
+
+    path: Path
+
+
+@dataclass(frozen=True)
 class PipelineSpec:
     name: str
     schema: Path | None  # absolute; the file says it relative to itself (None: a CDC pipeline's rows come from
@@ -72,14 +82,19 @@ class PipelineSpec:
     path: Path | None = field(default=None, compare=False)  # the spec file
     source: str = "kafka"
     cdc: CdcSource | None = None  # source = "postgres-cdc"
+    file: FileSource | None = None  # source = "file"
 
     @property
     def is_cdc(self) -> bool:
         return self.cdc is not None
 
     @property
+    def is_file(self) -> bool:
+        return self.file is not None
+
+    @property
     def connector_name(self) -> str:
-        return f"cdc_{self.name}"
+        return f"file_{self.name}" if self.is_file else f"cdc_{self.name}"
 
     @property
     def cdc_user(self) -> str:
@@ -125,7 +140,8 @@ class PipelineSpec:
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "source": self.source, "schema": str(self.schema) if self.schema else None,
-                "cdc": dict(vars(self.cdc)) if self.cdc else None, "topic": self.topic, "key": self.key,
+                "cdc": dict(vars(self.cdc)) if self.cdc else None,
+                "file": {"path": str(self.file.path)} if self.file else None, "topic": self.topic, "key": self.key,
                 "event_time": self.event_time, "partitions": self.partitions, "formats": list(self.formats),
                 "partition_by": self.partition_by, "checkpoint_interval_s": self.checkpoint_interval_s,
                 "dlq": self.dlq, "parallelism": self.parallelism, "silver": self.silver_table,
@@ -136,7 +152,8 @@ class PipelineSpec:
         for a job submitted to a JobManager and for a FlinkDeployment."""
         args = ["--topic", self.topic, "--table", self.table, "--formats", ",".join(self.formats),
                 "--partition-by", self.partition_by, "--checkpoint-interval", f"{self.checkpoint_interval_s:g}"]
-        return args + (["--event-time", self.event_time] if self.event_time else [])
+        args += ["--event-time", self.event_time] if self.event_time else []
+        return args + (["--json-lines-schema", self.schema_text] if self.is_file else [])
 
     def job_options(self) -> dict[str, Any]:
         """What the Bronze job needs beyond the stack's connections (it reads the schema from the registry)."""
@@ -146,7 +163,7 @@ class PipelineSpec:
 
 
 ALLOWED = {"schema", "topic", "key", "event_time", "partitions", "formats", "partition_by",
-           "checkpoint_interval_s", "dlq", "silver", "parallelism", "source", "postgres"}
+           "checkpoint_interval_s", "dlq", "silver", "parallelism", "source", "postgres", "file"}
 REQUIRED = {"schema", "key"}
 # a CDC pipeline's rows are its table's change events: no schema file, the key is the table's primary key,
 # Bronze is unpartitioned and a DLQ has nothing to catch (Debezium writes what PostgreSQL committed)
@@ -218,6 +235,10 @@ def from_mapping(name: str, data: dict[str, Any], path: Path, *, check_schema: b
         return _cdc_from_mapping(name, data, path)
     if "postgres" in data:
         raise UsageError(f"{where}: [postgres] is for source = \"postgres-cdc\"")
+    if source == "file":
+        return _file_from_mapping(name, data, path, check_schema=check_schema)
+    if "file" in data:
+        raise UsageError(f"{where}: [file] is for source = \"file\"")
     missing = sorted(REQUIRED - set(data))
     if missing:
         raise UsageError(f"{where}: missing {', '.join(missing)}")
@@ -315,6 +336,46 @@ def _cdc_from_mapping(name: str, data: dict[str, Any], path: Path) -> PipelineSp
     return replace(base, schema=None, key="", source="postgres-cdc", cdc=cdc, dlq=False)
 
 
+def _file_from_mapping(name: str, data: dict[str, Any], path: Path, *, check_schema: bool) -> PipelineSpec:
+    """A file pipeline: as a kafka one (schema, key, event time, formats...), plus ``[file] path``; its schema's
+    fields must be scalars (a line's JSON is checked and converted in SQL, lakectl/jsonl_sql.py) and it keeps a
+    DLQ (the lines that do not fit go there)."""
+    from lakectl.paths import ROOT
+
+    where = str(path)
+    section = data.get("file")
+    if not isinstance(section, dict):
+        raise UsageError(f'{where}: source = "file" needs a [file] table with path (the JSON-lines file)')
+    for key in section:
+        if key != "path":
+            close = difflib.get_close_matches(key, ["path"], n=1)
+            raise UsageError(f"{where}: unknown key 'file.{key}'" + (" (did you mean 'path'?)" if close else
+                                                                     " (known: path)"))
+    raw = section.get("path")
+    if not isinstance(raw, str) or not raw.strip():
+        raise UsageError(f"{where}: file.path = {raw!r}: expected the JSON-lines file's path (relative to the "
+                         "project root, or absolute)")
+    if "\n" in raw or "\x00" in raw:
+        raise UsageError(f"{where}: file.path: not a path")
+    if data.get("dlq", True) is not True:
+        raise UsageError(f'{where}: dlq = {data["dlq"]!r}: a file pipeline always has its DLQ (the lines that do not '
+                         "fit the schema go there)")
+    file_path = Path(raw).expanduser()
+    file_path = (file_path if file_path.is_absolute() else ROOT / file_path).resolve()
+    if file_path.is_dir():
+        raise UsageError(f"{where}: file.path = {raw!r} is a directory; expected a file")
+    rest = {k: v for k, v in data.items() if k not in ("source", "file")}
+    base = from_mapping(name, rest, path, check_schema=check_schema)
+    spec = replace(base, source="file", file=FileSource(file_path), dlq=True)
+    if check_schema:
+        from lakectl.jsonl_sql import file_source_problem
+
+        problem = file_source_problem(spec.schema_text)
+        if problem:
+            raise UsageError(f"{where}: {problem}")
+    return spec
+
+
 def _parallelism(value: int, where: str) -> int:
     if not 1 <= value <= 64:
         raise UsageError(f"{where}: parallelism = {value}: expected 1..64")
@@ -370,6 +431,24 @@ def render(spec: PipelineSpec, schema_ref: str) -> str:
         f"{spec.dlq_topic}",
     ]
     return "\n".join(lines) + "\n"
+
+
+def render_file(spec: PipelineSpec, schema_ref: str, file_ref: str) -> str:
+    """A file spec's text, as ``pipeline add --source file`` writes it: a kafka spec's keys, the source and [file]."""
+    keys = render(spec, schema_ref).splitlines()[3:]  # after render's three lines of comment
+    return "\n".join([
+        f"# Pipeline {spec.name}: the JSON lines of {file_ref} (Kafka Connect's FileStreamSource) -> Kafka topic "
+        f"{spec.topic}",
+        f"# -> Bronze (bronze.{spec.table}) -> dbt Silver (silver.{spec.name}); lines that do not fit the schema go",
+        f"# to {spec.dlq_topic}. Written by `lakectl pipeline add {spec.name}`; edit, then `lakectl pipeline apply "
+        f"{spec.name}`.",
+        'source = "file"',
+        *(k.replace("records that break", "lines that break") for k in keys),
+        "",
+        "[file]    # one JSON object per line with the schema's fields; lines appended later are read as they",
+        "          # come (the Connect worker tails the file: it must be able to read it)",
+        f"path = {json.dumps(file_ref)}",
+    ]) + "\n"
 
 
 def render_cdc(spec: PipelineSpec) -> str:

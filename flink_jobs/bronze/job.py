@@ -72,6 +72,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--cdc-columns", default=None,
                         help="a Debezium change-event topic (JSON, schemas off) of a table with these columns: a JSON "
                              "list of [name, Flink type, is key] (lakectl/ops/pipeline_cdc.py)")
+    parser.add_argument("--json-lines-schema", default=None,
+                        help="a topic of JSON lines (a file pipeline's, Kafka Connect's FileStreamSource): the Avro "
+                             "schema (its JSON text) whose fields each line holds; lines that do not fit go to "
+                             "<topic>.dlq (lakectl/jsonl_sql.py)")
     parser.add_argument("--no-chaining", action="store_true",
                         help="one task per operator: slower, but Flink then reports each one's busy time "
                              "(bench/p2_profile.py)")
@@ -91,6 +95,8 @@ def main() -> None:
     ctx = json.loads(Path(args.context).read_text())
     if args.cdc_columns:
         return bronze(args, ctx, *cdc_source(args, ctx))
+    if args.json_lines_schema:
+        return bronze(args, ctx, *json_lines_source(args, ctx))
     schema_text = latest_schema(ctx["registry_url"], f"{args.topic}-value", ctx.get("registry_user_info"))
     try:
         cols = columns(schema_text)
@@ -212,6 +218,69 @@ def cdc_source(args: argparse.Namespace, ctx: dict):
                "`source`.`ts_ms` AS source_ts_ms", "TO_TIMESTAMP_LTZ(`source`.`ts_ms`, 3) AS committed_at",
                "CAST(NOW() AS TIMESTAMP_LTZ(3)) AS ingested_at", "kafka_partition", "kafka_offset"]
     return t_env, env, f"SELECT {', '.join(select)} FROM ({typed_rows})", cols
+
+
+def json_lines_source(args: argparse.Namespace, ctx: dict):
+    """A topic of text lines, each one JSON object with the schema's fields (a file pipeline). One Kafka source
+    (``raw``: the line as it is) and one SQL projection that gives each line either its typed columns or the reason
+    it is refused (lakectl/jsonl_sql.py); refused lines go to ``<topic>.dlq`` as they were, with the reason and
+    their position in ``lakectl.*`` headers, through a transactional Kafka sink that commits on the same
+    checkpoints as Bronze: every line ends in exactly one of the two, and a bad line never fails the job."""
+    from lakectl.jsonl_sql import checking_query, file_source_problem
+
+    try:
+        cols = columns(args.json_lines_schema)
+    except UnsupportedSchema as exc:
+        raise SystemExit(f"--json-lines-schema: {exc}") from None
+    problem = file_source_problem(args.json_lines_schema)
+    if problem:
+        raise SystemExit(f"--json-lines-schema: {problem}")
+    env, t_env = environment(args, ctx)
+    t_env.get_config().set("table.local-time-zone", "UTC")  # timestamps are UTC wall clock, as in Avro pipelines
+    kafka = kafka_options(args, ctx, {"value.format": "raw"})
+    t_env.execute_sql(f"""CREATE TEMPORARY TABLE kafka_source (
+  `line` STRING,
+  `kafka_partition` INT METADATA FROM 'partition' VIRTUAL,
+  `kafka_offset` BIGINT METADATA FROM 'offset' VIRTUAL
+) WITH (
+  {options(kafka)}
+)""")
+    checked = one_stream(t_env, t_env.sql_query(checking_query(args.json_lines_schema, "kafka_source")))
+    t_env.create_temporary_view("checked_lines", checked)
+    dlq = {
+        "connector": "kafka",
+        "topic": f"{args.topic}.dlq",
+        "properties.bootstrap.servers": ctx["bootstrap_servers"],
+        "value.format": "raw",
+        "sink.delivery-guarantee": "exactly-once",
+        "sink.transactional-id-prefix": f"{args.name}-dlq",
+        # within the broker's transaction.max.timeout.ms (15 min by default); Flink's default is an hour
+        "properties.transaction.timeout.ms": "600000",
+        **{f"properties.{k}": v for k, v in ctx.get("kafka", {}).items()},
+    }
+    t_env.execute_sql(f"""CREATE TEMPORARY TABLE dlq_sink (
+  `line` STRING,
+  `headers` MAP<STRING, BYTES> METADATA
+) WITH (
+  {options(dlq)}
+)""")
+    statements = t_env.create_statement_set()
+    statements.add_insert_sql(
+        "INSERT INTO dlq_sink SELECT line, MAP['lakectl.error', CAST(reason AS BYTES), "
+        f"'lakectl.source', CAST(CONCAT({sql_string(args.topic + ' partition ')}, CAST(kafka_partition AS STRING), "
+        "' offset ', CAST(kafka_offset AS STRING)) AS BYTES), "
+        f"'lakectl.pipeline', CAST({sql_string(args.table)} AS BYTES)] "
+        "FROM checked_lines WHERE reason IS NOT NULL")
+    statements.attach_as_datastream()
+    metadata = [Column("ingested_at", "TIMESTAMP_LTZ(3)", False), Column("kafka_partition", "INT", False),
+                Column("kafka_offset", "BIGINT", False)]
+    select = [f"`{c.name}`" for c in cols] + ["CAST(NOW() AS TIMESTAMP_LTZ(3)) AS ingested_at", "kafka_partition",
+                                              "kafka_offset"]
+    if args.partition_by == "day":
+        metadata.append(Column("event_date", "DATE", True))
+        select.append(f"CAST(`{args.event_time}` AS DATE) AS event_date")
+    query = f"SELECT {', '.join(select)} FROM checked_lines WHERE reason IS NULL"
+    return t_env, env, query, [*cols, *metadata]
 
 
 def bronze(args: argparse.Namespace, ctx: dict, t_env, env, query: str, all_cols: list[Column]) -> None:

@@ -29,8 +29,10 @@ def add(
     name: Annotated[str, typer.Argument(help="The pipeline's name (its table, job, DAG and models).")],
     schema: Annotated[Path | None, typer.Option("--schema", help="The feed's Avro schema (.avsc); copied to "
                                                 "schemas/ when it is elsewhere.")] = None,
-    source: Annotated[str, typer.Option("--source", help="kafka (records produced to the topic) or postgres-cdc "
-                                        "(a PostgreSQL table's changes).")] = "kafka",
+    source: Annotated[str, typer.Option("--source", help="kafka (records produced to the topic), postgres-cdc "
+                                        "(a PostgreSQL table's changes) or file (a JSON-lines file).")] = "kafka",
+    file: Annotated[Path | None, typer.Option("--file", help="file: the JSON-lines file Kafka Connect tails (one "
+                                              "JSON object per line, the schema's fields).")] = None,
     database: Annotated[str | None, typer.Option("--database", help="postgres-cdc: the database.")] = None,
     table: Annotated[str | None, typer.Option("--table", help="postgres-cdc: [schema.]table (schema: public).")
                      ] = None,
@@ -52,18 +54,20 @@ def add(
     out = Output(output)
     chosen = [f.strip() for f in formats.split(",") if f.strip()]
     if source == "postgres-cdc":
-        if not database or not table or schema is not None or key or event_time:
+        if not database or not table or schema is not None or key or event_time or file is not None:
             raise UsageError("pipeline add --source postgres-cdc takes --database and --table (not --schema, --key "
                              "or --event-time: they come from the table)")
         result = add_cdc(name, database=database, table=table, topic=topic, partitions=partitions, formats=chosen,
                          force=force)
-    elif source != "kafka":
-        raise UsageError(f"--source {source!r}: choose from kafka, postgres-cdc")
+    elif source not in ("kafka", "file"):
+        raise UsageError(f"--source {source!r}: choose from kafka, postgres-cdc, file")
     elif schema is None:
         raise UsageError("pipeline add: --schema is required (or --source postgres-cdc)")
+    elif (source == "file") != (file is not None):
+        raise UsageError("pipeline add: --file goes with --source file (and --source file needs --file)")
     else:
         result = run(name, schema, key=key, event_time=event_time, topic=topic, partitions=partitions,
-                     formats=chosen, force=force)
+                     formats=chosen, force=force, file=file)
     out.emit(result.to_dict(), table=lambda d: "\n".join(["wrote:", *(f"  {f}" for f in d["files"])]))
     out.info(f"next: lakectl pipeline apply {name}")
 
@@ -119,6 +123,7 @@ def status(
     with out.spinner(f"reading {name}") as update:
         data = run(_stack(ctx), spec, wait_s=timeout if wait else None, progress=update)
     out.emit(data, table=lambda d: key_value_table([
+        *([("connector", d["connector"])] if "connector" in d else []),
         ("job", f"{d['job']['name']}: {d['job']['state']}"), ("topic", f"{d['topic']}: {d['records']} records"),
         ("lag", d["lag"]), *((f"rows {k}", v) for k, v in d["rows"].items()),
         *((f"freshness {k} (s)", v) for k, v in d["freshness_s"].items()),

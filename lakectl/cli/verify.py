@@ -38,6 +38,9 @@ def verify(
     formats: tuple[str, ...] = ("iceberg", "delta")
     if pipeline is not None:
         spec = pipeline_spec.load(pipeline)
+        if spec.is_file:
+            raise UsageError(f"pipeline {pipeline} reads a file: verify compares a topic's Avro records with Bronze, "
+                             "and its topic holds JSON lines (pipeline status shows Bronze's rows and the DLQ's)")
         # a CDC pipeline's change events are checked by their place in Kafka (a row's key changes many times)
         topic, table, formats = spec.topic, f"bronze.{spec.table}", spec.formats
         key = BY_POSITION if spec.is_cdc else spec.key

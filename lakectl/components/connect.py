@@ -118,3 +118,11 @@ class ConnectWorker(RestService):
 
     def delete(self, name: str) -> None:
         self._request("DELETE", f"/connectors/{quote(name, safe='')}")
+
+    def stop(self, name: str) -> None:
+        """Stop the connector and its tasks (state STOPPED), keeping its config and offsets."""
+        self._request("PUT", f"/connectors/{quote(name, safe='')}/stop")
+
+    def reset_offsets(self, name: str) -> None:
+        """Forget a stopped source connector's offsets (a connector of that name made again starts over)."""
+        self._request("DELETE", f"/connectors/{quote(name, safe='')}/offsets")

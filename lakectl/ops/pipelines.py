@@ -53,9 +53,10 @@ class AddResult:
 
 def add(name: str, schema: Path, *, key: str | None, event_time: str | None, topic: str | None,
         partitions: int, formats: list[str], force: bool, directory: Path | None = None,
-        dbt_dir: Path | None = None) -> AddResult:
+        dbt_dir: Path | None = None, file: Path | None = None) -> AddResult:
     """Write ``schemas/<name>.pipeline.toml`` (the schema copied beside it when it is elsewhere), the dbt
-    source and the Silver model. Everything is checked before the first file is written."""
+    source and the Silver model. Everything is checked before the first file is written. ``file``: a file
+    pipeline's JSON-lines file (written relative to the project root when it is inside it)."""
     from lakectl.avro import load_schema_file
     from lakectl.avro_sql import UnsupportedSchema, columns
 
@@ -80,6 +81,9 @@ def add(name: str, schema: Path, *, key: str | None, event_time: str | None, top
     if event_time:
         data["event_time"] = event_time
     data["partition_by"] = "day" if event_time else "none"
+    file_ref = _file_ref(file) if file is not None else None
+    if file_ref is not None:
+        data.update(source="file", file={"path": file_ref})
     # checked against the schema where it is now: nothing is written unless all of it holds
     spec = pipeline_spec.from_mapping(name, {**data, "schema": str(schema.resolve())}, path)
     checked = spec
@@ -90,13 +94,22 @@ def add(name: str, schema: Path, *, key: str | None, event_time: str | None, top
     if not beside:
         shutil.copyfile(schema, target_schema)
         written.append(str(target_schema))
-    path.write_text(pipeline_spec.render(spec, schema_file))
+    path.write_text(pipeline_spec.render_file(spec, schema_file, file_ref) if file_ref is not None
+                    else pipeline_spec.render(spec, schema_file))
     written.append(str(path))
     for file, content in files.items():
         file.parent.mkdir(parents=True, exist_ok=True)
         file.write_text(content)
         written.append(str(file))
     return AddResult(name, written)
+
+
+def _file_ref(file: Path) -> str:
+    """How a spec names the file: relative to the project root when it is inside it, else absolute."""
+    from lakectl.paths import ROOT
+
+    absolute = file.expanduser().resolve()
+    return str(absolute.relative_to(ROOT)) if absolute.is_relative_to(ROOT) else str(absolute)
 
 
 def add_cdc(name: str, *, database: str, table: str, topic: str | None, partitions: int, formats: list[str],
@@ -194,6 +207,9 @@ def _apply_stream(stack: PipelineStack, spec: PipelineSpec, result: ApplyResult)
     if spec.is_cdc:
         args = _apply_cdc_source(stack, spec, result)
         wanted: dict[str, Any] = {"job_args": args, "parallelism": spec.parallelism, "layout": layout}
+    elif spec.is_file:
+        args = _apply_file_source(stack, spec, result)
+        wanted = {"job_args": args, "parallelism": spec.parallelism, "layout": layout}
     else:
         registry, kafka = stack.registry(), stack.kafka()
         known = set(registry.subjects())
@@ -232,6 +248,24 @@ def _apply_cdc_source(stack: PipelineStack, spec: PipelineSpec, result: ApplyRes
     result.changes += pipeline_cdc.deploy_connector(cdc, spec, prepared)
     result.changes += [f"wrote {path}" for path in pipeline_cdc.write_dbt_files(spec, prepared.columns)]
     return [*job_args(spec), "--cdc-columns", pipeline_cdc.job_columns(prepared.columns)]
+
+
+def _apply_file_source(stack: PipelineStack, spec: PipelineSpec, result: ApplyResult) -> list[str]:
+    """The topic, its DLQ and the FileStreamSource connector of a file pipeline; the Bronze job's arguments (the
+    schema's text included: a new schema resubmits the job from a savepoint). No subject in the registry: the topic
+    holds JSON lines, not Avro records."""
+    from lakectl.ops import pipeline_file
+
+    if stack.cdc is None:
+        raise UsageError(f"pipeline {spec.name}: a file source needs Kafka Connect, not given here")
+    pipeline_file.check_file(spec)
+    kafka = stack.kafka()
+    if kafka.ensure_topic(spec.topic, spec.partitions):  # before the connector writes to it
+        result.changes.append(f"created topic {spec.topic} ({spec.partitions} partitions)")
+    if kafka.ensure_topic(spec.dlq_topic):  # before the job's transactional DLQ sink starts
+        result.changes.append(f"created topic {spec.dlq_topic}")
+    result.changes += pipeline_file.deploy_connector(stack.cdc(), spec)
+    return job_args(spec)
 
 
 def _ensure_job(stack: PipelineStack, spec: PipelineSpec, result: ApplyResult, args: list[str],
@@ -314,8 +348,11 @@ def status(stack: PipelineStack, spec: PipelineSpec, *, wait_s: float | None = N
         if not any(j.name == spec.job_name and j.state == "RUNNING" for j in stack.jobs().flink.jobs()):
             raise CheckFailed(f"pipeline {spec.name}: its job {spec.job_name} is not running, Bronze will not "
                               "catch up", hint=f"lakectl pipeline apply {spec.name}")
-        stack.lakehouse().wait_for_topic(stack.kafka(), spec.topic, wait_s, progress, table=spec.table,
-                                         formats=spec.formats)
+        if spec.is_file:  # lines refused to the DLQ never reach Bronze: wait for the job to have read them all
+            _wait_for_lag(stack, spec, wait_s, progress)
+        else:
+            stack.lakehouse().wait_for_topic(stack.kafka(), spec.topic, wait_s, progress, table=spec.table,
+                                             formats=spec.formats)
     kafka, cluster = stack.kafka(), stack.jobs()
     jobs = [j for j in cluster.flink.jobs() if j.name == spec.job_name]
     active = next((j for j in jobs if j.state not in ("CANCELED", "FINISHED", "FAILED")), None)
@@ -348,11 +385,45 @@ def status(stack: PipelineStack, spec: PipelineSpec, *, wait_s: float | None = N
                 freshness[label] = None
     finally:
         trino.close()
-    return {"name": spec.name, "job": {"name": spec.job_name, "state": active.state if active else "not running",
+    connector = _connector_state(stack, spec) if spec.is_file else None
+    return {"name": spec.name, **({"connector": connector} if spec.is_file else {}),
+            "job": {"name": spec.job_name, "state": active.state if active else "not running",
                                        "job_id": last.job_id if last else None},
             "topic": spec.topic, "records": topic["messages"] if topic else None,
             "lag": lag.get("lag") if lag else None, "rows": rows, "freshness_s": freshness,
             "dlq": {"topic": spec.dlq_topic, "records": dlq}, "last_error": error}
+
+
+def _wait_for_lag(stack: PipelineStack, spec: PipelineSpec, wait_s: float, progress: Callable[[str], None]) -> None:
+    """Until the job's committed offsets reach the topic's end (it commits them with the checkpoint that commits
+    Bronze and the DLQ)."""
+    deadline = time.monotonic() + wait_s
+    kafka = stack.kafka()
+    while True:
+        lag = kafka.group_lag(spec.job_name, spec.topic).get("lag")
+        if lag == 0:
+            return
+        if time.monotonic() > deadline:
+            raise CheckFailed(f"pipeline {spec.name}: {lag} lines of {spec.topic} not in Bronze or the DLQ after "
+                              f"{wait_s:g} s")
+        progress(f"{spec.name}: {lag} lines to go")
+        time.sleep(1)
+
+
+def _connector_state(stack: PipelineStack, spec: PipelineSpec) -> str:
+    """The FileStreamSource connector's state and its task's ("not deployed", "unreachable" when no worker)."""
+    from lakectl.components.connect import ConnectError
+
+    if stack.cdc is None:
+        return "unknown"
+    try:
+        found = stack.cdc().connect().status(spec.connector_name)
+    except ConnectError as exc:
+        return "not deployed" if exc.status == 404 else "unreachable"
+    except LakectlError:
+        return "unreachable"
+    tasks = ", ".join(t.state for t in found.tasks) or "no task"
+    return f"{spec.connector_name}: {found.connector.state} ({tasks})"
 
 
 # -- remove -------------------------------------------------------------------------------------------
@@ -368,6 +439,10 @@ def remove(stack: PipelineStack | None, spec: PipelineSpec, *, purge: bool, dbt_
         if running:
             raise UsageError(f"pipeline {spec.name} is running (job {spec.job_name}, {running[0].job_id})",
                              hint=f"lakectl job stop {spec.job_name} first")
+    if spec.is_file and stack is not None and stack.cdc is not None and not purge:
+        from lakectl.ops import pipeline_file
+
+        removed += pipeline_file.remove_connector(stack.cdc(), spec, purge=False)
     if purge:
         assert stack is not None
         removed += _purge(stack, spec)
@@ -390,6 +465,10 @@ def _purge(stack: PipelineStack, spec: PipelineSpec) -> list[str]:
         from lakectl.ops import pipeline_cdc
 
         gone += pipeline_cdc.remove(stack.cdc(), spec)  # the connector first: it holds the replication slot
+    if spec.is_file and stack.cdc is not None:
+        from lakectl.ops import pipeline_file
+
+        gone += pipeline_file.remove_connector(stack.cdc(), spec, purge=True)  # first: it writes to the topic
     for topic in (spec.topic, spec.dlq_topic):
         if kafka.topic_exists(topic):
             kafka.delete_topic(topic)

@@ -67,7 +67,7 @@ def test_a_cdc_spec(tmp_path):
 def test_a_typod_source_is_one_line(tmp_path):
     refused(tmp_path, GOOD.replace("postgres-cdc", "postgres-cdcc"), "source = 'postgres-cdcc'",
             "did you mean 'postgres-cdc'?")
-    refused(tmp_path, GOOD.replace("postgres-cdc", "mysql"), "choose from ['kafka', 'postgres-cdc']")
+    refused(tmp_path, GOOD.replace("postgres-cdc", "mysql"), "choose from ['kafka', 'postgres-cdc', 'file']")
 
 
 @pytest.mark.parametrize(("old", "new", "needles"), [

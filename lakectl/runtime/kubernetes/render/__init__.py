@@ -59,14 +59,19 @@ def pipelines(pipeline_names: Sequence[str] | None, directory: Path | None = Non
     """The named pipelines (UsageError, one line, for a name not declared), or every declared one.
 
     A postgres-cdc pipeline is not rendered yet: its Bronze job's row type comes from the live table when
-    ``pipeline apply`` runs, which a render does not reach. Named, it is refused; otherwise it is left out."""
+    ``pipeline apply`` runs, which a render does not reach. Nor is a file pipeline (its file is on the Connect
+    worker's machine). Named, they are refused; otherwise they are left out."""
     if pipeline_names is None:
-        return [spec for spec in load_all(directory) if not spec.is_cdc]
+        return [spec for spec in load_all(directory) if not (spec.is_cdc or spec.is_file)]
     specs = [load(name, directory) for name in dict.fromkeys(pipeline_names)]
     cdc = [spec.name for spec in specs if spec.is_cdc]
     if cdc:
         raise UsageError(f"{', '.join(cdc)}: postgres-cdc pipelines are not rendered for Kubernetes yet "
                          "(their Bronze job's columns come from the table at `pipeline apply`)")
+    files = [spec.name for spec in specs if spec.is_file]
+    if files:
+        raise UsageError(f"{', '.join(files)}: file pipelines are not rendered for Kubernetes (the file is read by "
+                         "a Connect worker on its own machine: run them on a local stack)")
     return specs
 
 
