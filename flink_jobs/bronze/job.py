@@ -119,6 +119,13 @@ def main() -> None:
         kafka["value.avro-confluent.basic-auth.credentials-source"] = "USER_INFO"
         kafka["value.avro-confluent.basic-auth.user-info"] = ctx["registry_user_info"]
     create_kafka_source(t_env, kafka)
+    select, all_cols = with_metadata(args, cols)
+    bronze(args, ctx, t_env, env, f"SELECT {select} FROM kafka_source", all_cols)
+
+
+def with_metadata(args: argparse.Namespace, cols: list[Column]) -> tuple[str, list[Column]]:
+    """The select list of a record's fields with Bronze's own columns after them (when the job read it, where
+    from in Kafka, and the day partition when asked for), and the table's columns in the same order."""
     metadata = [Column("ingested_at", "TIMESTAMP_LTZ(3)", False), Column("kafka_partition", "INT", False),
                 Column("kafka_offset", "BIGINT", False)]
     select = [f"`{c.name}`" for c in cols] + ["CAST(NOW() AS TIMESTAMP_LTZ(3)) AS ingested_at", "kafka_partition",
@@ -126,7 +133,7 @@ def main() -> None:
     if args.partition_by == "day":
         metadata.append(Column("event_date", "DATE", True))
         select.append(f"CAST(`{args.event_time}` AS DATE) AS event_date")
-    bronze(args, ctx, t_env, env, f"SELECT {', '.join(select)} FROM kafka_source", [*cols, *metadata])
+    return ", ".join(select), [*cols, *metadata]
 
 
 def kafka_options(args: argparse.Namespace, ctx: dict, value_format: dict[str, str]) -> dict[str, str]:
@@ -272,15 +279,8 @@ def json_lines_source(args: argparse.Namespace, ctx: dict):
         f"'lakectl.pipeline', CAST({sql_string(args.table)} AS BYTES)] "
         "FROM checked_lines WHERE reason IS NOT NULL")
     statements.attach_as_datastream()
-    metadata = [Column("ingested_at", "TIMESTAMP_LTZ(3)", False), Column("kafka_partition", "INT", False),
-                Column("kafka_offset", "BIGINT", False)]
-    select = [f"`{c.name}`" for c in cols] + ["CAST(NOW() AS TIMESTAMP_LTZ(3)) AS ingested_at", "kafka_partition",
-                                              "kafka_offset"]
-    if args.partition_by == "day":
-        metadata.append(Column("event_date", "DATE", True))
-        select.append(f"CAST(`{args.event_time}` AS DATE) AS event_date")
-    query = f"SELECT {', '.join(select)} FROM checked_lines WHERE reason IS NULL"
-    return t_env, env, query, [*cols, *metadata]
+    select, all_cols = with_metadata(args, cols)
+    return t_env, env, f"SELECT {select} FROM checked_lines WHERE reason IS NULL", all_cols
 
 
 def bronze(args: argparse.Namespace, ctx: dict, t_env, env, query: str, all_cols: list[Column]) -> None:

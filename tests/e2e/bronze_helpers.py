@@ -76,6 +76,24 @@ def wait_for_rows(stack, table: str, expected: int, timeout: float = 240) -> dic
     return counts
 
 
+def wait_for_summaries(summarise, expected: int, timeout: float = 240) -> dict[str, list]:
+    """Poll ``summarise()`` (per catalog, a row of figures whose first is the row count) until every catalog has
+    at least ``expected`` rows or the deadline passes; returns what it saw last. A query that fails is asked
+    again: the Delta table is not there before the sink's first commit."""
+    deadline = time.monotonic() + timeout
+    summaries: dict[str, list] = {}
+    while time.monotonic() < deadline:
+        try:
+            summaries = summarise()
+        except AssertionError:
+            time.sleep(2)
+            continue
+        if all(row[0] >= expected for row in summaries.values()):
+            return summaries
+        time.sleep(2)
+    return summaries
+
+
 def iceberg_rows(lakehouse, table: str, snapshot_id: int | None = None):
     scan = lakehouse.iceberg_table(f"bronze.{table}").scan(snapshot_id=snapshot_id)
     return scan.to_arrow()

@@ -18,7 +18,14 @@ from pathlib import Path
 import pytest
 
 from lakectl.components.postgres import PgAccess, Postgres
-from tests.e2e.bronze_helpers import REPO, kill_taskmanager, remove_paths, restarts, wait_until_recovered
+from tests.e2e.bronze_helpers import (
+    REPO,
+    kill_taskmanager,
+    remove_paths,
+    restarts,
+    wait_for_summaries,
+    wait_until_recovered,
+)
 from tests.e2e.conftest import cancel_active_jobs, report_artifact
 
 pytestmark = pytest.mark.e2e
@@ -160,18 +167,7 @@ def _bronze_counts(stack) -> dict[str, list]:
 
 
 def _wait_for_bronze(stack, expected: int, timeout: float = 300) -> dict[str, list]:
-    deadline = time.monotonic() + timeout
-    counts: dict[str, list] = {}
-    while time.monotonic() < deadline:
-        try:
-            counts = _bronze_counts(stack)
-        except AssertionError:  # the Delta table is not there before the sink's first commit
-            time.sleep(2)
-            continue
-        if all(c[0] >= expected for c in counts.values()):
-            return counts
-        time.sleep(2)
-    return counts
+    return wait_for_summaries(lambda: _bronze_counts(stack), expected, timeout)
 
 
 def test_bad_input_is_one_line(stack, shop):

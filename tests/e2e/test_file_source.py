@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.bronze_helpers import REPO, remove_paths
+from tests.e2e.bronze_helpers import REPO, remove_paths, wait_for_summaries
 from tests.e2e.conftest import cancel_active_jobs, report_artifact
 
 pytestmark = pytest.mark.e2e
@@ -99,18 +99,7 @@ def _bronze(stack) -> dict[str, list]:
 
 
 def _wait_for_bronze(stack, expected: int, timeout: float = 240) -> dict[str, list]:
-    deadline = time.monotonic() + timeout
-    counts: dict[str, list] = {}
-    while time.monotonic() < deadline:
-        try:
-            counts = _bronze(stack)
-        except AssertionError:  # the Delta table is not there before the sink's first commit
-            time.sleep(2)
-            continue
-        if all(c[0] >= expected for c in counts.values()):
-            return counts
-        time.sleep(2)
-    return counts
+    return wait_for_summaries(lambda: _bronze(stack), expected, timeout)
 
 
 def test_bad_specs_are_one_line(stack, worker, tmp_path):
