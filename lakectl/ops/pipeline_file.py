@@ -56,18 +56,21 @@ def remove_connector(stack: CdcStack, spec: PipelineSpec, *, purge: bool) -> lis
     """The connector, if the worker has it. Its position in the file stays in the worker's offsets (the pipeline
     added again goes on where it stopped) unless ``purge`` (the topic goes too: added again, it reads the file
     from its start)."""
-    import time
-
     from lakectl.components.connect import ConnectError
+    from lakectl.polling import Observation, poll_until
 
     worker = stack.connect()
     name = spec.connector_name
+
+    def stopped() -> Observation[None]:
+        state = worker.status(name).connector.state
+        return Observation(state == "STOPPED", detail=f"connector {name} {state}")
+
     try:
         if purge:
             worker.stop(name)
-            deadline = time.monotonic() + 30
-            while worker.status(name).connector.state != "STOPPED" and time.monotonic() < deadline:
-                time.sleep(0.5)
+            # Connect resets a connector's offsets only once it is STOPPED
+            poll_until(stopped, timeout=30, what=f"stopping connector {name}")
             worker.reset_offsets(name)
         worker.delete(name)
     except ConnectError as exc:
