@@ -14,6 +14,7 @@ from lakectl.components.postgres import PgAccess, TableColumn
 from lakectl.errors import UsageError
 from lakectl.ops import connect, pipeline_cdc, pipeline_dbt
 from lakectl.ops.pipelines import add_cdc, job_args
+from tests.unit import spec_files
 
 GOOD = '''source = "postgres-cdc"
 formats = ["iceberg", "delta"]
@@ -38,19 +39,12 @@ COLUMNS = [
 ]
 
 
-def spec_from(tmp_path: Path, text: str, name: str = "accounts") -> pipeline_spec.PipelineSpec:
-    path = tmp_path / f"{name}{pipeline_spec.SUFFIX}"
-    path.write_text(text)
-    return pipeline_spec.parse(path)
+def spec_from(tmp_path: Path, text: str) -> pipeline_spec.PipelineSpec:
+    return spec_files.spec_from(tmp_path, text, "accounts")
 
 
 def refused(tmp_path: Path, text: str, *needles: str) -> None:
-    with pytest.raises(UsageError) as caught:
-        spec_from(tmp_path, text)
-    line = caught.value.one_line()
-    assert "\n" not in line
-    for needle in needles:
-        assert needle in line, line
+    spec_files.refused(tmp_path, text, "accounts", *needles)
 
 
 def test_a_cdc_spec(tmp_path):

@@ -14,6 +14,7 @@ from lakectl.errors import UsageError
 from lakectl.ops import connect, pipeline_file
 from lakectl.ops.pipelines import add, job_args
 from lakectl.paths import ROOT
+from tests.unit import spec_files
 
 SCHEMA = {"type": "record", "name": "Reading", "fields": [
     {"name": "reading_id", "type": "long"},
@@ -42,19 +43,12 @@ def schemas(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def spec_from(schemas: Path, text: str, name: str = "readings") -> pipeline_spec.PipelineSpec:
-    path = schemas / f"{name}{pipeline_spec.SUFFIX}"
-    path.write_text(text)
-    return pipeline_spec.parse(path)
+def spec_from(schemas: Path, text: str) -> pipeline_spec.PipelineSpec:
+    return spec_files.spec_from(schemas, text, "readings")
 
 
 def refused(schemas: Path, text: str, *needles: str) -> None:
-    with pytest.raises(UsageError) as caught:
-        spec_from(schemas, text)
-    line = caught.value.one_line()
-    assert "\n" not in line
-    for needle in needles:
-        assert needle in line, line
+    spec_files.refused(schemas, text, "readings", *needles)
 
 
 def test_a_file_spec(schemas):
