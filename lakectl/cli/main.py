@@ -15,6 +15,8 @@ import typer
 
 from lakectl import __version__
 from lakectl.cli import (
+    command_ended,
+    command_started,
     config,
     connect,
     dag,
@@ -97,8 +99,9 @@ def _check_text(args: list[str]) -> None:
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args or os.environ.get("LAKECTL_DEBUG") == "1"
-    command = typer.main.get_command(app)
+    command_started()
     try:
+        command = typer.main.get_command(app)
         _check_text(args)
         code = command.main(args, prog_name="lakectl", standalone_mode=False)
     except typer.TyperException as exc:  # usage errors from the parser: bad flag, missing argument
@@ -129,6 +132,7 @@ def main(argv: list[str] | None = None) -> None:
             traceback.print_exc()
         _print_error(f"unexpected {type(exc).__name__}: {exc} (rerun with --debug for the traceback)")
         code = ExitCode.FAILED
+    command_ended(int(code or 0))
     sys.stdout.flush()
     raise SystemExit(int(code or 0))
 
