@@ -91,9 +91,18 @@ demo: install
 test: install test-deps
 	$(BIN)/ruff check lakectl tests bench dags
 	$(BIN)/lint-imports --no-cache
-	$(BIN)/pytest tests/unit -q
-	$(BIN)/pytest tests/kubernetes -q
-	$(BIN)/pytest tests/integration tests/e2e -q --durations=15
+	@# the kube and service caches fill in the background while the unit tests run on one core (tests/prefetch.py:
+	@# on a cold machine the Go builds and the downloads leave the critical path); a prefetch that fails is shown,
+	@# and the stage that needs it then fails on its own, saying why
+	@set -e; log="$(LAKECTL_CACHE_DIR)/prefetch"; mkdir -p "$$log"; \
+	$(BIN)/python -m tests.prefetch kube >"$$log/kube.log" 2>&1 & kube=$$!; \
+	$(BIN)/python -m tests.prefetch services >"$$log/services.log" 2>&1 & services=$$!; \
+	trap 'kill $$kube $$services 2>/dev/null || true' EXIT; \
+	ready() { wait $$1 || echo "prefetch $$2 failed (exit $$?): $$(tail -20 "$$log/$$2.log")"; }; \
+	run() { echo "$$*"; "$$@"; }; \
+	run $(BIN)/pytest tests/unit -q; \
+	ready $$kube kube; run $(BIN)/pytest tests/kubernetes -q; \
+	ready $$services services; run $(BIN)/pytest tests/integration tests/e2e -q --durations=15
 	$(MAKE) test-compose
 	@if [ "$(TEST_FRESH)" = 1 ]; then $(MAKE) test-fresh; else echo "test-fresh skipped (TEST_FRESH=1 runs it)"; fi
 
