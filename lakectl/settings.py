@@ -159,6 +159,10 @@ class KubernetesSettings(_Section):
     # checkout to compute the tag from is at hand
     job_image: str | None = None
     storage_class: str | None = None  # None: the cluster's default StorageClass
+    # an external Kafka listener (SCRAM over TLS) for lakectl's topic/produce/consume from outside the cluster:
+    # "none" (only the internal listeners), or the Strimzi listener type that exposes it. How a cluster exposes
+    # services is its own choice, so nothing is exposed unless asked for
+    kafka_external: Literal["none", "loadbalancer", "nodeport"] = "none"
 
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")

@@ -83,6 +83,19 @@ def test_a_nested_pipeline_passes_a_server_side_dry_run(client, tmp_path, monkey
     assert [f["spec"]["job"]["parallelism"] for f in flink] == [3]
 
 
+def test_an_external_kafka_listener_passes_a_server_side_dry_run(client, tmp_path, monkeypatch):
+    """[kubernetes] kafka_external: Strimzi's CRD (and its CEL rules) accept the extra listener of either type."""
+    monkeypatch.setenv("LAKECTL_SECRETS_FILE", str(tmp_path / "no-secrets.toml"))
+    monkeypatch.setenv("LAKECTL_KUBERNETES__NAMESPACE", NAMESPACE)
+    client.apply([{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}}])
+    for kind in ("loadbalancer", "nodeport"):
+        monkeypatch.setenv("LAKECTL_KUBERNETES__KAFKA_EXTERNAL", kind)
+        objects = [o for o in kube.render(load_settings(cwd=tmp_path)) if o["kind"] == "Kafka"]
+        accepted = client.apply(objects, dry_run=True)
+        listeners = {item["name"]: item["type"] for item in accepted[0]["spec"]["kafka"]["listeners"]}
+        assert listeners == {"scram": "internal", "tls": "internal", "external": kind}
+
+
 def test_kafka_connect_and_a_connector_file_pass_a_server_side_dry_run(client, run, tmp_path):
     """The KafkaConnect (its plugin build, SCRAM login, metrics) and a KafkaConnector rendered from a connector file
     (deploy/connect/file-source.json, placeholders from --set) against Strimzi's CRDs."""

@@ -511,3 +511,16 @@ def test_a_postgres_cdc_pipeline_is_left_out_of_a_render_of_all_and_refused_by_n
         d["metadata"]["name"] for d in kinds(kube.render(loaded, ["orders"], directory=nested), "FlinkDeployment")]
     with pytest.raises(UsageError, match="accounts: postgres-cdc pipelines are not rendered for Kubernetes yet"):
         kube.render(loaded, ["orders", "accounts"], directory=nested)
+
+
+def test_kafka_is_exposed_outside_the_cluster_only_when_asked(loaded, isolated, monkeypatch):
+    def listeners(objects: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        return {item["name"]: item for item in kinds(objects, "Kafka")[0]["spec"]["kafka"]["listeners"]}
+
+    assert {name: item["type"] for name, item in listeners(kube.render(loaded)).items()} == {
+        "scram": "internal", "tls": "internal"}
+    monkeypatch.setenv("LAKECTL_KUBERNETES__KAFKA_EXTERNAL", "loadbalancer")
+    external = listeners(kube.render(load_settings(cwd=isolated)))["external"]
+    # SCRAM over TLS: the only way in from outside, as the profile's SASL_SSL settings expect
+    assert external == {"name": "external", "port": kafka.EXTERNAL_PORT, "type": "loadbalancer", "tls": True,
+                        "authentication": {"type": "scram-sha-512"}}

@@ -29,6 +29,8 @@ METRICS_KEY = "kafka-metrics-config.yml"
 SCRAM_LISTENER = "scram"  # SASL_PLAINTEXT inside the cluster, on the port the local broker uses
 TLS_LISTENER = "tls"  # SASL_SSL
 TLS_PORT = 9094
+EXTERNAL_LISTENER = "external"  # SASL_SSL from outside the cluster, when [kubernetes] kafka_external asks for it
+EXTERNAL_PORT = 9095
 MECHANISM = "SCRAM-SHA-512"
 BROKER = Resources("500m", "2Gi", "2", "2Gi")
 OPERATOR = Resources("100m", "256Mi", "500m", "512Mi")
@@ -73,19 +75,26 @@ def metrics_config_map(loaded: LoadedSettings) -> dict[str, Any]:
             "data": {METRICS_KEY: rules}}
 
 
-def cluster(loaded: LoadedSettings) -> dict[str, Any]:
+def listeners(loaded: LoadedSettings) -> list[dict[str, Any]]:
+    """SCRAM inside the cluster (plain and TLS) and, when asked for, SCRAM over TLS from outside it: the address
+    is the cluster's to give (a load balancer's, or a node's with the NodePort), the CA Strimzi's cluster CA."""
     scram = {"type": "scram-sha-512"}
+    found = [{"name": SCRAM_LISTENER, "port": port(), "type": "internal", "tls": False, "authentication": scram},
+             {"name": TLS_LISTENER, "port": TLS_PORT, "type": "internal", "tls": True, "authentication": scram}]
+    external = loaded.settings.kubernetes.kafka_external
+    if external != "none":
+        found.append({"name": EXTERNAL_LISTENER, "port": EXTERNAL_PORT, "type": external, "tls": True,
+                      "authentication": scram})
+    return found
+
+
+def cluster(loaded: LoadedSettings) -> dict[str, Any]:
     return {
         "apiVersion": API, "kind": "Kafka", "metadata": metadata(loaded, CLUSTER, COMPONENT),
         "spec": {
             "kafka": {
                 "version": versions.KAFKA,
-                "listeners": [
-                    {"name": SCRAM_LISTENER, "port": port(), "type": "internal", "tls": False,
-                     "authentication": scram},
-                    {"name": TLS_LISTENER, "port": TLS_PORT, "type": "internal", "tls": True,
-                     "authentication": scram},
-                ],
+                "listeners": listeners(loaded),
                 "authorization": {"type": "simple"},
                 "config": {
                     "offsets.topic.replication.factor": REPLICAS,
