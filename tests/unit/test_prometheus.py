@@ -26,11 +26,13 @@ def test_native_config_scrapes_every_target_on_loopback_at_the_stack_ports(monke
     text = prometheus.render_config(prometheus.native_targets(stack))
     assert "${" not in text
     jobs = _jobs(text)
-    targets = {name: job["static_configs"][0]["targets"] for name, job in jobs.items()}
+    targets = {name: job["static_configs"][0]["targets"] for name, job in jobs.items() if "static_configs" in job}
     assert targets == {"prometheus": ["127.0.0.1:39090"], "flink-jobmanager": ["127.0.0.1:9249"],
                        "flink-taskmanager": ["127.0.0.1:39250"], "kafka": ["127.0.0.1:39308"],
-                       "trino": ["127.0.0.1:38080"], "schema-registry": ["127.0.0.1:9085"],
-                       "connect": ["127.0.0.1:9309"]}
+                       "trino": ["127.0.0.1:38080"], "schema-registry": ["127.0.0.1:9085"]}
+    # the optional Connect worker is found in the files it writes when it starts, never a target always down
+    assert jobs["connect"]["file_sd_configs"] == [
+        {"files": [f"{prometheus.targets_dir(stack)}/connect*.json"], "refresh_interval": "10s"}]
     # Trino refuses /metrics without a user: a password-less basic credential names one
     assert jobs["trino"]["basic_auth"] == {"username": "prometheus"}
     assert jobs["trino"]["metrics_path"] == "/metrics"
@@ -249,3 +251,17 @@ def test_metrics_of_a_pipeline_as_json(run, monkeypatch):
     assert {r["labels"]["table"] for r in data["metrics"] if r["metric"] == "bronze_freshness_s"} == {"bronze.trades"}
     table = run("metrics", "--pipeline", "trades")
     assert table.code == 0 and "pipeline: trades" in table.out and "bronze_orders" not in table.out
+
+
+def test_an_optional_service_announces_its_target_when_it_starts_and_withdraws_it_on_purge(isolated):
+    from lakectl.runtime.services import connect
+
+    stack = StackContext(load_settings(cwd=isolated), "native")
+    recipe = connect.ConnectRecipe(stack, all_services()["connect"])
+    announced = prometheus.targets_dir(stack) / "connect.json"
+    assert not announced.exists()  # never started: nothing to scrape
+    recipe.prepare()
+    assert json.loads(announced.read_text()) == [{"targets": [f"127.0.0.1:{stack.port(recipe.spec, 'metrics')}"]}]
+    assert [p.name for p in announced.parent.iterdir()] == ["connect.json"]  # no staging file left behind
+    recipe.purge()
+    assert not announced.exists()

@@ -26,7 +26,7 @@ from lakectl.runtime import versions
 from lakectl.runtime.base import LOCALHOST, ServiceSpec, StackContext
 from lakectl.runtime.native.process import Launch
 from lakectl.runtime.native.recipe import NativeRecipe
-from lakectl.runtime.services import kafka
+from lakectl.runtime.services import kafka, prometheus
 from lakectl.runtime.waiting import Probe, ProbeResult
 
 DEPENDENCIES = (
@@ -137,6 +137,11 @@ class ConnectRecipe(NativeRecipe):
             "# written by lakectl at every start (lakectl/runtime/services/connect.py)\n" + "\n".join(lines) + "\n")
         (self.config_dir / "log4j2.properties").write_text(
             (deploy_dir() / "native" / "connect" / "log4j2.properties").read_text())
+        prometheus.announce(self.stack, "connect", f"{LOCALHOST}:{self.port('metrics')}")
+
+    def purge(self) -> None:
+        super().purge()
+        prometheus.withdraw(self.stack, "connect")
 
     def _link_plugins(self) -> None:
         """``plugin.path`` holds one link per plugin, to its folder in the cache; links of plugins no longer

@@ -16,6 +16,7 @@ alone works and the targets turn up as their services start.
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 from string import Template
@@ -50,7 +51,28 @@ def native_targets(stack: StackContext) -> dict[str, str]:
     return {"prometheus": at("prometheus"), "flink_jobmanager": at("flink-jobmanager", "metrics"),
             "flink_taskmanager": at("flink-taskmanager", "metrics"), "kafka": at("kafka", "metrics"),
             "trino": at("trino"), "schema_registry": at("schema-registry", "management"),
-            "connect": at("connect", "metrics")}
+            "targets_dir": str(targets_dir(stack))}
+
+
+def targets_dir(stack: StackContext) -> Path:
+    """Where optional services announce their scrape targets (file discovery). In the state dir, not in a
+    service's data dir, so the path is the same natively and in compose (which mounts the state dir at its
+    host path in every container)."""
+    return stack.state_dir / "prometheus-targets"
+
+
+def announce(stack: StackContext, job: str, address: str) -> None:
+    """``job`` is scraped at ``address`` from now on (an optional service calls this when it starts): a service
+    that was never started has no target at all, instead of one that is always down and fires ``up == 0``."""
+    directory = targets_dir(stack)
+    directory.mkdir(parents=True, exist_ok=True)
+    staged = directory / f".{job}.json"
+    staged.write_text(json.dumps([{"targets": [address]}]))
+    staged.replace(directory / f"{job}.json")  # Prometheus watches the directory: never a half-written file
+
+
+def withdraw(stack: StackContext, job: str) -> None:
+    (targets_dir(stack) / f"{job}.json").unlink(missing_ok=True)
 
 
 def render_config(targets: dict[str, str], scrape_interval_s: int = SCRAPE_INTERVAL_S) -> str:
