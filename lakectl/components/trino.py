@@ -74,7 +74,8 @@ class QueryResult:
 # (SQL state 57P01), which Iceberg's pool does not count as a connection error, so it fails with this
 # message while initialising the catalog, before the statement ran; the connection is closed by then and
 # the next query reconnects. Retrying this error once is therefore safe for any statement, and no other
-# error is retried.
+# error is retried. The stack's own catalog counts 57P01 as retryable (deploy/trino/catalog/iceberg.properties),
+# so this matters for a Trino lakectl did not configure (a remote profile's).
 CATALOG_RECONNECT = "Cannot check and eventually update SQL schema"
 
 
